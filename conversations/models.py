@@ -1,0 +1,254 @@
+"""Conversations, their messages and attachments, and each user's state of each conversation."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from inboxes.models import Account, Organization, Team, User
+
+
+class ConversationKind(models.TextChoices):
+    THREAD = "thread", "Thread"
+    CHAT = "chat", "Chat"
+    TEAM_ROOM = "team_room", "Team room"
+    ORG_ROOM = "org_room", "Organization room"
+    DIRECT = "direct", "Direct chat"
+
+
+class Status(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Conversation(models.Model):
+    """A thread of external messages, internal chat and events, shared by everyone with access.
+
+    Fields below `last_activity_at` are denormalised for the conversation list, so a mailbox page
+    is one indexed query with no per-row lookups.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="conversations")
+    kind = models.CharField(max_length=10, choices=ConversationKind.choices, default=ConversationKind.THREAD)
+    subject = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
+    # True exactly when the conversation waits in its team's inbox: see actions.refresh_team_inbox.
+    in_team_inbox = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    preview = models.CharField(max_length=300, blank=True)
+    participants = models.JSONField(default=list, help_text="[{name, address}] for the list row.")
+    message_count = models.PositiveIntegerField(default=0)
+    has_attachments = models.BooleanField(default=False)
+    has_outbound = models.BooleanField(default=False)
+    is_shared = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "team", "-last_activity_at"],
+                condition=Q(in_team_inbox=True),
+                name="conversation_team_inbox",
+            ),
+            models.Index(fields=["organization", "team", "-last_activity_at"], name="conversation_team_all"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or "(no subject)"
+
+    @property
+    def is_room(self) -> bool:
+        return self.kind in (ConversationKind.TEAM_ROOM, ConversationKind.ORG_ROOM, ConversationKind.DIRECT)
+
+    @property
+    def display_subject(self) -> str:
+        return self.subject or "(no subject)"
+
+    @property
+    def participant_names(self) -> str:
+        names = [p.get("name") or p.get("address", "") for p in self.participants]
+        return ", ".join(name for name in names if name) or "(no participants)"
+
+
+class Assignment(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="unique_assignment")]
+        indexes = [models.Index(fields=["organization", "user"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.conversation_id}"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", "Inbound"
+    OUTBOUND = "out", "Outbound"
+
+
+class Message(models.Model):
+    """An external message (email, SMS, ...) in a conversation."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.INBOUND)
+    from_name = models.CharField(max_length=200, blank=True)
+    from_address = models.CharField(max_length=254, blank=True)
+    to = models.JSONField(default=list)
+    cc = models.JSONField(default=list)
+    subject = models.CharField(max_length=500, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    rfc_message_id = models.CharField(max_length=500, blank=True)
+    in_reply_to = models.CharField(max_length=500, blank=True)
+    references = models.TextField(blank=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["conversation", "sent_at"]),
+            models.Index(fields=["organization", "rfc_message_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or "(no subject)"
+
+    @property
+    def sender_label(self) -> str:
+        return self.from_name or self.from_address
+
+
+class Attachment(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=127, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(default=0)
+    content_id = models.CharField(max_length=255, blank=True)
+    is_inline = models.BooleanField(default=False)
+    file = models.FileField(upload_to="attachments/%Y/%m/", blank=True)
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class Location(models.TextChoices):
+    """Where a conversation sits for one user (the placement of the state machine)."""
+
+    INBOX = "inbox", "Inbox"
+    ARCHIVED = "archived", "Archived"
+    SNOOZED = "snoozed", "Snoozed"
+    TRASHED = "trashed", "Trash"
+    SPAM = "spam", "Spam"
+
+
+VISIBLE_IN_ALL = [Location.INBOX, Location.ARCHIVED, Location.SNOOZED]
+
+
+class AccessSource(models.TextChoices):
+    ACCOUNT = "account", "Account"
+    TEAM = "team", "Team"
+    MENTION = "mention", "Mention"
+    ADDED = "added", "Added"
+    ASSIGNMENT = "assignment", "Assignment"
+    CREATOR = "creator", "Creator"
+
+
+class ConversationStateQuerySet(models.QuerySet["ConversationState"]):
+    def for_user(self, user: User) -> ConversationStateQuerySet:
+        return self.filter(user=user)
+
+    def in_all(self) -> ConversationStateQuerySet:
+        return self.filter(location__in=VISIBLE_IN_ALL)
+
+
+class ConversationState(models.Model):
+    """One user's state of one conversation. A row exists exactly when the user has access.
+
+    `last_activity_at` copies the conversation's so mailbox lists sort on this table's index.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="states")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_states")
+    access_source = models.CharField(max_length=12, choices=AccessSource.choices)
+    location = models.CharField(max_length=10, choices=Location.choices, default=Location.ARCHIVED)
+    unread = models.BooleanField(default=False)
+    watching = models.BooleanField(default=False)
+    starred = models.BooleanField(default=False)
+    pinned = models.BooleanField(default=False)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    last_read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ConversationStateQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="unique_state")]
+        indexes = [
+            models.Index(fields=["user", "location", "-last_activity_at"], name="state_mailbox"),
+            models.Index(
+                fields=["user", "-last_activity_at"],
+                condition=Q(location__in=VISIBLE_IN_ALL),
+                name="state_all",
+            ),
+            models.Index(
+                fields=["user", "location"], condition=Q(unread=True), name="state_unread"
+            ),
+            models.Index(fields=["organization", "user"], name="state_org_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.location} {self.conversation_id}"
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "created the conversation"
+    ASSIGNED = "assigned", "assigned"
+    UNASSIGNED = "unassigned", "unassigned"
+    CLOSED = "closed", "closed the conversation"
+    REOPENED = "reopened", "reopened the conversation"
+    MOVED_TO_TEAM = "moved_to_team", "moved the conversation to"
+    SHARED = "shared", "shared the conversation with"
+
+
+class ConversationEvent(models.Model):
+    """Something that happened to a conversation, shown inline in its timeline."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.conversation_id}"
+
+    @property
+    def text(self) -> str:
+        actor = self.actor.display_name if self.actor else "Missive"
+        target = self.data.get("target", "")
+        return f"{actor} {self.get_kind_display()} {target}".strip()

@@ -1,0 +1,297 @@
+"""Who mail comes from and who sees it: organizations, people, teams and connected accounts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+AVATAR_COLORS = ["#2563eb", "#7c3aed", "#db2777", "#ea580c", "#16a34a", "#0891b2", "#ca8a04"]
+
+
+class UserManager(BaseUserManager["User"]):
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser):
+    """A person. One login (by email) may belong to several organizations."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    objects = UserManager()
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email.split("@")[0]
+
+    @property
+    def first_name(self) -> str:
+        return self.display_name.split(" ")[0]
+
+    @property
+    def initials(self) -> str:
+        parts = self.display_name.split()
+        return "".join(part[0] for part in parts[:2]).upper() or "?"
+
+    @property
+    def avatar_color(self) -> str:
+        return AVATAR_COLORS[self.id.int % len(AVATAR_COLORS)]
+
+
+class Organization(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120)
+    color = models.CharField(max_length=7, default="#2563eb", help_text="Left border of shared conversations.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+    GUEST = "guest", "Guest"
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def managers(self) -> MembershipQuerySet:
+        return self.filter(role__in=[Role.OWNER, Role.ADMIN])
+
+
+class Membership(models.Model):
+    """A user's place in an organization and their personal options there."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    # "When a conversation is closed": Keep in my Inbox (default) or Remove from my Inbox.
+    remove_from_inbox_on_close = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} ({self.role})"
+
+    @property
+    def can_manage(self) -> bool:
+        """Owners and admins manage users, teams and organization settings."""
+        return self.role in (Role.OWNER, Role.ADMIN)
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def pending(self) -> InvitationQuerySet:
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+    def for_token(self, token: str) -> InvitationQuerySet:
+        return self.pending().filter(token_hash=_hash_token(token))
+
+
+class Invitation(models.Model):
+    """An emailed invitation to join an organization; only a hash of the link's token is kept."""
+
+    VALID_FOR = timedelta(days=14)
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    teams = models.ManyToManyField("Team", blank=True, related_name="+")
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.organization}"
+
+    def issue_token(self) -> str:
+        """Set a fresh token and return it; the caller mails it and it is never readable again."""
+        token = secrets.token_urlsafe(32)
+        self.token_hash = _hash_token(token)
+        self.expires_at = timezone.now() + self.VALID_FOR
+        return token
+
+
+class Team(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=80)
+    emoji = models.CharField(max_length=16, blank=True)
+    color = models.CharField(max_length=7, default="#2563eb")
+    has_inbox = models.BooleanField(default=True, help_text="A dedicated team inbox.")
+    has_chat_room = models.BooleanField(default=False)
+    mention_adds_observers = models.BooleanField(default=False)
+    assign_on_reply = models.BooleanField(default=True)
+    reply_to_assigned_goes_to_team_inbox = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="unique_team_name")]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} {self.name}".strip()
+
+
+class TeamRole(models.TextChoices):
+    ACTIVE = "active", "Active member"
+    OBSERVER = "observer", "Observer"
+
+
+class TeamMembership(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
+    role = models.CharField(max_length=10, choices=TeamRole.choices, default=TeamRole.ACTIVE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="unique_team_membership")]
+        indexes = [models.Index(fields=["user", "organization"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+class AccountKind(models.TextChoices):
+    IMAP = "imap", "IMAP / SMTP"
+    GMAIL = "gmail", "Gmail"
+    OFFICE365 = "office365", "Office 365"
+    TWILIO_SMS = "twilio_sms", "Twilio SMS"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    CUSTOM = "custom", "Custom channel"
+
+
+class DeliveryMode(models.TextChoices):
+    TEAM_INBOX = "team_inbox", "Team inbox"
+    INBOX = "inbox", "Members' inboxes"
+
+
+class AccountStatus(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    SYNCING = "syncing", "Syncing"
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+class AccountQuerySet(models.QuerySet["Account"]):
+    def usable_by(self, user: User) -> AccountQuerySet:
+        """Accounts the user owns or that are shared with them directly or through a team."""
+        team_ids = TeamMembership.objects.filter(user=user).values("team_id")
+        return self.filter(
+            Q(owner=user) | Q(access__user=user) | Q(access__team__in=team_ids) | Q(team__in=team_ids)
+        ).distinct()
+
+
+class Account(models.Model):
+    """A connected channel: an email account, a phone number, a custom channel."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="accounts")
+    kind = models.CharField(max_length=20, choices=AccountKind.choices)
+    description = models.CharField(max_length=120, help_text="Shown in the sidebar; accounts sort by it.")
+    address = models.CharField(max_length=254, help_text="Email address, phone number or channel handle.")
+    display_name = models.CharField(max_length=120, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_accounts")
+    is_shared = models.BooleanField(default=False)
+    delivery_mode = models.CharField(max_length=12, choices=DeliveryMode.choices, default=DeliveryMode.INBOX)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
+    status = models.CharField(max_length=14, choices=AccountStatus.choices, default=AccountStatus.CONNECTED)
+    status_reason = models.TextField(blank=True)
+    encrypted_credentials = models.BinaryField(default=bytes, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["description"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(delivery_mode="team_inbox") | Q(team__isnull=False),
+                name="team_inbox_delivery_needs_team",
+            ),
+            models.UniqueConstraint(fields=["organization", "kind", "address"], name="unique_account_address"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} <{self.address}>"
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        if not self.encrypted_credentials:
+            return {}
+        plain = Fernet(settings.ENCRYPTION_KEY.encode()).decrypt(bytes(self.encrypted_credentials))
+        return json.loads(plain)
+
+    @credentials.setter
+    def credentials(self, value: dict[str, Any]) -> None:
+        plain = json.dumps(value).encode()
+        self.encrypted_credentials = Fernet(settings.ENCRYPTION_KEY.encode()).encrypt(plain)
+
+    @property
+    def delivers_to_team_inbox(self) -> bool:
+        return self.is_shared and self.delivery_mode == DeliveryMode.TEAM_INBOX and self.team_id is not None
+
+
+class NewMessages(models.TextChoices):
+    INBOX = "inbox", "Inbox"
+    AUTO_ARCHIVE = "auto_archive", "Auto-archive"
+
+
+class AccountAccess(models.Model):
+    """A user or a team a shared account is shared with, and where their new messages go."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="access")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    new_messages = models.CharField(max_length=12, choices=NewMessages.choices, default=NewMessages.INBOX)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, team__isnull=True) | Q(user__isnull=True, team__isnull=False),
+                name="access_is_user_or_team",
+            ),
+            models.UniqueConstraint(fields=["account", "user"], name="unique_account_user_access"),
+            models.UniqueConstraint(fields=["account", "team"], name="unique_account_team_access"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.team} on {self.account}"
