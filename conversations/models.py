@@ -25,6 +25,23 @@ class Status(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+class Label(models.Model):
+    """An organization label: Missive-only, never synced to a provider. "Parent/Child" nests."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=80)
+    color = models.CharField(max_length=7, default="#64748b")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "parent", "name"], name="unique_label")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Conversation(models.Model):
     """A thread of external messages, internal chat and events, shared by everyone with access.
 
@@ -48,6 +65,7 @@ class Conversation(models.Model):
     has_attachments = models.BooleanField(default=False)
     has_outbound = models.BooleanField(default=False)
     is_shared = models.BooleanField(default=False)
+    labels = models.ManyToManyField(Label, through="ConversationLabel", related_name="conversations")
 
     class Meta:
         indexes = [
@@ -74,6 +92,19 @@ class Conversation(models.Model):
     def participant_names(self) -> str:
         names = [p.get("name") or p.get("address", "") for p in self.participants]
         return ", ".join(name for name in names if name) or "(no participants)"
+
+
+class ConversationLabel(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["conversation", "label"], name="unique_conversation_label")]
+        indexes = [models.Index(fields=["label", "conversation"])]
+
+    def __str__(self) -> str:
+        return f"{self.label_id} on {self.conversation_id}"
 
 
 class Assignment(models.Model):
@@ -155,13 +186,16 @@ class Location(models.TextChoices):
     """Where a conversation sits for one user (the placement of the state machine)."""
 
     INBOX = "inbox", "Inbox"
+    # Has access but the conversation was never placed in this user's Inbox (e.g. it reached them
+    # through a team inbox or a shared account on auto-archive). Listed in All, not in Archive.
+    NONE = "none", "Not in Inbox"
     ARCHIVED = "archived", "Archived"
     SNOOZED = "snoozed", "Snoozed"
     TRASHED = "trashed", "Trash"
     SPAM = "spam", "Spam"
 
 
-VISIBLE_IN_ALL = [Location.INBOX, Location.ARCHIVED, Location.SNOOZED]
+VISIBLE_IN_ALL = [Location.INBOX, Location.NONE, Location.ARCHIVED, Location.SNOOZED]
 
 
 class AccessSource(models.TextChoices):
@@ -191,7 +225,7 @@ class ConversationState(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="states")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_states")
     access_source = models.CharField(max_length=12, choices=AccessSource.choices)
-    location = models.CharField(max_length=10, choices=Location.choices, default=Location.ARCHIVED)
+    location = models.CharField(max_length=10, choices=Location.choices, default=Location.NONE)
     unread = models.BooleanField(default=False)
     watching = models.BooleanField(default=False)
     starred = models.BooleanField(default=False)
@@ -219,6 +253,11 @@ class ConversationState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.location} {self.conversation_id}"
+
+    @property
+    def is_archived(self) -> bool:
+        """Shown as a greyed avatar to teammates."""
+        return self.location == Location.ARCHIVED
 
 
 class EventKind(models.TextChoices):

@@ -1,3 +1,18 @@
 from django.urls import path
 
-urlpatterns: list = []
+from conversations import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("m/<slug:key>/", views.mailbox_view, name="mailbox"),
+    path("m/<slug:key>/<uuid:conversation_id>/", views.mailbox_view, name="conversation"),
+    path("teams/<uuid:team_id>/<slug:key>/", views.team_mailbox_view, name="team_mailbox"),
+    path(
+        "teams/<uuid:team_id>/<slug:key>/<uuid:conversation_id>/",
+        views.team_mailbox_view,
+        name="team_conversation",
+    ),
+    path("labels/<uuid:label_id>/", views.label_mailbox_view, name="label_mailbox"),
+    path("labels/<uuid:label_id>/<uuid:conversation_id>/", views.label_mailbox_view, name="label_conversation"),
+    path("attachments/<uuid:attachment_id>/", views.attachment_download, name="attachment_download"),
+]

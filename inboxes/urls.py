@@ -1,3 +1,7 @@
 from django.urls import path
 
-urlpatterns: list = []
+from inboxes import views
+
+urlpatterns = [
+    path("settings/", views.settings_home, name="settings_home"),
+]

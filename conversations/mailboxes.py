@@ -1,0 +1,137 @@
+"""The mailboxes of the sidebar and the indexed query behind each one.
+
+Every mailbox is a query over the current user's ConversationState rows, so a user can only
+ever list conversations they have access to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, QuerySet
+from django.urls import reverse
+
+from conversations.models import Assignment, ConversationLabel, ConversationState, Label, Location, Status
+from inboxes.models import Team, TeamMembership, TeamRole, User
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    key: str
+    label: str
+    icon: str
+    team: Team | None = None
+    org_label: Label | None = None
+
+    @property
+    def url(self) -> str:
+        if self.org_label is not None:
+            return reverse("label_mailbox", args=[self.org_label.id])
+        if self.team is not None:
+            return reverse("team_mailbox", args=[self.team.id, self.key])
+        return reverse("mailbox", args=[self.key])
+
+    def conversation_url(self, conversation_id: object) -> str:
+        if self.org_label is not None:
+            return reverse("label_conversation", args=[self.org_label.id, conversation_id])
+        if self.team is not None:
+            return reverse("team_conversation", args=[self.team.id, self.key, conversation_id])
+        return reverse("conversation", args=[self.key, conversation_id])
+
+    @property
+    def title(self) -> str:
+        if self.org_label is not None:
+            return self.org_label.name
+        if self.team is None:
+            return self.label
+        return f"{self.team} · {self.label}" if self.key != "inbox" else str(self.team)
+
+    def states(self, user: User) -> QuerySet[ConversationState]:
+        base = ConversationState.objects.filter(user=user)
+        if self.org_label is not None:
+            labelled = ConversationLabel.objects.filter(conversation=OuterRef("conversation"), label=self.org_label)
+            return base.in_all().filter(Exists(labelled))  # type: ignore[attr-defined]
+        if self.team is not None:
+            return _team_filter(base, self.team, self.key)
+        return _personal_filter(base, user, self.key)
+
+
+PERSONAL_MAILBOXES = [
+    Mailbox("inbox", "Inbox", "inbox"),
+    Mailbox("all", "All", "all"),
+    Mailbox("team-inboxes", "Team inboxes", "team"),
+    Mailbox("assigned", "Assigned to me", "assigned"),
+    Mailbox("snoozed", "Snoozed", "snoozed"),
+    Mailbox("drafts", "Drafts", "drafts"),
+    Mailbox("sent", "Sent", "sent"),
+    Mailbox("archive", "Archive", "archive"),
+    Mailbox("trash", "Trash", "trash"),
+    Mailbox("spam", "Spam", "spam"),
+]
+TEAM_MAILBOXES = [
+    ("inbox", "Team inbox", "team"),
+    ("assigned", "Assigned", "assigned"),
+    ("closed", "Closed", "closed"),
+    ("sent", "Sent", "sent"),
+    ("all", "All", "all"),
+]
+_BY_KEY = {mailbox.key: mailbox for mailbox in PERSONAL_MAILBOXES}
+TEAM_MAILBOX_KEYS = [key for key, _, _ in TEAM_MAILBOXES]
+
+
+def personal_mailbox(key: str) -> Mailbox | None:
+    return _BY_KEY.get(key)
+
+
+def label_mailbox(label: Label) -> Mailbox:
+    return Mailbox("label", label.name, "label", org_label=label)
+
+
+def team_mailbox(team: Team, key: str) -> Mailbox | None:
+    for mailbox_key, label, icon in TEAM_MAILBOXES:
+        if mailbox_key == key:
+            return Mailbox(mailbox_key, label, icon, team=team)
+    return None
+
+
+def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) -> QuerySet[ConversationState]:
+    simple = {
+        "inbox": Location.INBOX,
+        "snoozed": Location.SNOOZED,
+        "archive": Location.ARCHIVED,
+        "trash": Location.TRASHED,
+        "spam": Location.SPAM,
+    }
+    if key in simple:
+        return base.filter(location=simple[key])
+    visible = base.in_all()  # type: ignore[attr-defined]
+    if key == "all":
+        return visible
+    if key == "team-inboxes":
+        active_teams = TeamMembership.objects.filter(user=user, role=TeamRole.ACTIVE).values("team_id")
+        return visible.filter(conversation__in_team_inbox=True, conversation__team__in=active_teams)
+    if key == "assigned":
+        mine = Assignment.objects.filter(conversation=OuterRef("conversation"), user=user)
+        return visible.filter(Exists(mine), conversation__status=Status.OPEN)
+    if key == "sent":
+        return visible.filter(conversation__has_outbound=True)
+    if key == "drafts":
+        # Drafts arrive with the email-out work; until then no conversation has one.
+        return visible.none()
+    raise ValueError(key)
+
+
+def _team_filter(base: QuerySet[ConversationState], team: Team, key: str) -> QuerySet[ConversationState]:
+    in_team = base.in_all().filter(conversation__team=team)  # type: ignore[attr-defined]
+    if key == "inbox":
+        return in_team.filter(conversation__in_team_inbox=True)
+    if key == "assigned":
+        assigned = Assignment.objects.filter(conversation=OuterRef("conversation"))
+        return in_team.filter(Exists(assigned), conversation__status=Status.OPEN)
+    if key == "closed":
+        return in_team.filter(conversation__status=Status.CLOSED)
+    if key == "sent":
+        return in_team.filter(conversation__has_outbound=True)
+    if key == "all":
+        return in_team
+    raise ValueError(key)

@@ -1,0 +1,88 @@
+"""What the left sidebar shows: organizations, teams, mailboxes and unread counts.
+
+A fixed number of queries whatever the data size; the counts use the partial unread index.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count
+
+from conversations.mailboxes import PERSONAL_MAILBOXES, Mailbox, label_mailbox, team_mailbox
+from conversations.models import ConversationState, Label, Location
+from inboxes.models import Membership, Organization, Team, TeamMembership, User
+
+# Mailboxes shown in the main section; the others sit under "More".
+MAIN_KEYS = ["inbox", "all", "assigned", "team-inboxes"]
+
+
+@dataclass
+class TeamEntry:
+    team: Team
+    role: str
+    unread: int
+    mailboxes: list[Mailbox] = field(default_factory=list)
+
+    @property
+    def inbox(self) -> Mailbox:
+        return self.mailboxes[0]
+
+
+@dataclass
+class OrganizationEntry:
+    organization: Organization
+    membership: Membership
+    teams: list[TeamEntry]
+    labels: list[Mailbox] = field(default_factory=list)
+
+
+def sidebar_context(user: User) -> dict[str, Any]:
+    memberships = list(Membership.objects.filter(user=user).select_related("organization").order_by("organization__name"))
+    team_memberships = list(
+        TeamMembership.objects.filter(user=user).select_related("team").order_by("team__name")
+    )
+    team_unread = dict(
+        ConversationState.objects.filter(user=user, unread=True, conversation__in_team_inbox=True)
+        .values_list("conversation__team_id")
+        .annotate(n=Count("id"))
+        .values_list("conversation__team_id", "n")
+    )
+    personal_unread = dict(
+        ConversationState.objects.filter(user=user, unread=True, location__in=[Location.INBOX, Location.SPAM])
+        .values_list("location")
+        .annotate(n=Count("id"))
+        .values_list("location", "n")
+    )
+    teams_by_org: dict[Any, list[TeamEntry]] = defaultdict(list)
+    for tm in team_memberships:
+        mailboxes = [m for key in ("inbox", "assigned", "closed", "sent", "all") if (m := team_mailbox(tm.team, key))]
+        teams_by_org[tm.team.organization_id].append(
+            TeamEntry(team=tm.team, role=tm.role, unread=team_unread.get(tm.team_id, 0), mailboxes=mailboxes)
+        )
+    labels_by_org: dict[Any, list[Mailbox]] = defaultdict(list)
+    for label in Label.objects.filter(organization__in=[m.organization_id for m in memberships]).order_by("name"):
+        labels_by_org[label.organization_id].append(label_mailbox(label))
+    organizations = [
+        OrganizationEntry(
+            organization=m.organization,
+            membership=m,
+            teams=teams_by_org[m.organization_id],
+            labels=labels_by_org[m.organization_id],
+        )
+        for m in memberships
+    ]
+    counts = {"inbox": personal_unread.get(Location.INBOX, 0), "spam": personal_unread.get(Location.SPAM, 0)}
+    active_unread = sum(t.unread for org in organizations for t in org.teams if t.role == "active")
+    counts["team-inboxes"] = active_unread
+    main = [m for m in PERSONAL_MAILBOXES if m.key in MAIN_KEYS]
+    more = [m for m in PERSONAL_MAILBOXES if m.key not in MAIN_KEYS]
+    return {
+        "sidebar_organizations": organizations,
+        "sidebar_main": main,
+        "sidebar_more": more,
+        "sidebar_counts": counts,
+        "can_manage_any": any(m.can_manage for m in memberships),
+    }

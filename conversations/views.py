@@ -1,0 +1,179 @@
+"""The inbox screen: sidebar, conversation list, conversation view, details."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch, Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_safe
+
+from conversations.actions import do_mark_conversation_read
+from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
+from conversations.models import (
+    Assignment,
+    Attachment,
+    ConversationEvent,
+    ConversationState,
+    Label,
+    Message,
+)
+from conversations.sidebar import sidebar_context
+from inboxes.access import get_team_for_member
+from missive.htmx import render_page
+
+PAGE_SIZE = 50
+PARTIALS = {"workspace": "workspace", "conversation-pane": "conversation_pane"}
+
+
+def get_state_for_user(request: HttpRequest, conversation_id: UUID) -> ConversationState:
+    """The user's state of a conversation they can access; 404 for anything else."""
+    state = (
+        ConversationState.objects.filter(user=request.user, conversation_id=conversation_id)
+        .select_related("conversation", "conversation__team", "conversation__organization")
+        .first()
+    )
+    if state is None:
+        raise Http404("No such conversation.")
+    return state
+
+
+@require_safe
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The personal Inbox is home."""
+    return redirect("mailbox", "inbox")
+
+
+@require_safe
+@login_required
+def mailbox_view(request: HttpRequest, key: str, conversation_id: UUID | None = None) -> HttpResponse:
+    """A personal mailbox, optionally with one of its conversations open."""
+    mailbox = personal_mailbox(key)
+    if mailbox is None:
+        raise Http404("No such mailbox.")
+    return _render_mailbox(request, mailbox, conversation_id)
+
+
+@require_safe
+@login_required
+def team_mailbox_view(
+    request: HttpRequest, team_id: UUID, key: str, conversation_id: UUID | None = None
+) -> HttpResponse:
+    """A team's inbox or sub-mailbox, for its active members and observers."""
+    mailbox = team_mailbox(get_team_for_member(request.user, team_id), key)
+    if mailbox is None:
+        raise Http404("No such mailbox.")
+    return _render_mailbox(request, mailbox, conversation_id)
+
+
+@require_safe
+@login_required
+def label_mailbox_view(request: HttpRequest, label_id: UUID, conversation_id: UUID | None = None) -> HttpResponse:
+    """Conversations with an organization label, among those the user can access."""
+    label = Label.objects.filter(id=label_id, organization__memberships__user=request.user).first()
+    if label is None:
+        raise Http404("No such label.")
+    return _render_mailbox(request, label_mailbox(label), conversation_id)
+
+
+def _render_mailbox(request: HttpRequest, mailbox: Mailbox, conversation_id: UUID | None) -> HttpResponse:
+    context: dict = {"mailbox": mailbox, **_list_context(request, mailbox)}
+    if conversation_id is not None:
+        context.update(_conversation_context(request, get_state_for_user(request, conversation_id)))
+    context.update(sidebar_context(request.user))
+    return render_page(request, "conversations/mailbox.html", context, partials=PARTIALS)
+
+
+def _list_context(request: HttpRequest, mailbox: Mailbox) -> dict:
+    states = mailbox.states(request.user)
+    query = request.GET.get("q", "").strip()
+    if query:
+        # A plain filter within the mailbox; the full search language comes with the search work.
+        states = states.filter(
+            Q(conversation__subject__icontains=query) | Q(conversation__preview__icontains=query)
+        )
+    before = parse_datetime(request.GET.get("before", "")) if request.GET.get("before") else None
+    if isinstance(before, datetime):
+        states = states.filter(last_activity_at__lt=before)
+    rows = list(
+        states.select_related("conversation", "conversation__team", "conversation__organization")
+        .prefetch_related(
+            Prefetch("conversation__assignments", queryset=Assignment.objects.select_related("user")),
+            "conversation__labels",
+        )
+        .order_by("-last_activity_at", "-id")[: PAGE_SIZE + 1]
+    )
+    has_more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return {
+        "rows": rows,
+        "query": query,
+        "next_before": rows[-1].last_activity_at.isoformat() if has_more else "",
+        "appending": before is not None,
+    }
+
+
+def _conversation_context(request: HttpRequest, state: ConversationState) -> dict:
+    conversation = state.conversation
+    was_unread = state.unread
+    do_mark_conversation_read(state)
+    messages = list(
+        Message.objects.filter(conversation=conversation)
+        .select_related("account")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("filename")))
+        .order_by("sent_at")
+    )
+    events = list(ConversationEvent.objects.filter(conversation=conversation).select_related("actor"))
+    timeline = sorted(
+        [("message", m.sent_at, m) for m in messages] + [("event", e.created_at, e) for e in events],
+        key=lambda item: item[1],
+    )
+    people = list(
+        ConversationState.objects.filter(conversation=conversation)
+        .select_related("user")
+        .order_by("user__name", "user__email")
+    )
+    assignees = [a.user for a in Assignment.objects.filter(conversation=conversation).select_related("user")]
+    return {
+        "state": state,
+        "conversation": conversation,
+        "was_unread": was_unread,
+        "timeline": timeline,
+        "people": people,
+        "assignees": assignees,
+        "attachments": [a for m in messages for a in m.attachments.all() if not a.is_inline],
+        "contacts": _contacts(messages),
+    }
+
+
+def _contacts(messages: list[Message]) -> list[dict[str, str]]:
+    """The external participants, most recent sender first, each once."""
+    seen: dict[str, dict[str, str]] = {}
+    for message in reversed(messages):
+        for person in [{"name": message.from_name, "address": message.from_address}, *message.to, *message.cc]:
+            address = (person.get("address") or "").lower()
+            if address and address not in seen and message.account and address != message.account.address:
+                seen[address] = {"name": person.get("name") or "", "address": address}
+    return list(seen.values())
+
+
+@require_safe
+@login_required
+def attachment_download(request: HttpRequest, attachment_id: UUID) -> HttpResponse:
+    """An attachment of a conversation the user can access, always as a download."""
+    attachment = (
+        Attachment.objects.filter(id=attachment_id, message__conversation__states__user=request.user)
+        .select_related("message")
+        .first()
+    )
+    if attachment is None or not attachment.file:
+        raise Http404("No such attachment.")
+    response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.filename)
+    response.headers["Content-Type"] = "application/octet-stream"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,63 @@
+"""Small presentation helpers shared by every page: icons, avatars, times."""
+
+from datetime import datetime
+
+from django import template
+from django.templatetags.static import static
+from django.utils import timezone
+from django.utils.html import format_html
+
+from inboxes.models import AVATAR_COLORS, User
+
+register = template.Library()
+
+
+@register.simple_tag
+def icon(name: str, css_class: str = "icon") -> str:
+    return format_html(
+        '<svg class="{}" aria-hidden="true"><use href="{}#{}"></use></svg>', css_class, static("img/icons.svg"), name
+    )
+
+
+@register.simple_tag
+def avatar(user: User | None, size: str = "", greyed: bool = False) -> str:
+    if user is None:
+        return ""
+    classes = " ".join(filter(None, ["avatar", size, "greyed" if greyed else ""]))
+    return format_html(
+        '<span class="{}" style="--avatar: {}" title="{}">{}</span>',
+        classes,
+        user.avatar_color,
+        user.display_name,
+        user.initials,
+    )
+
+
+@register.simple_tag
+def contact_avatar(name: str, address: str, size: str = "") -> str:
+    """An initials avatar for an external person, colored stably by address."""
+    label = (name or address or "?").strip()
+    parts = [part for part in label.replace("@", " ").replace(".", " ").split() if part]
+    initials = "".join(part[0] for part in parts[:2]).upper() or "?"
+    color = AVATAR_COLORS[sum(map(ord, address or label)) % len(AVATAR_COLORS)]
+    classes = " ".join(filter(None, ["avatar", size]))
+    return format_html('<span class="{}" style="--avatar: {}">{}</span>', classes, color, initials)
+
+
+@register.simple_tag
+def when(moment: datetime, style: str = "short") -> str:
+    """A <time> the browser re-renders in the reader's own time zone (static/js/app.js)."""
+    local = timezone.localtime(moment)
+    fallback = local.strftime("%b %-d, %H:%M")
+    return format_html(
+        '<time datetime="{}" data-style="{}" title="{}">{}</time>',
+        moment.isoformat(),
+        style,
+        local.strftime("%A %-d %B %Y, %H:%M %Z"),
+        fallback,
+    )
+
+
+@register.filter
+def get_item(mapping: dict, key: str) -> object:
+    return mapping.get(key) if mapping else None

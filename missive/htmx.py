@@ -1,0 +1,25 @@
+"""The one helper that answers a request with the full page or the HTMX partial it asked for."""
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def render_page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    partials: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Render `template`, or `template#partial` when HTMX targets an element named in `partials`
+    (element id -> partial name). History restores and boosted requests get the full page."""
+    htmx = getattr(request, "htmx", None)
+    target = htmx.target if htmx and not htmx.history_restore_request and not htmx.boosted else None
+    if partials and target in partials:
+        template = f"{template}#{partials[target]}"
+    response = render(request, template, context, status=status)
+    response.headers["Vary"] = "HX-Request, HX-Target"
+    return response
