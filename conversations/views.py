@@ -27,7 +27,13 @@ from inboxes.access import get_team_for_member
 from missive.htmx import render_page
 
 PAGE_SIZE = 50
-PARTIALS = {"workspace": "workspace", "conversation-pane": "conversation_pane"}
+# HTMX target element id -> the partial of conversations/mailbox.html that fills it.
+PARTIALS = {
+    "workspace": "workspace",
+    "conversation-pane": "conversation_pane",
+    "conversation-list": "rows",
+    "list-more": "rows",
+}
 
 
 def get_state_for_user(request: HttpRequest, conversation_id: UUID) -> ConversationState:
@@ -82,9 +88,11 @@ def label_mailbox_view(request: HttpRequest, label_id: UUID, conversation_id: UU
 
 
 def _render_mailbox(request: HttpRequest, mailbox: Mailbox, conversation_id: UUID | None) -> HttpResponse:
-    context: dict = {"mailbox": mailbox, **_list_context(request, mailbox)}
+    context: dict = {"mailbox": mailbox}
     if conversation_id is not None:
+        # Before the list, so the opened conversation is already read in it and in the counts.
         context.update(_conversation_context(request, get_state_for_user(request, conversation_id)))
+    context.update(_list_context(request, mailbox))
     context.update(sidebar_context(request.user))
     return render_page(request, "conversations/mailbox.html", context, partials=PARTIALS)
 
