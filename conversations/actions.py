@@ -81,21 +81,23 @@ def _find_thread(account: Account, incoming: IncomingMessage) -> Conversation | 
     return parent.conversation if parent else None
 
 
+def _team_member_ids(team_id: UUID) -> list[UUID]:
+    return list(TeamMembership.objects.filter(team_id=team_id).values_list("user_id", flat=True))
+
+
 def _recipients_for_new_conversation(account: Account) -> dict[UUID, tuple[str, str]]:
     """user id -> (location, access source) for a new conversation arriving on the account."""
     placement: dict[UUID, tuple[str, str]] = {}
-    if account.delivers_to_team_inbox:
-        for user_id in TeamMembership.objects.filter(team_id=account.team_id).values_list("user_id", flat=True):
+    if account.delivers_to_team_inbox and account.team_id:
+        for user_id in _team_member_ids(account.team_id):
             placement[user_id] = (Location.NONE, AccessSource.TEAM)
     elif account.is_shared:
         for access in AccountAccess.objects.filter(account=account):
             location = Location.INBOX if access.new_messages == NewMessages.INBOX else Location.NONE
             if access.user_id:
                 placement[access.user_id] = (location, AccessSource.ACCOUNT)
-            else:
-                for user_id in TeamMembership.objects.filter(team_id=access.team_id).values_list(
-                    "user_id", flat=True
-                ):
+            elif access.team_id:
+                for user_id in _team_member_ids(access.team_id):
                     placement.setdefault(user_id, (location, AccessSource.TEAM))
     # The person who connected the account always has access to all of its content.
     placement.setdefault(account.owner_id, (Location.INBOX, AccessSource.ACCOUNT))
@@ -202,9 +204,7 @@ def _apply_new_message_to_existing(conversation: Conversation) -> None:
     states = ConversationState.objects.filter(conversation=conversation)
     states.update(unread=True, last_activity_at=conversation.last_activity_at)
     back_to_inbox = Q(watching=True) | Q(user_id__in=assignee_ids) | Q(access_source=AccessSource.ACCOUNT)
-    states.filter(back_to_inbox).exclude(location__in=[Location.TRASHED, Location.SPAM]).update(
-        location=Location.INBOX
-    )
+    states.filter(back_to_inbox).exclude(location__in=[Location.TRASHED, Location.SPAM]).update(location=Location.INBOX)
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ from conversations.models import ConversationLabel, Label
 from inboxes.actions import do_create_account, do_create_organization, do_create_team, do_set_team_members
 from inboxes.models import Account, Organization, User
 
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - printed on purpose by `make run`
 PEOPLE = [
     ("anna@demo.example", "Anna Lindqvist"),
     ("ben@demo.example", "Ben Okafor"),
@@ -29,52 +29,198 @@ PEOPLE = [
 # (account key, sender name, sender address, subject, [bodies: first message then replies],
 #  hours ago, labels, assignee email or "", attachment filename or "")
 THREADS = [
-    ("support", "Priya Natarajan", "priya@northwind.test", "Can't export invoices to CSV",
-     ["Hi team,\n\nSince this morning the CSV export on the invoices page spins forever and never downloads. "
-      "We need it for month-end close on Friday. Could you take a look?\n\nThanks,\nPriya",
-      "Quick follow-up: it also fails in Firefox, so it's not a browser thing."], 1, ["Bug"], "", ""),
-    ("support", "Marco Bianchi", "marco@bluebird.test", "Password reset email never arrives",
-     ["Hello, I requested a password reset three times but nothing shows up, not even in spam. "
-      "My username is marco.b. Can you help?"], 2, [], "", ""),
-    ("support", "Hannah Schulz", "hannah@lakeside.test", "Feature request: dark mode for the dashboard",
-     ["Love the product! Our night shift would really appreciate a dark theme on the dashboard. "
-      "Is this on the roadmap?"], 5, ["Feature request"], "", ""),
-    ("support", "Tomás Rivera", "tomas@quickcart.test", "Webhook deliveries failing with 401",
-     ["Our endpoint started rejecting your webhooks with 401 after we rotated the secret yesterday. "
-      "Where can we update the signing secret on your side?\n\nLogs attached.",
-      "Never mind the logs, I found the setting, but the deliveries still fail. Any idea?"], 8, ["Bug"],
-     "ben@demo.example", "webhook-log.txt"),
-    ("support", "Aiko Tanaka", "aiko@sakura.test", "Refund for duplicate charge",
-     ["We were charged twice for the October invoice (INV-20431). Please refund the duplicate charge."],
-     20, ["Billing"], "chloe@demo.example", ""),
-    ("support", "Lena Fischer", "lena@alpine.test", "Thanks for the quick fix!",
-     ["Just wanted to say the import issue is gone. Great work by your team!"], 30, [], "", ""),
-    ("support", "Omar Haddad", "omar@dunes.test", "SSO login loops back to the start page",
-     ["After enabling SAML SSO, our users land back on the login page after authenticating. "
-      "Our IdP is Okta. Screenshot attached.",
-      "Adding my colleague from IT in cc."], 44, ["Bug", "VIP"], "", "sso-trace.txt"),
-    ("support", "Grace Kim", "grace@harbor.test", "How do I add a second admin?",
-     ["Hi! I'm the only admin on our workspace. How do I make my colleague an admin too?"], 70, [], "", ""),
-    ("sales", "Julien Moreau", "julien@atelier.test", "Pricing for 40 seats",
-     ["Hello, we're evaluating tools for our support team of about 40 people. "
-      "Could you send pricing for the annual plan and tell us about volume discounts?"], 3, ["VIP"], "", ""),
-    ("sales", "Sofia Alvarez", "sofia@brightpath.test", "Demo request next week",
-     ["Hi, we'd love a 30-minute demo next Tuesday or Wednesday afternoon (CET). Does that work?"],
-     9, [], "emma@demo.example", ""),
-    ("sales", "Noah Williams", "noah@fintrack.test", "Security questionnaire",
-     ["Our procurement team needs the attached security questionnaire completed before we can sign. "
-      "Thanks in advance!"], 26, [], "", "security-questionnaire.csv"),
-    ("sales", "Isabella Rossi", "isabella@verde.test", "Upgrade from Starter to Business",
-     ["We'd like to upgrade to Business this month. What happens to our existing data and billing cycle?"],
-     50, ["Billing"], "david@demo.example", ""),
-    ("personal", "Ben Okafor", "ben.okafor@friends.test", "Lunch on Thursday?",
-     ["Hey Anna, are you free for lunch on Thursday? The new ramen place opened around the corner."], 4, [], "", ""),
-    ("personal", "Conference Team", "events@saasconf.test", "Your speaker slot is confirmed",
-     ["Dear Anna,\n\nWe're happy to confirm your talk \"Running support as a team sport\" on March 14 at 11:00. "
-      "Please send your slides by March 7."], 28, [], "", ""),
-    ("personal", "Mia Johnson", "mia@designstudio.test", "Brand refresh: first concepts",
-     ["Hi Anna, attached are the first three concepts for the brand refresh. Let me know what resonates!"],
-     52, [], "", "concepts-v1.txt"),
+    (
+        "support",
+        "Priya Natarajan",
+        "priya@northwind.test",
+        "Can't export invoices to CSV",
+        [
+            "Hi team,\n\nSince this morning the CSV export on the invoices page spins forever and never downloads. "
+            "We need it for month-end close on Friday. Could you take a look?\n\nThanks,\nPriya",
+            "Quick follow-up: it also fails in Firefox, so it's not a browser thing.",
+        ],
+        1,
+        ["Bug"],
+        "",
+        "",
+    ),
+    (
+        "support",
+        "Marco Bianchi",
+        "marco@bluebird.test",
+        "Password reset email never arrives",
+        [
+            "Hello, I requested a password reset three times but nothing shows up, not even in spam. "
+            "My username is marco.b. Can you help?"
+        ],
+        2,
+        [],
+        "",
+        "",
+    ),
+    (
+        "support",
+        "Hannah Schulz",
+        "hannah@lakeside.test",
+        "Feature request: dark mode for the dashboard",
+        [
+            "Love the product! Our night shift would really appreciate a dark theme on the dashboard. "
+            "Is this on the roadmap?"
+        ],
+        5,
+        ["Feature request"],
+        "",
+        "",
+    ),
+    (
+        "support",
+        "Tomás Rivera",
+        "tomas@quickcart.test",
+        "Webhook deliveries failing with 401",
+        [
+            "Our endpoint started rejecting your webhooks with 401 after we rotated the secret yesterday. "
+            "Where can we update the signing secret on your side?\n\nLogs attached.",
+            "Never mind the logs, I found the setting, but the deliveries still fail. Any idea?",
+        ],
+        8,
+        ["Bug"],
+        "ben@demo.example",
+        "webhook-log.txt",
+    ),
+    (
+        "support",
+        "Aiko Tanaka",
+        "aiko@sakura.test",
+        "Refund for duplicate charge",
+        ["We were charged twice for the October invoice (INV-20431). Please refund the duplicate charge."],
+        20,
+        ["Billing"],
+        "chloe@demo.example",
+        "",
+    ),
+    (
+        "support",
+        "Lena Fischer",
+        "lena@alpine.test",
+        "Thanks for the quick fix!",
+        ["Just wanted to say the import issue is gone. Great work by your team!"],
+        30,
+        [],
+        "",
+        "",
+    ),
+    (
+        "support",
+        "Omar Haddad",
+        "omar@dunes.test",
+        "SSO login loops back to the start page",
+        [
+            "After enabling SAML SSO, our users land back on the login page after authenticating. "
+            "Our IdP is Okta. Screenshot attached.",
+            "Adding my colleague from IT in cc.",
+        ],
+        44,
+        ["Bug", "VIP"],
+        "",
+        "sso-trace.txt",
+    ),
+    (
+        "support",
+        "Grace Kim",
+        "grace@harbor.test",
+        "How do I add a second admin?",
+        ["Hi! I'm the only admin on our workspace. How do I make my colleague an admin too?"],
+        70,
+        [],
+        "",
+        "",
+    ),
+    (
+        "sales",
+        "Julien Moreau",
+        "julien@atelier.test",
+        "Pricing for 40 seats",
+        [
+            "Hello, we're evaluating tools for our support team of about 40 people. "
+            "Could you send pricing for the annual plan and tell us about volume discounts?"
+        ],
+        3,
+        ["VIP"],
+        "",
+        "",
+    ),
+    (
+        "sales",
+        "Sofia Alvarez",
+        "sofia@brightpath.test",
+        "Demo request next week",
+        ["Hi, we'd love a 30-minute demo next Tuesday or Wednesday afternoon (CET). Does that work?"],
+        9,
+        [],
+        "emma@demo.example",
+        "",
+    ),
+    (
+        "sales",
+        "Noah Williams",
+        "noah@fintrack.test",
+        "Security questionnaire",
+        [
+            "Our procurement team needs the attached security questionnaire completed before we can sign. "
+            "Thanks in advance!"
+        ],
+        26,
+        [],
+        "",
+        "security-questionnaire.csv",
+    ),
+    (
+        "sales",
+        "Isabella Rossi",
+        "isabella@verde.test",
+        "Upgrade from Starter to Business",
+        ["We'd like to upgrade to Business this month. What happens to our existing data and billing cycle?"],
+        50,
+        ["Billing"],
+        "david@demo.example",
+        "",
+    ),
+    (
+        "personal",
+        "Ben Okafor",
+        "ben.okafor@friends.test",
+        "Lunch on Thursday?",
+        ["Hey Anna, are you free for lunch on Thursday? The new ramen place opened around the corner."],
+        4,
+        [],
+        "",
+        "",
+    ),
+    (
+        "personal",
+        "Conference Team",
+        "events@saasconf.test",
+        "Your speaker slot is confirmed",
+        [
+            'Dear Anna,\n\nWe\'re happy to confirm your talk "Running support as a team sport" on March 14 at 11:00. '
+            "Please send your slides by March 7."
+        ],
+        28,
+        [],
+        "",
+        "",
+    ),
+    (
+        "personal",
+        "Mia Johnson",
+        "mia@designstudio.test",
+        "Brand refresh: first concepts",
+        ["Hi Anna, attached are the first three concepts for the brand refresh. Let me know what resonates!"],
+        52,
+        [],
+        "",
+        "concepts-v1.txt",
+    ),
 ]
 
 
@@ -97,18 +243,31 @@ def create_demo() -> Organization:
         active=[ids["anna@demo.example"], ids["ben@demo.example"], ids["chloe@demo.example"]],
         observers=[ids["david@demo.example"]],
     )
-    do_set_team_members(sales, active=[ids["anna@demo.example"], ids["david@demo.example"], ids["emma@demo.example"]],
-                        observers=[])
+    do_set_team_members(
+        sales, active=[ids["anna@demo.example"], ids["david@demo.example"], ids["emma@demo.example"]], observers=[]
+    )
     accounts = {
-        "support": do_create_account(organization, owner=anna, address="support@demo.example",
-                                     description="Support", is_shared=True, team=support),
-        "sales": do_create_account(organization, owner=anna, address="sales@demo.example",
-                                   description="Sales", is_shared=True, team=sales),
+        "support": do_create_account(
+            organization,
+            owner=anna,
+            address="support@demo.example",
+            description="Support",
+            is_shared=True,
+            team=support,
+        ),
+        "sales": do_create_account(
+            organization, owner=anna, address="sales@demo.example", description="Sales", is_shared=True, team=sales
+        ),
         "personal": do_create_account(organization, owner=anna, address="anna@demo.example", description="Anna"),
     }
     labels = {
         name: Label.objects.create(organization=organization, name=name, color=color)
-        for name, color in [("Bug", "#dc2626"), ("Billing", "#ca8a04"), ("Feature request", "#7c3aed"), ("VIP", "#0891b2")]
+        for name, color in [
+            ("Bug", "#dc2626"),
+            ("Billing", "#ca8a04"),
+            ("Feature request", "#7c3aed"),
+            ("VIP", "#0891b2"),
+        ]
     }
     for thread in THREADS:
         _deliver_thread(accounts, users, labels, *thread)

@@ -245,9 +245,7 @@ class ConversationState(models.Model):
                 condition=Q(location__in=VISIBLE_IN_ALL),
                 name="state_all",
             ),
-            models.Index(
-                fields=["user", "location"], condition=Q(unread=True), name="state_unread"
-            ),
+            models.Index(fields=["user", "location"], condition=Q(unread=True), name="state_unread"),
             models.Index(fields=["organization", "user"], name="state_org_user"),
         ]
 
@@ -275,7 +273,9 @@ class ConversationEvent(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -40,10 +40,10 @@ class OrganizationEntry:
 
 
 def sidebar_context(user: User) -> dict[str, Any]:
-    memberships = list(Membership.objects.filter(user=user).select_related("organization").order_by("organization__name"))
-    team_memberships = list(
-        TeamMembership.objects.filter(user=user).select_related("team").order_by("team__name")
+    memberships = list(
+        Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
     )
+    team_memberships = list(TeamMembership.objects.filter(user=user).select_related("team").order_by("team__name"))
     team_unread = dict(
         ConversationState.objects.filter(user=user, unread=True, conversation__in_team_inbox=True)
         .values_list("conversation__team_id")

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_safe
@@ -24,7 +24,7 @@ from conversations.models import (
 )
 from conversations.sidebar import sidebar_context
 from inboxes.access import get_team_for_member
-from missive.htmx import render_page
+from missive.htmx import AuthenticatedRequest, render_page
 
 PAGE_SIZE = 50
 # HTMX target element id -> the partial of conversations/mailbox.html that fills it.
@@ -36,7 +36,7 @@ PARTIALS = {
 }
 
 
-def get_state_for_user(request: HttpRequest, conversation_id: UUID) -> ConversationState:
+def get_state_for_user(request: AuthenticatedRequest, conversation_id: UUID) -> ConversationState:
     """The user's state of a conversation they can access; 404 for anything else."""
     state = (
         ConversationState.objects.filter(user=request.user, conversation_id=conversation_id)
@@ -50,14 +50,14 @@ def get_state_for_user(request: HttpRequest, conversation_id: UUID) -> Conversat
 
 @require_safe
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     """The personal Inbox is home."""
     return redirect("mailbox", "inbox")
 
 
 @require_safe
 @login_required
-def mailbox_view(request: HttpRequest, key: str, conversation_id: UUID | None = None) -> HttpResponse:
+def mailbox_view(request: AuthenticatedRequest, key: str, conversation_id: UUID | None = None) -> HttpResponse:
     """A personal mailbox, optionally with one of its conversations open."""
     mailbox = personal_mailbox(key)
     if mailbox is None:
@@ -68,7 +68,7 @@ def mailbox_view(request: HttpRequest, key: str, conversation_id: UUID | None = 
 @require_safe
 @login_required
 def team_mailbox_view(
-    request: HttpRequest, team_id: UUID, key: str, conversation_id: UUID | None = None
+    request: AuthenticatedRequest, team_id: UUID, key: str, conversation_id: UUID | None = None
 ) -> HttpResponse:
     """A team's inbox or sub-mailbox, for its active members and observers."""
     mailbox = team_mailbox(get_team_for_member(request.user, team_id), key)
@@ -79,7 +79,9 @@ def team_mailbox_view(
 
 @require_safe
 @login_required
-def label_mailbox_view(request: HttpRequest, label_id: UUID, conversation_id: UUID | None = None) -> HttpResponse:
+def label_mailbox_view(
+    request: AuthenticatedRequest, label_id: UUID, conversation_id: UUID | None = None
+) -> HttpResponse:
     """Conversations with an organization label, among those the user can access."""
     label = Label.objects.filter(id=label_id, organization__memberships__user=request.user).first()
     if label is None:
@@ -87,7 +89,7 @@ def label_mailbox_view(request: HttpRequest, label_id: UUID, conversation_id: UU
     return _render_mailbox(request, label_mailbox(label), conversation_id)
 
 
-def _render_mailbox(request: HttpRequest, mailbox: Mailbox, conversation_id: UUID | None) -> HttpResponse:
+def _render_mailbox(request: AuthenticatedRequest, mailbox: Mailbox, conversation_id: UUID | None) -> HttpResponse:
     context: dict = {"mailbox": mailbox}
     if conversation_id is not None:
         # Before the list, so the opened conversation is already read in it and in the counts.
@@ -97,14 +99,12 @@ def _render_mailbox(request: HttpRequest, mailbox: Mailbox, conversation_id: UUI
     return render_page(request, "conversations/mailbox.html", context, partials=PARTIALS)
 
 
-def _list_context(request: HttpRequest, mailbox: Mailbox) -> dict:
+def _list_context(request: AuthenticatedRequest, mailbox: Mailbox) -> dict:
     states = mailbox.states(request.user)
     query = request.GET.get("q", "").strip()
     if query:
         # A plain filter within the mailbox; the full search language comes with the search work.
-        states = states.filter(
-            Q(conversation__subject__icontains=query) | Q(conversation__preview__icontains=query)
-        )
+        states = states.filter(Q(conversation__subject__icontains=query) | Q(conversation__preview__icontains=query))
     before = parse_datetime(request.GET.get("before", "")) if request.GET.get("before") else None
     if isinstance(before, datetime):
         states = states.filter(last_activity_at__lt=before)
@@ -126,7 +126,7 @@ def _list_context(request: HttpRequest, mailbox: Mailbox) -> dict:
     }
 
 
-def _conversation_context(request: HttpRequest, state: ConversationState) -> dict:
+def _conversation_context(request: AuthenticatedRequest, state: ConversationState) -> dict:
     conversation = state.conversation
     was_unread = state.unread
     do_mark_conversation_read(state)
@@ -172,7 +172,7 @@ def _contacts(messages: list[Message]) -> list[dict[str, str]]:
 
 @require_safe
 @login_required
-def attachment_download(request: HttpRequest, attachment_id: UUID) -> HttpResponse:
+def attachment_download(request: AuthenticatedRequest, attachment_id: UUID) -> FileResponse:
     """An attachment of a conversation the user can access, always as a download."""
     attachment = (
         Attachment.objects.filter(id=attachment_id, message__conversation__states__user=request.user)

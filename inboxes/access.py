@@ -11,9 +11,7 @@ from inboxes.models import Membership, Team, User
 
 def get_membership(user: User, organization_id: UUID | str) -> Membership:
     membership = (
-        Membership.objects.select_related("organization")
-        .filter(user=user, organization_id=organization_id)
-        .first()
+        Membership.objects.select_related("organization").filter(user=user, organization_id=organization_id).first()
     )
     if membership is None:
         raise Http404("No such organization.")

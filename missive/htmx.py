@@ -1,9 +1,13 @@
 """The one helper that answers a request with the full page or the HTMX partial it asked for."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django_htmx.middleware import HtmxDetails
+
+if TYPE_CHECKING:
+    from inboxes.models import User
 
 
 def render_page(
@@ -23,3 +27,10 @@ def render_page(
     response = render(request, template, context, status=status)
     response.headers["Vary"] = "HX-Request, HX-Target"
     return response
+
+
+class AuthenticatedRequest(HttpRequest):
+    """What a view behind @login_required receives (with django-htmx's middleware)."""
+
+    user: "User"
+    htmx: HtmxDetails

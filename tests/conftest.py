@@ -58,8 +58,12 @@ def cast(db) -> Cast:
     add_to_team(support, teammate)
     add_to_team(support, observer, TeamRole.OBSERVER)
     support_account = AccountFactory(
-        organization=org, owner=owner, address="support@acme.test", is_shared=True,
-        delivery_mode=DeliveryMode.TEAM_INBOX, team=support,
+        organization=org,
+        owner=owner,
+        address="support@acme.test",
+        is_shared=True,
+        delivery_mode=DeliveryMode.TEAM_INBOX,
+        team=support,
     )
     personal_account = AccountFactory(organization=org, owner=owner, address="olivia@acme.test")
 
@@ -69,11 +73,27 @@ def cast(db) -> Cast:
     outsider_team = TeamFactory(organization=other_org, name="Globex Support")
     add_to_team(outsider_team, outsider)
     outsider_account = AccountFactory(
-        organization=other_org, owner=outsider, address="help@globex.test", is_shared=True,
-        delivery_mode=DeliveryMode.TEAM_INBOX, team=outsider_team,
+        organization=other_org,
+        owner=outsider,
+        address="help@globex.test",
+        is_shared=True,
+        delivery_mode=DeliveryMode.TEAM_INBOX,
+        team=outsider_team,
     )
-    return Cast(org, owner, teammate, observer, guest, support, support_account, personal_account,
-                other_org, outsider, outsider_account, outsider_team)
+    return Cast(
+        org,
+        owner,
+        teammate,
+        observer,
+        guest,
+        support,
+        support_account,
+        personal_account,
+        other_org,
+        outsider,
+        outsider_account,
+        outsider_team,
+    )
 
 
 def login(client: Client, user: User) -> Client:

@@ -75,7 +75,9 @@ class LabelFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Label {n}")
 
 
-def receive(account: Account, *, subject: str = "Hello", body: str = "Hi there", sender: str = "customer@outside.test", **kwargs):
+def receive(
+    account: Account, *, subject: str = "Hello", body: str = "Hi there", sender: str = "customer@outside.test", **kwargs
+):
     """Deliver one inbound message through the real action and return the Message."""
     incoming = IncomingMessage(
         from_address=sender,

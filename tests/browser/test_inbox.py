@@ -16,8 +16,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def mail(cast):
     now = timezone.now()
     older = [
-        receive(cast.personal_account, subject=f"Personal {n}", body=f"Body of personal {n}",
-                sent_at=now - timezone.timedelta(minutes=10 * (n + 1)))
+        receive(
+            cast.personal_account,
+            subject=f"Personal {n}",
+            body=f"Body of personal {n}",
+            sent_at=now - timezone.timedelta(minutes=10 * (n + 1)),
+        )
         for n in range(3)
     ]
     team = receive(cast.support_account, subject="Broken widget", body="The widget is broken.")

@@ -35,7 +35,10 @@ def test_team_inbox_account_mail_waits_in_team_inbox_without_touching_personal_i
 
 def test_inbox_mode_delivers_to_each_user_or_auto_archives(cast):
     account = do_create_account(
-        cast.org, owner=cast.owner, address="info@acme.test", is_shared=True,
+        cast.org,
+        owner=cast.owner,
+        address="info@acme.test",
+        is_shared=True,
         shared_with=[(cast.teammate, NewMessages.INBOX), (cast.observer, NewMessages.AUTO_ARCHIVE)],
     )
     conversation = receive(account).conversation
@@ -49,7 +52,9 @@ def test_inbox_mode_delivers_to_each_user_or_auto_archives(cast):
 def test_reply_threads_into_the_same_conversation_by_in_reply_to(cast):
     first = receive(cast.personal_account, subject="Quote", rfc_message_id="<a@x.test>")
     second = receive(cast.personal_account, subject="Re: Quote", rfc_message_id="<b@x.test>", in_reply_to="<a@x.test>")
-    third = receive(cast.personal_account, subject="Re: Quote", rfc_message_id="<c@x.test>", references=["<a@x.test>", "<b@x.test>"])
+    third = receive(
+        cast.personal_account, subject="Re: Quote", rfc_message_id="<c@x.test>", references=["<a@x.test>", "<b@x.test>"]
+    )
 
     assert first.conversation_id == second.conversation_id == third.conversation_id
     first.conversation.refresh_from_db()
@@ -136,10 +141,21 @@ def test_removing_a_member_cuts_all_their_access_in_that_organization(cast):
 
 
 def test_later_message_updates_list_summary(cast):
-    first = receive(cast.personal_account, subject="Hi", body="first", rfc_message_id="<s1@x.test>",
-                    sent_at=timezone.now() - timezone.timedelta(hours=1))
-    receive(cast.personal_account, subject="Re: Hi", body="second   reply\n text", sender="other@x.test",
-            from_name="Other", in_reply_to="<s1@x.test>")
+    first = receive(
+        cast.personal_account,
+        subject="Hi",
+        body="first",
+        rfc_message_id="<s1@x.test>",
+        sent_at=timezone.now() - timezone.timedelta(hours=1),
+    )
+    receive(
+        cast.personal_account,
+        subject="Re: Hi",
+        body="second   reply\n text",
+        sender="other@x.test",
+        from_name="Other",
+        in_reply_to="<s1@x.test>",
+    )
     conversation = first.conversation
     conversation.refresh_from_db()
 

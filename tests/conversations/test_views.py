@@ -7,7 +7,6 @@ from django.urls import reverse
 
 from conversations.actions import IncomingAttachment, do_assign_conversation
 from conversations.models import ConversationLabel, ConversationState
-from inboxes.models import TeamRole
 from tests.conftest import login
 from tests.factories import LabelFactory, receive
 
@@ -170,8 +169,9 @@ def test_list_pages_by_last_activity(owner_client, cast, monkeypatch):
 
     first = owner_client.get(url)
     subjects = [row.conversation.subject for row in first.context["rows"]]
-    more = owner_client.get(url, {"before": first.context["next_before"]}, HTTP_HX_REQUEST="true",
-                            HTTP_HX_TARGET="list-more")
+    more = owner_client.get(
+        url, {"before": first.context["next_before"]}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="list-more"
+    )
     rest = [row.conversation.subject for row in more.context["rows"]]
 
     assert subjects == ["Message 4", "Message 3", "Message 2"]
@@ -181,8 +181,11 @@ def test_list_pages_by_last_activity(owner_client, cast, monkeypatch):
 def _fill(cast, count, label):
     for n in range(count):
         conversation = receive(cast.support_account, subject=f"Team {n}").conversation
-        receive(cast.personal_account, subject=f"Personal {n}",
-                attachments=[IncomingAttachment(filename="f.txt", content_type="text/plain", content=b"x")])
+        receive(
+            cast.personal_account,
+            subject=f"Personal {n}",
+            attachments=[IncomingAttachment(filename="f.txt", content_type="text/plain", content=b"x")],
+        )
         ConversationLabel.objects.create(organization=cast.org, conversation=conversation, label=label)
         do_assign_conversation(conversation, [cast.teammate], acting_user=cast.owner)
 
@@ -220,9 +223,13 @@ def test_conversation_view_runs_a_fixed_number_of_queries(client, cast):
     def conversation_with(n):
         first = receive(cast.support_account, subject="Thread", rfc_message_id=f"<{n}-0@x.test>")
         for i in range(1, n):
-            receive(cast.support_account, rfc_message_id=f"<{n}-{i}@x.test>", in_reply_to=f"<{n}-{i - 1}@x.test>",
-                    sender=f"person{i}@x.test",
-                    attachments=[IncomingAttachment(filename=f"{i}.txt", content_type="text/plain", content=b"x")])
+            receive(
+                cast.support_account,
+                rfc_message_id=f"<{n}-{i}@x.test>",
+                in_reply_to=f"<{n}-{i - 1}@x.test>",
+                sender=f"person{i}@x.test",
+                attachments=[IncomingAttachment(filename=f"{i}.txt", content_type="text/plain", content=b"x")],
+            )
         do_assign_conversation(first.conversation, [cast.teammate, cast.observer], acting_user=cast.owner)
         return reverse("conversation", args=["all", first.conversation_id])
 
