@@ -82,9 +82,7 @@ def test_malformed_value_stops_start_up_naming_the_variable(
 
 
 def test_production_settings_pass_the_deployment_checklist(tmp_path: Path) -> None:
-    result = _run(
-        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"], PRODUCTION, tmp_path
-    )
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], PRODUCTION, tmp_path)
     assert result.returncode == 0, result.stderr
 
 
