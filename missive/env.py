@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _raw(name: str) -> str | None:
@@ -29,7 +29,7 @@ def env_str(name: str, default: str | None = None, *, required: bool = False) ->
 
 def env_bool(name: str, default: bool) -> bool:
     value = _raw(name)
-    if value is None:
+    if not value:  # unset or blank (an empty line in .env) means the default
         return default
     if value.lower() in _TRUE:
         return True
@@ -54,7 +54,7 @@ def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = 
 
 def env_list(name: str, default: list[str]) -> list[str]:
     value = _raw(name)
-    if value is None:
+    if not value:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
 

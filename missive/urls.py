@@ -1,9 +1,14 @@
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
+# Resolved on first request: the production static storage needs collectstatic's manifest,
+# which commands such as check and migrate must not depend on.
+favicon = lazy(static, str)("img/favicon.svg")
+
 urlpatterns = [
-    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
+    path("favicon.ico", RedirectView.as_view(url=favicon, permanent=True)),
     path("accounts/", include("allauth.urls")),
     path("", include("inboxes.urls")),
     path("", include("conversations.urls")),

@@ -1,0 +1,93 @@
+"""Tenant isolation: every tenant-owned table carries organization_id, and every URL refuses
+the objects of another organization."""
+
+import re
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from conversations.actions import IncomingAttachment
+from tests.conftest import login
+from tests.factories import LabelFactory, receive
+
+OUR_APPS = {"inboxes", "conversations", "rules", "channels_app"}
+NOT_TENANT_OWNED = {"inboxes.User", "inboxes.Organization"}
+
+
+def test_every_tenant_owned_table_carries_organization_id():
+    missing = [
+        model._meta.label
+        for model in apps.get_models(include_auto_created=True)
+        if model._meta.app_label in OUR_APPS
+        and model._meta.label not in NOT_TENANT_OWNED
+        and "organization_id" not in {f.attname for f in model._meta.concrete_fields}
+    ]
+    assert missing == []
+
+
+def _routes(resolver: URLResolver, prefix: str = ""):
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            yield from _routes(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern)
+
+
+# Authentication pages belong to django-allauth and carry no tenant objects.
+EXTERNAL_PREFIXES = ("accounts/",)
+
+
+@pytest.fixture
+def first_org_objects(cast):
+    """One object of the first organization for every kind of id a URL can carry."""
+    message = receive(
+        cast.support_account,
+        attachments=[IncomingAttachment(filename="a.txt", content_type="text/plain", content=b"x")],
+    )
+    from inboxes.actions import do_invite_user
+    from inboxes.models import Membership
+
+    invitation = do_invite_user(cast.org, email="new@acme.test", role="member", teams=[], invited_by=cast.owner)
+    return {
+        "conversation_id": message.conversation_id,
+        "attachment_id": message.attachments.get().id,
+        "team_id": cast.support.id,
+        "label_id": LabelFactory(organization=cast.org).id,
+        "org_id": cast.org.id,
+        "organization_id": cast.org.id,
+        "account_id": cast.support_account.id,
+        "membership_id": Membership.objects.get(organization=cast.org, user=cast.teammate).id,
+        "user_id": cast.teammate.id,
+        "invitation_id": invitation.id,
+    }
+
+
+# Parameters that name no object: any value is fine.
+FREE_PARAMETERS = {"key": "inbox", "token": "no-such-invitation-token"}
+
+
+def test_every_url_refuses_another_organizations_objects(client, cast, first_org_objects):
+    login(client, cast.outsider)
+    checked, unknown = 0, []
+    for route in _routes(get_resolver()):
+        if route.startswith(EXTERNAL_PREFIXES):
+            continue
+        names = re.findall(r"<(?:\w+:)?(\w+)>", route)
+        object_names = [n for n in names if n not in FREE_PARAMETERS]
+        if not object_names:
+            continue
+        if any(n not in first_org_objects for n in object_names):
+            unknown.append(route)
+            continue
+        path = "/" + re.sub(
+            r"<(?:\w+:)?(\w+)>",
+            lambda m: str(first_org_objects.get(m.group(1), FREE_PARAMETERS.get(m.group(1)))),
+            route,
+        )
+        for method in ("get", "post"):
+            response = getattr(client, method)(path)
+            assert response.status_code in (403, 404, 405), f"{method.upper()} {path} -> {response.status_code}"
+        checked += 1
+    assert unknown == [], "add these URL parameters to first_org_objects"
+    assert checked >= 5
