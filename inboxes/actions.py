@@ -40,10 +40,39 @@ def do_create_organization(*, name: str, owner: User) -> Organization:
 
 
 @transaction.atomic
+def do_update_organization(organization: Organization, *, name: str, color: str) -> None:
+    organization.name = name
+    organization.color = color
+    organization.save(update_fields=["name", "color"])
+
+
+@transaction.atomic
 def do_create_team(
     organization: Organization, *, name: str, emoji: str = "", color: str = "#2563eb", has_inbox: bool = True
 ) -> Team:
     return Team.objects.create(organization=organization, name=name, emoji=emoji, color=color, has_inbox=has_inbox)
+
+
+@transaction.atomic
+def do_update_team(
+    team: Team,
+    *,
+    name: str,
+    emoji: str,
+    color: str,
+    has_inbox: bool,
+    has_chat_room: bool,
+    mention_adds_observers: bool,
+    assign_on_reply: bool,
+    reply_to_assigned_goes_to_team_inbox: bool,
+) -> None:
+    """Change a team's basics and its mention and assignment options."""
+    team.name, team.emoji, team.color = name, emoji, color
+    team.has_inbox, team.has_chat_room = has_inbox, has_chat_room
+    team.mention_adds_observers = mention_adds_observers
+    team.assign_on_reply = assign_on_reply
+    team.reply_to_assigned_goes_to_team_inbox = reply_to_assigned_goes_to_team_inbox
+    team.save()
 
 
 @transaction.atomic
@@ -72,6 +101,14 @@ def do_set_team_members(team: Team, *, active: Iterable[UUID], observers: Iterab
 
 @transaction.atomic
 def do_delete_team(team: Team) -> None:
+    """Delete a team. Accounts delivering to its inbox must be moved first, or their mail would
+    have nowhere to go."""
+    feeding = list(Account.objects.filter(team=team, delivery_mode=DeliveryMode.TEAM_INBOX))
+    if feeding:
+        addresses = ", ".join(account.address for account in feeding)
+        raise ValidationError(
+            f"This team's inbox receives mail from {addresses}. Move it to another team before deleting the team."
+        )
     member_ids = set(TeamMembership.objects.filter(team=team).values_list("user_id", flat=True))
     team_members_changed.send(Team, team=team, added_user_ids=set(), removed_user_ids=member_ids)
     team.delete()
@@ -104,6 +141,12 @@ def do_invite_user(
 
 
 @transaction.atomic
+def do_revoke_invitation(invitation: Invitation) -> None:
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+
+
+@transaction.atomic
 def do_accept_invitation(invitation: Invitation, *, user: User) -> Membership:
     membership, _ = Membership.objects.get_or_create(
         organization=invitation.organization, user=user, defaults={"role": invitation.role}
@@ -117,6 +160,26 @@ def do_accept_invitation(invitation: Invitation, *, user: User) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
     return membership
+
+
+@transaction.atomic
+def do_sign_up_with_invitation(invitation: Invitation, *, name: str, password: str) -> User:
+    """Create the invited person's login and accept the invitation with it."""
+    user = User.objects.create_user(invitation.email, password, name=name)
+    do_accept_invitation(invitation, user=user)
+    return user
+
+
+@transaction.atomic
+def do_update_profile(user: User, *, name: str) -> None:
+    user.name = name
+    user.save(update_fields=["name"])
+
+
+@transaction.atomic
+def do_set_personal_options(membership: Membership, *, remove_from_inbox_on_close: bool) -> None:
+    membership.remove_from_inbox_on_close = remove_from_inbox_on_close
+    membership.save(update_fields=["remove_from_inbox_on_close"])
 
 
 def _check_keeps_an_owner(membership: Membership) -> None:
