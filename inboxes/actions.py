@@ -130,7 +130,10 @@ def do_invite_user(
     invitation = Invitation(organization=organization, email=email, role=role, invited_by=invited_by)
     token = invitation.issue_token()
     invitation.save()
-    invitation.teams.set([team for team in teams if team.organization_id == organization.id])
+    invitation.teams.set(
+        [team for team in teams if team.organization_id == organization.id],
+        through_defaults={"organization": organization},
+    )
     body = render_to_string(
         "inboxes/email/invitation.txt",
         {"invitation": invitation, "url": _invitation_url(token), "inviter": invited_by},

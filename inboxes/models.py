@@ -129,7 +129,9 @@ class Invitation(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
-    teams = models.ManyToManyField("Team", blank=True, related_name="+")
+    teams: models.ManyToManyField = models.ManyToManyField(
+        "Team", through="InvitationTeam", blank=True, related_name="+"
+    )
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -148,6 +150,20 @@ class Invitation(models.Model):
         self.token_hash = _hash_token(token)
         self.expires_at = timezone.now() + self.VALID_FOR
         return token
+
+
+class InvitationTeam(models.Model):
+    """A team the invited person joins on accepting."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE)
+    team = models.ForeignKey("Team", on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["invitation", "team"], name="unique_invitation_team")]
+
+    def __str__(self) -> str:
+        return f"{self.team_id} for {self.invitation_id}"
 
 
 class Team(models.Model):
