@@ -28,8 +28,8 @@ run: $(INSTALLED)
 # The browser tests drive Debian's Chromium through Playwright: Playwright's own browser
 # download is not reachable from CI, and Debian's package is.
 browser:
-	@if ! command -v chromium >/dev/null || ! dpkg -s fonts-liberation >/dev/null 2>&1; then \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-liberation; \
+	@if ! command -v chromium >/dev/null || ! dpkg -s fonts-liberation fonts-noto-color-emoji >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-liberation fonts-noto-color-emoji; \
 	fi
 
 test: $(INSTALLED) browser
