@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 
 from conversations.models import Assignment, ConversationLabel, ConversationState, Label, Location, Status
@@ -61,7 +61,10 @@ PERSONAL_MAILBOXES = [
     Mailbox("all", "All", "all"),
     Mailbox("team-inboxes", "Team inboxes", "team"),
     Mailbox("assigned", "Assigned to me", "assigned"),
+    Mailbox("assigned-others", "Assigned to others", "assigned"),
+    Mailbox("closed", "Closed", "closed"),
     Mailbox("snoozed", "Snoozed", "snoozed"),
+    Mailbox("starred", "Starred", "star"),
     Mailbox("drafts", "Drafts", "drafts"),
     Mailbox("sent", "Sent", "sent"),
     Mailbox("archive", "Archive", "archive"),
@@ -95,9 +98,10 @@ def team_mailbox(team: Team, key: str) -> Mailbox | None:
 
 
 def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) -> QuerySet[ConversationState]:
+    if key == "snoozed":
+        return base.filter(Q(location=Location.SNOOZED) | Q(snoozed_until__isnull=False))
     simple = {
         "inbox": Location.INBOX,
-        "snoozed": Location.SNOOZED,
         "archive": Location.ARCHIVED,
         "trash": Location.TRASHED,
         "spam": Location.SPAM,
@@ -110,9 +114,16 @@ def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) ->
     if key == "team-inboxes":
         active_teams = TeamMembership.objects.filter(user=user, role=TeamRole.ACTIVE).values("team_id")
         return visible.filter(conversation__in_team_inbox=True, conversation__team__in=active_teams)
+    mine = Assignment.objects.filter(conversation=OuterRef("conversation"), user=user)
     if key == "assigned":
-        mine = Assignment.objects.filter(conversation=OuterRef("conversation"), user=user)
         return visible.filter(Exists(mine), conversation__status=Status.OPEN)
+    if key == "assigned-others":
+        others = Assignment.objects.filter(conversation=OuterRef("conversation")).exclude(user=user)
+        return visible.filter(Exists(others), ~Exists(mine), conversation__status=Status.OPEN)
+    if key == "closed":
+        return visible.filter(conversation__status=Status.CLOSED)
+    if key == "starred":
+        return visible.filter(starred=True)
     if key == "sent":
         return visible.filter(conversation__has_outbound=True)
     if key == "drafts":

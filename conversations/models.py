@@ -65,6 +65,11 @@ class Conversation(models.Model):
     has_attachments = models.BooleanField(default=False)
     has_outbound = models.BooleanField(default=False)
     is_shared = models.BooleanField(default=False)
+    is_spam = models.BooleanField(default=False)
+    # "Snooze for everyone": every participant is reminded, and the conversation waits outside
+    # the team inbox until then.
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    snooze_discard_if_reply = models.BooleanField(default=False)
     labels = models.ManyToManyField(Label, through="ConversationLabel", related_name="conversations")
 
     class Meta:
@@ -75,6 +80,9 @@ class Conversation(models.Model):
                 name="conversation_team_inbox",
             ),
             models.Index(fields=["organization", "team", "-last_activity_at"], name="conversation_team_all"),
+            models.Index(
+                fields=["snoozed_until"], condition=Q(snoozed_until__isnull=False), name="conversation_snoozed"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -231,6 +239,12 @@ class ConversationState(models.Model):
     starred = models.BooleanField(default=False)
     pinned = models.BooleanField(default=False)
     snoozed_until = models.DateTimeField(null=True, blank=True)
+    snooze_leave_in_inbox = models.BooleanField(default=False)
+    snooze_discard_if_reply = models.BooleanField(default=False)
+    # The snooze came due: the row shows orange ("ready for follow-up") until handled.
+    snooze_due = models.BooleanField(default=False)
+    # Where "restore from Trash" puts the conversation back.
+    location_before_trash = models.CharField(max_length=10, choices=Location.choices, blank=True)
     last_activity_at = models.DateTimeField(default=timezone.now)
     last_read_at = models.DateTimeField(null=True, blank=True)
 
@@ -247,6 +261,7 @@ class ConversationState(models.Model):
             ),
             models.Index(fields=["user", "location"], condition=Q(unread=True), name="state_unread"),
             models.Index(fields=["organization", "user"], name="state_org_user"),
+            models.Index(fields=["snoozed_until"], condition=Q(snoozed_until__isnull=False), name="state_snoozed"),
         ]
 
     def __str__(self) -> str:
@@ -266,6 +281,41 @@ class EventKind(models.TextChoices):
     REOPENED = "reopened", "reopened the conversation"
     MOVED_TO_TEAM = "moved_to_team", "moved the conversation to"
     SHARED = "shared", "shared the conversation with"
+    ARCHIVED = "archived", "archived the conversation"
+    ARCHIVED_FOR_TEAM = "archived_team", "archived the conversation from"
+    TRASHED = "trashed", "moved the conversation to Trash"
+    TRASHED_FOR_EVERYONE = "trashed_all", "moved the conversation to Trash for everyone"
+    RESTORED = "restored", "restored the conversation from Trash"
+    SNOOZED = "snoozed", "snoozed the conversation until"
+    SNOOZED_FOR_EVERYONE = "snoozed_all", "snoozed the conversation for everyone until"
+    UNSNOOZED = "unsnoozed", "discarded the snooze"
+    SNOOZE_DUE = "snooze_due", "The snooze came due"
+    SPAM = "spam", "marked the conversation as spam"
+    NOT_SPAM = "not_spam", "marked the conversation as not spam"
+    MARKED_READ = "marked_read", "marked the conversation as read"
+    MARKED_UNREAD = "marked_unread", "marked the conversation as unread"
+    STARRED = "starred", "starred the conversation"
+    UNSTARRED = "unstarred", "unstarred the conversation"
+    PINNED = "pinned", "pinned the conversation"
+    UNPINNED = "unpinned", "unpinned the conversation"
+
+
+# Events about one person's own view of a conversation: shown to that person only.
+PRIVATE_EVENT_KINDS = {
+    EventKind.ARCHIVED,
+    EventKind.TRASHED,
+    EventKind.RESTORED,
+    EventKind.SNOOZED,
+    EventKind.UNSNOOZED,
+    EventKind.MARKED_READ,
+    EventKind.MARKED_UNREAD,
+    EventKind.STARRED,
+    EventKind.UNSTARRED,
+    EventKind.PINNED,
+    EventKind.UNPINNED,
+    EventKind.SPAM,
+    EventKind.NOT_SPAM,
+}
 
 
 class ConversationEvent(models.Model):
@@ -279,6 +329,10 @@ class ConversationEvent(models.Model):
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set for events about the actor's own view (PRIVATE_EVENT_KINDS): only they see it.
+    private_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["conversation", "created_at"])]
@@ -288,6 +342,8 @@ class ConversationEvent(models.Model):
 
     @property
     def text(self) -> str:
+        if self.kind == EventKind.SNOOZE_DUE:
+            return str(self.get_kind_display())
         actor = self.actor.display_name if self.actor else "Missive"
         target = self.data.get("target", "")
         return f"{actor} {self.get_kind_display()} {target}".strip()

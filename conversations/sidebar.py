@@ -1,6 +1,6 @@
 """What the left sidebar shows: organizations, teams, mailboxes and unread counts.
 
-A fixed number of queries whatever the data size; the counts use the partial unread index.
+A fixed number of queries whatever the data size; counts come cached from conversations.counts.
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count
-
+from conversations.counts import sidebar_counts
 from conversations.mailboxes import PERSONAL_MAILBOXES, Mailbox, label_mailbox, team_mailbox
-from conversations.models import ConversationState, Label, Location
+from conversations.models import Label
 from inboxes.models import Membership, Organization, Team, TeamMembership, User
 
 # Mailboxes shown in the main section; the others sit under "More".
@@ -44,23 +43,12 @@ def sidebar_context(user: User) -> dict[str, Any]:
         Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
     )
     team_memberships = list(TeamMembership.objects.filter(user=user).select_related("team").order_by("team__name"))
-    team_unread = dict(
-        ConversationState.objects.filter(user=user, unread=True, conversation__in_team_inbox=True)
-        .values_list("conversation__team_id")
-        .annotate(n=Count("id"))
-        .values_list("conversation__team_id", "n")
-    )
-    personal_unread = dict(
-        ConversationState.objects.filter(user=user, unread=True, location__in=[Location.INBOX, Location.SPAM])
-        .values_list("location")
-        .annotate(n=Count("id"))
-        .values_list("location", "n")
-    )
+    counts = sidebar_counts(user)
     teams_by_org: dict[Any, list[TeamEntry]] = defaultdict(list)
     for tm in team_memberships:
         mailboxes = [m for key in ("inbox", "assigned", "closed", "sent", "all") if (m := team_mailbox(tm.team, key))]
         teams_by_org[tm.team.organization_id].append(
-            TeamEntry(team=tm.team, role=tm.role, unread=team_unread.get(tm.team_id, 0), mailboxes=mailboxes)
+            TeamEntry(team=tm.team, role=tm.role, unread=counts["teams"].get(str(tm.team_id), 0), mailboxes=mailboxes)
         )
     labels_by_org: dict[Any, list[Mailbox]] = defaultdict(list)
     for label in Label.objects.filter(organization__in=[m.organization_id for m in memberships]).order_by("name"):
@@ -74,9 +62,6 @@ def sidebar_context(user: User) -> dict[str, Any]:
         )
         for m in memberships
     ]
-    counts = {"inbox": personal_unread.get(Location.INBOX, 0), "spam": personal_unread.get(Location.SPAM, 0)}
-    active_unread = sum(t.unread for org in organizations for t in org.teams if t.role == "active")
-    counts["team-inboxes"] = active_unread
     main = [m for m in PERSONAL_MAILBOXES if m.key in MAIN_KEYS]
     more = [m for m in PERSONAL_MAILBOXES if m.key not in MAIN_KEYS]
     return {

@@ -27,6 +27,14 @@ class UserManager(BaseUserManager["User"]):
         return user
 
 
+class ArchiveAssigned(models.TextChoices):
+    """Preferences > Prompts > "Archiving assigned conversations"."""
+
+    ASK = "ask", "Ask"
+    ARCHIVE = "archive", "Archive only"
+    ARCHIVE_AND_CLOSE = "archive_close", "Archive & close"
+
+
 class User(AbstractBaseUser):
     """A person. One login (by email) may belong to several organizations."""
 
@@ -35,6 +43,9 @@ class User(AbstractBaseUser):
     name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    archive_assigned = models.CharField(max_length=14, choices=ArchiveAssigned.choices, default=ArchiveAssigned.ASK)
+    # "Leave in Inbox" is remembered as the default for the next snooze.
+    snooze_leave_in_inbox = models.BooleanField(default=False)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

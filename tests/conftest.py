@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from inboxes.models import Account, DeliveryMode, Membership, Organization, Role, Team, TeamRole, User
@@ -18,6 +19,12 @@ from tests.factories import (
     UserFactory,
     add_to_team,
 )
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Redis outlives a test's rolled-back transaction; cached counts must not leak across."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

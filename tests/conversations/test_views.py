@@ -1,6 +1,7 @@
 """The inbox screen: mailboxes, the conversation view, HTMX partials, access and query counts."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -12,6 +13,8 @@ from tests.factories import LabelFactory, receive
 
 
 def _queries(client, url, **headers):
+    """Queries for one page view with a cold counts cache (the worst case)."""
+    cache.clear()
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url, **headers)
     assert response.status_code == 200
@@ -71,6 +74,17 @@ def test_sidebar_counts_unread_in_inbox_and_team_inboxes(owner_client, cast):
     assert response.context["sidebar_counts"]["team-inboxes"] == 1
     support = response.context["sidebar_organizations"][0].teams[0]
     assert support.team == cast.support and support.unread == 1
+
+
+def test_sidebar_counts_are_cached_between_page_views(owner_client, cast):
+    receive(cast.personal_account, subject="one")
+    url = reverse("mailbox", args=["inbox"])
+    cold = _queries(owner_client, url)
+    with CaptureQueriesContext(connection) as warm:
+        owner_client.get(url)
+
+    assert len(warm) < cold
+    assert not any("COUNT" in q["sql"] for q in warm.captured_queries)
 
 
 def test_label_mailbox_lists_labelled_conversations(owner_client, cast):
