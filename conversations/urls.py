@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import views
+from conversations import action_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,5 +14,7 @@ urlpatterns = [
     ),
     path("labels/<uuid:label_id>/", views.label_mailbox_view, name="label_mailbox"),
     path("labels/<uuid:label_id>/<uuid:conversation_id>/", views.label_mailbox_view, name="label_conversation"),
+    path("c/<uuid:conversation_id>/act/<slug:action>/", action_views.conversation_action, name="conversation_action"),
+    path("bulk/<slug:action>/", action_views.bulk_action, name="bulk_action"),
     path("attachments/<uuid:attachment_id>/", views.attachment_download, name="attachment_download"),
 ]

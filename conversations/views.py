@@ -9,9 +9,11 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_safe
 
+from conversations import snooze
 from conversations.actions import do_mark_conversation_read
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import (
@@ -24,6 +26,7 @@ from conversations.models import (
 )
 from conversations.sidebar import sidebar_context
 from inboxes.access import get_team_for_member
+from inboxes.models import Membership, Role, Team
 from missive.htmx import AuthenticatedRequest, render_page
 
 PAGE_SIZE = 50
@@ -62,7 +65,7 @@ def mailbox_view(request: AuthenticatedRequest, key: str, conversation_id: UUID 
     mailbox = personal_mailbox(key)
     if mailbox is None:
         raise Http404("No such mailbox.")
-    return _render_mailbox(request, mailbox, conversation_id)
+    return render_mailbox(request, mailbox, conversation_id)
 
 
 @require_safe
@@ -74,7 +77,7 @@ def team_mailbox_view(
     mailbox = team_mailbox(get_team_for_member(request.user, team_id), key)
     if mailbox is None:
         raise Http404("No such mailbox.")
-    return _render_mailbox(request, mailbox, conversation_id)
+    return render_mailbox(request, mailbox, conversation_id)
 
 
 @require_safe
@@ -86,16 +89,23 @@ def label_mailbox_view(
     label = Label.objects.filter(id=label_id, organization__memberships__user=request.user).first()
     if label is None:
         raise Http404("No such label.")
-    return _render_mailbox(request, label_mailbox(label), conversation_id)
+    return render_mailbox(request, label_mailbox(label), conversation_id)
 
 
-def _render_mailbox(request: AuthenticatedRequest, mailbox: Mailbox, conversation_id: UUID | None) -> HttpResponse:
+def render_mailbox(
+    request: AuthenticatedRequest, mailbox: Mailbox, conversation_id: UUID | None, *, partial: str | None = None
+) -> HttpResponse:
+    """The mailbox page, or the partial HTMX asked for (or the one given)."""
     context: dict = {"mailbox": mailbox}
     if conversation_id is not None:
         # Before the list, so the opened conversation is already read in it and in the counts.
         context.update(_conversation_context(request, get_state_for_user(request, conversation_id)))
-    context.update(_list_context(request, mailbox))
+    target = partial or PARTIALS.get(request.htmx.target or "") if request.htmx else partial
+    if target != "conversation_pane":  # the pane alone does not show the list
+        context.update(_list_context(request, mailbox))
     context.update(sidebar_context(request.user))
+    if partial:
+        return render_page(request, f"conversations/mailbox.html#{partial}", context)
     return render_page(request, "conversations/mailbox.html", context, partials=PARTIALS)
 
 
@@ -136,7 +146,11 @@ def _conversation_context(request: AuthenticatedRequest, state: ConversationStat
         .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("filename")))
         .order_by("sent_at")
     )
-    events = list(ConversationEvent.objects.filter(conversation=conversation).select_related("actor"))
+    events = list(
+        ConversationEvent.objects.filter(conversation=conversation)
+        .filter(Q(private_to__isnull=True) | Q(private_to=request.user))
+        .select_related("actor")
+    )
     timeline = sorted(
         [("message", m.sent_at, m) for m in messages] + [("event", e.created_at, e) for e in events],
         key=lambda item: item[1],
@@ -147,7 +161,18 @@ def _conversation_context(request: AuthenticatedRequest, state: ConversationStat
         .order_by("user__name", "user__email")
     )
     assignees = [a.user for a in Assignment.objects.filter(conversation=conversation).select_related("user")]
+    members = [
+        m.user
+        for m in Membership.objects.filter(organization_id=conversation.organization_id)
+        .exclude(role=Role.GUEST)
+        .select_related("user")
+        .order_by("user__name", "user__email")
+    ]
     return {
+        "members": members,
+        "teams": list(Team.objects.filter(organization_id=conversation.organization_id)),
+        "snooze_presets": snooze.presets(timezone.now(), snooze.zone(request.COOKIES.get("tz", ""))),
+        "assignee_ids": {user.id for user in assignees},
         "state": state,
         "conversation": conversation,
         "was_unread": was_unread,

@@ -64,7 +64,7 @@ def first_org_objects(cast):
 
 
 # Parameters that name no object: any value is fine.
-FREE_PARAMETERS = {"key": "inbox", "token": "no-such-invitation-token"}
+FREE_PARAMETERS = {"key": "inbox", "token": "no-such-invitation-token", "action": "archive"}
 
 
 def test_every_url_refuses_another_organizations_objects(client, cast, first_org_objects):

@@ -58,12 +58,151 @@
     window.htmx.ajax("GET", url, { target: "#workspace" }).then(() => history.pushState({}, "", url));
   }
 
+  /* ---- Selection for bulk actions (checkboxes, shift-click, select all) ---- */
+  const BULK_LIMIT = 100;
+  let anchor = null;
+  const checks = () => Array.from(document.querySelectorAll("#conversation-list .row-check"));
+  const checked = () => checks().filter((c) => c.checked);
+
+  function refreshSelection() {
+    const selected = checked();
+    const bar = document.getElementById("bulk-bar");
+    const list = document.getElementById("conversation-list");
+    if (!bar || !list) return;
+    bar.hidden = selected.length === 0;
+    list.classList.toggle("selecting", selected.length > 0);
+    document.getElementById("bulk-count").textContent = String(selected.length);
+    checks().forEach((c) => c.closest(".row").classList.toggle("checked", c.checked));
+    const all = document.querySelector(".select-all");
+    if (all) all.checked = selected.length > 0 && selected.length === Math.min(checks().length, BULK_LIMIT);
+  }
+
+  function setChecked(box, value) {
+    if (value && !box.checked && checked().length >= BULK_LIMIT) { showToast(`You can select up to ${BULK_LIMIT} conversations.`); return; }
+    box.checked = value;
+  }
+
+  function clearSelection() { checks().forEach((c) => { c.checked = false; }); refreshSelection(); }
+
+  document.addEventListener("click", (event) => {
+    const box = event.target.closest(".row-check");
+    if (box) {
+      if (event.shiftKey && anchor) {
+        // The browser has already toggled the clicked box; fill in the rows between.
+        const wanted = box.checked;
+        selectRange(anchor, box);
+        box.checked = wanted;
+      } else if (box.checked && checked().length > BULK_LIMIT) {
+        box.checked = false;
+        showToast(`You can select up to ${BULK_LIMIT} conversations.`);
+      }
+      anchor = box;
+      refreshSelection();
+      return;
+    }
+    const link = event.target.closest(".row-link");
+    if (link && event.shiftKey) {
+      event.preventDefault();
+      event.stopPropagation();
+      const target = link.closest(".row").querySelector(".row-check");
+      if (anchor) selectRange(anchor, target); else setChecked(target, true);
+      anchor = target;
+      refreshSelection();
+    }
+  }, true);
+
+  function selectRange(from, to) {
+    const all = checks();
+    const [a, b] = [all.indexOf(from), all.indexOf(to)].sort((x, y) => x - y);
+    all.slice(a, b + 1).forEach((c) => setChecked(c, true));
+  }
+
+  document.addEventListener("change", (event) => {
+    if (event.target.matches(".select-all")) {
+      const on = event.target.checked;
+      checks().forEach((c, i) => { c.checked = on && i < BULK_LIMIT; });
+      if (on && checks().length > BULK_LIMIT) showToast(`Selected the first ${BULK_LIMIT} conversations.`);
+      refreshSelection();
+    }
+  });
+
+  /* ---- Menus, prompts and toasts ---- */
+  function closeMenus(except) {
+    document.querySelectorAll("details.dropdown[open], details.user-menu[open]").forEach((d) => { if (d !== except) d.open = false; });
+  }
+  document.addEventListener("click", (event) => {
+    const menu = event.target.closest("details.dropdown, details.user-menu");
+    closeMenus(menu);
+    if (event.target.closest("[data-dismiss='modal']")) clearModal();
+  });
+  function openMenu(name) {
+    const menu = document.querySelector(`details.dropdown[data-menu='${name}']`);
+    if (menu) { closeMenus(menu); menu.open = true; menu.querySelector(".menu-item, button")?.focus(); }
+  }
+  function clearModal() { const modal = document.getElementById("modal"); if (modal) modal.innerHTML = ""; }
+  let toastTimer = null;
+  function showToast(text) {
+    const toast = document.getElementById("toast");
+    if (!toast) return;
+    toast.innerHTML = "";
+    const el = document.createElement("div");
+    el.className = "toast";
+    el.textContent = text;
+    toast.appendChild(el);
+    scheduleToastHide();
+  }
+  function scheduleToastHide() {
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { const t = document.getElementById("toast"); if (t) t.innerHTML = ""; }, 4000);
+  }
+
+  /* ---- Keyboard actions: the same buttons the mouse uses ---- */
+  function press(key) {
+    if (checked().length) {
+      const bulk = document.querySelector(`#bulk-bar [data-bulk-key='${key}']`);
+      if (bulk) { bulk.click(); return true; }
+    }
+    const button = document.querySelector(`.conversation .toolbar [data-key='${key}']`);
+    if (button) { button.click(); return true; }
+    const row = cursorRow();
+    const bulk = document.querySelector(`#bulk-bar [data-bulk-key='${key}']`);
+    if (row && bulk) {
+      // Nothing open: act on the row under the keyboard cursor as a selection of one.
+      setChecked(row.querySelector(".row-check"), true);
+      refreshSelection();
+      bulk.click();
+      return true;
+    }
+    return false;
+  }
+
+  function actionShortcut(event, mod) {
+    const k = event.key.toLowerCase();
+    if (event.key === "Backspace" || event.key === "Delete") {
+      if (mod) return press("trash");
+      if (event.shiftKey) return press("close");
+      return press("archive");
+    }
+    if (!mod) return false;
+    if (k === "d" && event.shiftKey) return press("assign-me-add");
+    if (k === "d") return press("assign-me-only");
+    if (k === "k" && event.shiftKey) { openMenu("assign"); return true; }
+    if (k === "j" && event.shiftKey) { openMenu("snooze"); return true; }
+    if (k === "j") return press("unsnooze");
+    return false;
+  }
+
   let pendingG = false;
   document.addEventListener("keydown", (event) => {
     const mod = event.metaKey || event.ctrlKey;
     if (mod && event.key === ",") { event.preventDefault(); window.location.href = "/settings/"; return; }
+    if (event.key === "Escape" && document.querySelector("#modal .modal")) { clearModal(); return; }
+    if (event.key === "Escape" && document.querySelector("details.dropdown[open]")) { closeMenus(null); return; }
     if (event.key === "Escape" && isTyping(event)) { event.target.blur(); return; }
-    if (isTyping(event) || mod || event.altKey) return;
+    if (isTyping(event) || event.altKey) return;
+    if (actionShortcut(event, mod)) { event.preventDefault(); return; }
+    if (mod) return;
+    if (event.key === "Escape" && checked().length) { clearSelection(); return; }
     const dialog = document.getElementById("shortcuts");
     if (pendingG) {
       pendingG = false;
@@ -96,7 +235,24 @@
     if (row) markSelected(row.dataset.id);
   });
 
-  document.addEventListener("htmx:load", (event) => localizeTimes(event.detail.elt));
+  document.addEventListener("htmx:load", (event) => {
+    localizeTimes(event.detail.elt);
+    event.detail.elt.querySelectorAll?.(".tz-field").forEach((f) => { f.value = timeZone; });
+  });
+
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const elt = event.detail.elt;
+    if (elt.closest && elt.closest("#modal") && event.detail.successful) clearModal();
+    closeMenus(null);
+  });
+
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id === "toast") scheduleToastHide();
+    if (event.detail.target.id === "workspace") { anchor = null; refreshSelection(); }
+  });
+
+  const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  document.cookie = `tz=${timeZone}; path=/; SameSite=Lax`;
 
   document.addEventListener("htmx:afterSettle", () => {
     // After history navigation or a pane swap, keep the open conversation highlighted.
@@ -105,5 +261,8 @@
     else rows().forEach((r) => r.classList.remove("selected"));
   });
 
-  document.addEventListener("DOMContentLoaded", () => localizeTimes(document));
+  document.addEventListener("DOMContentLoaded", () => {
+    localizeTimes(document);
+    document.querySelectorAll(".tz-field").forEach((f) => { f.value = timeZone; });
+  });
 })();

@@ -1,0 +1,254 @@
+"""Triage actions from the conversation header, the keyboard and bulk selection.
+
+Each endpoint runs one action per conversation, then answers with the workspace of the page the
+user acted from (`return_to`): the conversation stays open if it is still in that mailbox,
+otherwise the next one opens, as after archiving in any mail client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_htmx.http import push_url, reswap, retarget
+
+from conversations import actions, snooze
+from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
+from conversations.models import Conversation, ConversationState, Label
+from conversations.views import get_state_for_user, render_mailbox
+from inboxes.access import get_team_for_member
+from inboxes.models import Team, User
+from missive.htmx import AuthenticatedRequest
+
+BULK_LIMIT = 100  # the seed's limit on a bulk selection
+# Reopening the conversation after these would undo them (opening reads it).
+CLOSES_CONVERSATION = {"unread"}
+
+
+def mailbox_for_path(request: AuthenticatedRequest, path: str) -> Mailbox:
+    """The mailbox a page path shows (the user must be allowed to see it), Inbox if none."""
+    try:
+        match = resolve(path.split("?")[0])
+    except Resolver404:
+        return _inbox()
+    kwargs = match.kwargs
+    if match.url_name in ("team_mailbox", "team_conversation"):
+        return team_mailbox(get_team_for_member(request.user, kwargs["team_id"]), kwargs["key"]) or _inbox()
+    if match.url_name in ("label_mailbox", "label_conversation"):
+        label = Label.objects.filter(id=kwargs["label_id"], organization__memberships__user=request.user).first()
+        return label_mailbox(label) if label else _inbox()
+    if match.url_name in ("mailbox", "conversation"):
+        return personal_mailbox(kwargs["key"]) or _inbox()
+    return _inbox()
+
+
+def _inbox() -> Mailbox:
+    mailbox = personal_mailbox("inbox")
+    assert mailbox is not None
+    return mailbox
+
+
+def _flag(request: AuthenticatedRequest, name: str) -> bool:
+    return request.POST.get(name) in ("1", "true", "on")
+
+
+def _optional_flag(request: AuthenticatedRequest, name: str) -> bool | None:
+    value = request.POST.get(name, "")
+    return None if value == "" else value in ("1", "true", "on")
+
+
+def _from_team_inbox(request: AuthenticatedRequest, mailbox: Mailbox) -> bool:
+    return _flag(request, "from_team_inbox") or (mailbox.team is not None and mailbox.key == "inbox")
+
+
+def _members(conversation: Conversation, ids: list[str]) -> list[User]:
+    users = list(
+        User.objects.filter(
+            id__in=[i for i in ids if _is_uuid(i)],
+            memberships__organization_id=conversation.organization_id,
+        )
+    )
+    if len(users) != len(set(ids)):
+        raise actions.ActionRefused("Pick people from the conversation's organization.")
+    return users
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _snooze(request: AuthenticatedRequest, conversation: Conversation, mailbox: Mailbox) -> None:
+    tz = snooze.zone(request.POST.get("tz") or request.COOKIES.get("tz", ""))
+    until = snooze.resolve(request.POST.get("preset", ""), request.POST.get("until", ""), timezone.now(), tz)
+    if until is None:
+        raise actions.ActionRefused("Choose when the conversation should come back.")
+    actions.do_snooze(
+        conversation,
+        acting_user=request.user,
+        until=until,
+        for_everyone=_flag(request, "for_everyone"),
+        leave_in_inbox=_flag(request, "leave_in_inbox"),
+        discard_if_reply=_flag(request, "discard_if_reply"),
+    )
+
+
+def _move(request: AuthenticatedRequest, conversation: Conversation, mailbox: Mailbox) -> None:
+    team_id = request.POST.get("team_id", "")
+    team = (
+        Team.objects.filter(id=team_id, organization_id=conversation.organization_id).first()
+        if _is_uuid(team_id)
+        else None
+    )
+    if team is None:
+        raise actions.ActionRefused("Pick a team of the conversation's organization.")
+    actions.do_move_to_team(conversation, team, acting_user=request.user)
+
+
+Handler = Callable[[AuthenticatedRequest, Conversation, Mailbox], Any]
+HANDLERS: dict[str, Handler] = {
+    "archive": lambda r, c, m: actions.do_archive(
+        c, acting_user=r.user, from_team_inbox=_from_team_inbox(r, m), close=_optional_flag(r, "close")
+    ),
+    "close": lambda r, c, m: actions.do_close(c, acting_user=r.user),
+    "reopen": lambda r, c, m: actions.do_reopen(c, acting_user=r.user),
+    "assign": lambda r, c, m: actions.do_assign_conversation(
+        c, _members(c, r.POST.getlist("user_ids")), acting_user=r.user, replace=_flag(r, "replace")
+    ),
+    "assign_me": lambda r, c, m: actions.do_assign_conversation(
+        c, [r.user], acting_user=r.user, replace=_flag(r, "replace")
+    ),
+    "unassign": lambda r, c, m: [
+        actions.do_unassign(c, user, acting_user=r.user) for user in _members(c, [r.POST.get("user_id", "")])
+    ],
+    "move": _move,
+    "snooze": _snooze,
+    "unsnooze": lambda r, c, m: actions.do_unsnooze(c, acting_user=r.user),
+    "trash": lambda r, c, m: actions.do_trash(c, acting_user=r.user, from_team_inbox=_from_team_inbox(r, m)),
+    "restore": lambda r, c, m: actions.do_restore(c, acting_user=r.user),
+    "delete": lambda r, c, m: actions.do_delete_forever(c, acting_user=r.user),
+    "spam": lambda r, c, m: actions.do_mark_spam(c, acting_user=r.user, from_team_inbox=_from_team_inbox(r, m)),
+    "not_spam": lambda r, c, m: actions.do_mark_not_spam(c, acting_user=r.user),
+    "read": lambda r, c, m: actions.do_set_unread(c, acting_user=r.user, unread=False),
+    "unread": lambda r, c, m: actions.do_set_unread(c, acting_user=r.user, unread=True),
+    "star": lambda r, c, m: actions.do_set_starred(c, acting_user=r.user, starred=True),
+    "unstar": lambda r, c, m: actions.do_set_starred(c, acting_user=r.user, starred=False),
+    "pin": lambda r, c, m: actions.do_set_pinned(c, acting_user=r.user, pinned=True),
+    "unpin": lambda r, c, m: actions.do_set_pinned(c, acting_user=r.user, pinned=False),
+}
+
+
+@require_POST
+@login_required
+def conversation_action(request: AuthenticatedRequest, conversation_id: UUID, action: str) -> HttpResponse:
+    """Run one triage action on one conversation."""
+    handler = HANDLERS.get(action)
+    if handler is None:
+        raise Http404("No such action.")
+    state = get_state_for_user(request, conversation_id)
+    return _run(request, action, handler, [state], open_id=conversation_id)
+
+
+@require_POST
+@login_required
+def bulk_action(request: AuthenticatedRequest, action: str) -> HttpResponse:
+    """Run one triage action on each selected conversation, exactly as one at a time."""
+    handler = HANDLERS.get(action)
+    if handler is None:
+        raise Http404("No such action.")
+    ids = list(dict.fromkeys(i for i in request.POST.getlist("ids") if _is_uuid(i)))
+    if not ids:
+        return HttpResponseBadRequest("Select at least one conversation.")
+    if len(ids) > BULK_LIMIT:
+        return HttpResponseBadRequest(f"Select at most {BULK_LIMIT} conversations.")
+    states = list(
+        ConversationState.objects.filter(user=request.user, conversation_id__in=ids).select_related("conversation")
+    )
+    if len(states) != len(ids):
+        raise Http404("No such conversation.")
+    open_id = request.POST.get("open", "")
+    return _run(request, action, handler, states, open_id=UUID(open_id) if _is_uuid(open_id) else None)
+
+
+def _run(
+    request: AuthenticatedRequest,
+    action: str,
+    handler: Handler,
+    states: list[ConversationState],
+    *,
+    open_id: UUID | None,
+) -> HttpResponse:
+    mailbox = mailbox_for_path(request, request.POST.get("return_to", ""))
+    following = _next_conversation_id(request, mailbox, states) if open_id else None
+    errors = []
+    for state in states:
+        try:
+            handler(request, state.conversation, mailbox)
+        except actions.ArchiveNeedsChoice:
+            return _archive_prompt(request, action, states, mailbox)
+        except ValidationError as error:
+            errors.append(" ".join(error.messages))
+    if errors:
+        return _toast(request, errors[0])
+    if action in CLOSES_CONVERSATION:
+        open_id = following = None
+    return _after_action(request, mailbox, open_id, following)
+
+
+def _next_conversation_id(
+    request: AuthenticatedRequest, mailbox: Mailbox, states: list[ConversationState]
+) -> UUID | None:
+    """The conversation below the acted-on one in the list: it opens if the acted-on one leaves."""
+    oldest = min(states, key=lambda s: (s.last_activity_at, s.id))
+    row = (
+        mailbox.states(request.user)
+        .filter(last_activity_at__lt=oldest.last_activity_at)
+        .exclude(conversation_id__in=[s.conversation_id for s in states])
+        .order_by("-last_activity_at", "-id")
+        .values_list("conversation_id", flat=True)
+        .first()
+    )
+    return row
+
+
+def _after_action(
+    request: AuthenticatedRequest, mailbox: Mailbox, open_id: UUID | None, following: UUID | None
+) -> HttpResponse:
+    listed = mailbox.states(request.user)
+    if open_id and not listed.filter(conversation_id=open_id).exists():
+        open_id = following if following and listed.filter(conversation_id=following).exists() else None
+    url = mailbox.conversation_url(open_id) if open_id else mailbox.url
+    if not request.htmx:
+        return redirect(url)
+    response = render_mailbox(request, mailbox, open_id, partial="workspace")
+    return push_url(response, url)
+
+
+def _archive_prompt(
+    request: AuthenticatedRequest, action: str, states: list[ConversationState], mailbox: Mailbox
+) -> HttpResponse:
+    """The "Archiving assigned conversations" prompt: archive only, or archive and close."""
+    context = {
+        "states": states,
+        "action_url": request.path,
+        "return_to": request.POST.get("return_to", mailbox.url),
+        "open_id": request.POST.get("open", ""),
+    }
+    response = render(request, "conversations/_archive_prompt.html", context)
+    return reswap(retarget(response, "#modal"), "innerHTML")
+
+
+def _toast(request: AuthenticatedRequest, message: str) -> HttpResponse:
+    response = render(request, "conversations/_toast.html", {"message": message, "level": "error"})
+    return reswap(retarget(response, "#toast"), "innerHTML")
