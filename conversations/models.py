@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -342,8 +343,14 @@ class ConversationEvent(models.Model):
 
     @property
     def text(self) -> str:
+        """"Anna assigned Ben"; a snooze's time is shown by the template from `until`."""
         if self.kind == EventKind.SNOOZE_DUE:
             return str(self.get_kind_display())
         actor = self.actor.display_name if self.actor else "Missive"
-        target = self.data.get("target", "")
+        target = "" if self.until else self.data.get("target", "")
         return f"{actor} {self.get_kind_display()} {target}".strip()
+
+    @property
+    def until(self) -> datetime | None:
+        value = self.data.get("until")
+        return datetime.fromisoformat(value) if value else None
