@@ -111,8 +111,10 @@ def _recipients_for_new_conversation(account: Account) -> dict[UUID, tuple[str, 
             elif access.team_id:
                 for user_id in _team_member_ids(access.team_id):
                     placement.setdefault(user_id, (location, AccessSource.TEAM))
-    # The person who connected the account always has access to all of its content.
-    placement.setdefault(account.owner_id, (Location.INBOX, AccessSource.ACCOUNT))
+    # The person who connected the account always has access to all of its content. A team inbox
+    # delivery changes nobody's Inbox, so an owner outside the team finds it where members do.
+    owner_location = Location.NONE if account.delivers_to_team_inbox else Location.INBOX
+    placement.setdefault(account.owner_id, (owner_location, AccessSource.ACCOUNT))
     return placement
 
 
@@ -227,7 +229,12 @@ def _apply_new_message_to_existing(conversation: Conversation, account: Account)
     if not to_team_inbox:
         inbox_users |= assignee_ids
     back_to_inbox = Q(watching=True) | Q(user_id__in=inbox_users)
-    states.filter(back_to_inbox, location__in=[Location.NONE, Location.ARCHIVED]).update(location=Location.INBOX)
+    returning = states.filter(back_to_inbox, location__in=[Location.NONE, Location.ARCHIVED])
+    if to_team_inbox:
+        # The team option sends the reply to the team inbox instead: assignees stay put even
+        # though assigning made them watchers.
+        returning = returning.exclude(user_id__in=assignee_ids)
+    returning.update(location=Location.INBOX)
     if to_team_inbox:
         conversation.in_team_inbox = True
         conversation.save(update_fields=["in_team_inbox"])
@@ -376,8 +383,11 @@ def do_reopen(conversation: Conversation, *, acting_user: User | None) -> None:
     conversation.status = Status.OPEN
     conversation.save(update_fields=["status"])
     assignee_ids = conversation.assignments.values("user_id")
+    # Assignees who kept it in their Inbox after the close are told too: it turns unread.
     ConversationState.objects.filter(
-        conversation=conversation, user_id__in=assignee_ids, location__in=[Location.NONE, Location.ARCHIVED]
+        conversation=conversation,
+        user_id__in=assignee_ids,
+        location__in=[Location.INBOX, Location.NONE, Location.ARCHIVED],
     ).update(location=Location.INBOX, unread=True)
     refresh_team_inbox(conversation)
     _event(conversation, EventKind.REOPENED, acting_user)
@@ -523,28 +533,29 @@ def do_snooze(
 def do_unsnooze(conversation: Conversation, *, acting_user: User) -> None:
     """Discard snooze (Mod+J): back in my Inbox now; a snooze for everyone ends for everyone."""
     state = _state_of(conversation, acting_user)
-    if conversation.snoozed_until:
+    for_everyone = conversation.snoozed_until is not None
+    if for_everyone:
         _clear_everyone_snooze(conversation)
-        ConversationState.objects.filter(conversation=conversation, location=Location.SNOOZED).update(
-            location=Location.INBOX
-        )
     if state.snoozed_until or state.location == Location.SNOOZED:
         state.refresh_from_db()
         state.snoozed_until, state.snooze_due = None, False
         state.snooze_leave_in_inbox = state.snooze_discard_if_reply = False
         state.location = Location.INBOX
         state.save()
-    _event(conversation, EventKind.UNSNOOZED, acting_user, private=True)
+    # Ending a snooze for everyone changed everyone's copy: everyone sees who did it.
+    _event(conversation, EventKind.UNSNOOZED, acting_user, private=not for_everyone)
     _counts_changed(conversation)
 
 
 def _clear_everyone_snooze(conversation: Conversation) -> None:
+    """Cancel a snooze for everyone now (Mod+J, or a reply it was waiting for)."""
     conversation.snoozed_until = None
     conversation.snooze_discard_if_reply = False
     conversation.save(update_fields=["snoozed_until", "snooze_discard_if_reply"])
-    ConversationState.objects.filter(conversation=conversation).update(
-        snoozed_until=None, snooze_leave_in_inbox=False, snooze_discard_if_reply=False
-    )
+    states = ConversationState.objects.filter(conversation=conversation)
+    # Without its time a Snoozed copy would never come back: the copies it hid return now.
+    states.filter(location=Location.SNOOZED).update(location=Location.INBOX)
+    states.update(snoozed_until=None, snooze_leave_in_inbox=False, snooze_discard_if_reply=False)
     refresh_team_inbox(conversation)
 
 
@@ -668,7 +679,8 @@ def do_mark_spam(conversation: Conversation, *, acting_user: User, from_team_inb
 def do_mark_not_spam(conversation: Conversation, *, acting_user: User) -> None:
     """Back to my Inbox; a team-wide spam mark is lifted for everyone."""
     state = _state_of(conversation, acting_user)
-    if conversation.is_spam:
+    team_wide = conversation.is_spam
+    if team_wide:
         conversation.is_spam = False
         conversation.save(update_fields=["is_spam"])
         ConversationState.objects.filter(conversation=conversation, location=Location.SPAM).exclude(
@@ -677,7 +689,8 @@ def do_mark_not_spam(conversation: Conversation, *, acting_user: User) -> None:
         refresh_team_inbox(conversation)
     state.location = Location.INBOX
     state.save(update_fields=["location"])
-    _event(conversation, EventKind.NOT_SPAM, acting_user, private=True)
+    # Lifting a team-wide mark moves everyone's copy, like setting it: everyone sees the event.
+    _event(conversation, EventKind.NOT_SPAM, acting_user, private=not team_wide)
     _counts_changed(conversation)
 
 

@@ -13,7 +13,7 @@ from uuid import UUID
 from django.core.cache import cache
 from django.db.models import Count, Q
 
-from conversations.models import ConversationState, Location
+from conversations.models import VISIBLE_IN_ALL, ConversationState, Location
 from inboxes.models import TeamMembership, TeamRole, User
 
 CACHE_SECONDS = 6 * 3600
@@ -44,9 +44,11 @@ def compute_counts(user: User) -> dict[str, Any]:
         .annotate(n=Count("id"))
         .values_list("location", "n")
     )
+    # A copy in my Trash or Spam is not in my view of the team inbox, so it is not counted there.
+    in_team_inbox = Q(conversation__in_team_inbox=True, location__in=VISIBLE_IN_ALL)
     teams = {
         str(team_id): n
-        for team_id, n in unread.filter(conversation__in_team_inbox=True)
+        for team_id, n in unread.filter(in_team_inbox)
         .values_list("conversation__team_id")
         .annotate(n=Count("id"))
         .values_list("conversation__team_id", "n")
@@ -57,7 +59,7 @@ def compute_counts(user: User) -> dict[str, Any]:
     }
     # The badge counts each conversation once: Inbox, active members' team inboxes, pinned.
     badge = unread.filter(
-        Q(location=Location.INBOX) | Q(conversation__in_team_inbox=True, conversation__team__in=active) | Q(pinned=True)
+        Q(location=Location.INBOX) | (in_team_inbox & Q(conversation__team__in=active)) | Q(pinned=True)
     ).count()
     return {
         "inbox": personal.get(Location.INBOX, 0),
