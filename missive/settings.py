@@ -110,6 +110,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Snoozes come due to the second in the UI; 30 s is the lag users accept. A run that waited
+    # longer than its interval is dropped: the next one wakes everything due by then.
+    "wake-due-snoozes": {
+        "task": "conversations.tasks.wake_due_snoozes",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+}
 
 STORAGES = {
     "default": {

@@ -1,0 +1,14 @@
+"""Celery tasks: one more thin interface to the actions."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from conversations.actions import do_wake_due_snoozes
+
+
+@shared_task(ignore_result=True)
+def wake_due_snoozes() -> int:
+    """Beat, every 30 seconds. No retry: a missed run is made up by the next one, which picks up
+    every snooze that is due by then."""
+    return do_wake_due_snoozes()
