@@ -38,7 +38,7 @@
 
   function openCursor() {
     const row = cursorRow();
-    if (row) row.querySelector(".row-link").click();
+    if (row) activate(row.querySelector(".row-link"));
   }
 
   function markSelected(id) {
@@ -157,20 +157,26 @@
   }
 
   /* ---- Keyboard actions: the same buttons the mouse uses ---- */
+  function activate(button) {
+    // A key can beat htmx to freshly swapped content: make sure the button is wired first.
+    window.htmx.process(button);
+    button.click();
+  }
+
   function press(key) {
     if (checked().length) {
       const bulk = document.querySelector(`#bulk-bar [data-bulk-key='${key}']`);
-      if (bulk) { bulk.click(); return true; }
+      if (bulk) { activate(bulk); return true; }
     }
     const button = document.querySelector(`.conversation .toolbar [data-key='${key}']`);
-    if (button) { button.click(); return true; }
+    if (button) { activate(button); return true; }
     const row = cursorRow();
     const bulk = document.querySelector(`#bulk-bar [data-bulk-key='${key}']`);
     if (row && bulk) {
       // Nothing open: act on the row under the keyboard cursor as a selection of one.
       setChecked(row.querySelector(".row-check"), true);
       refreshSelection();
-      bulk.click();
+      activate(bulk);
       return true;
     }
     return false;
@@ -216,7 +222,7 @@
       case "Enter": if (cursorRow()) { event.preventDefault(); openCursor(); } break;
       case "Escape": {
         const close = document.getElementById("close-conversation");
-        if (close && !(dialog && dialog.open)) { event.preventDefault(); close.click(); }
+        if (close && !(dialog && dialog.open)) { event.preventDefault(); activate(close); }
         break;
       }
       case "/": event.preventDefault(); document.getElementById("search-input")?.focus(); break;
