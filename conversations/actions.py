@@ -479,7 +479,7 @@ def do_move_to_team(conversation: Conversation, team: Team, *, acting_user: User
     conversation.team = team
     conversation.is_shared = True
     conversation.save(update_fields=["team", "is_shared"])
-    grant_team_access(team, _team_member_ids(team.id), conversations=[conversation])
+    grant_team_access(team, _team_member_ids(team.id), conversations=[conversation], unread=True)
     refresh_team_inbox(conversation)
     _event(conversation, EventKind.MOVED_TO_TEAM, acting_user, target=str(team))
     _counts_changed(conversation)
@@ -567,14 +567,18 @@ def do_wake_due_snoozes(*, now: datetime | None = None, limit: int = 500) -> int
     due_states = list(
         ConversationState.objects.select_for_update(skip_locked=True)
         .filter(snoozed_until__lte=now)
+        .select_related("conversation")
         .order_by("snoozed_until")[:limit]
     )
+    for_everyone = set()
     for conversation in Conversation.objects.select_for_update(skip_locked=True).filter(snoozed_until__lte=now)[:limit]:
         conversation.snoozed_until = None
         conversation.snooze_discard_if_reply = False
         conversation.save(update_fields=["snoozed_until", "snooze_discard_if_reply"])
         refresh_team_inbox(conversation)
-    conversation_ids = set()
+        for_everyone.add(conversation.id)
+        _event(conversation, EventKind.SNOOZE_DUE, None)
+    conversation_ids = set(for_everyone)
     for state in due_states:
         state.location = Location.INBOX if state.location in (Location.SNOOZED, Location.INBOX) else state.location
         state.snoozed_until = None
@@ -582,9 +586,16 @@ def do_wake_due_snoozes(*, now: datetime | None = None, limit: int = 500) -> int
         state.snooze_leave_in_inbox = state.snooze_discard_if_reply = False
         state.unread = True
         state.save()
+        if state.conversation_id not in for_everyone:
+            # A personal snooze is nobody else's business: only its owner sees the reminder.
+            ConversationEvent.objects.create(
+                organization_id=state.organization_id,
+                conversation_id=state.conversation_id,
+                kind=EventKind.SNOOZE_DUE,
+                private_to_id=state.user_id,
+            )
         conversation_ids.add(state.conversation_id)
     for conversation in Conversation.objects.filter(id__in=conversation_ids):
-        _event(conversation, EventKind.SNOOZE_DUE, None)
         _counts_changed(conversation)
     return len(due_states)
 
@@ -661,16 +672,23 @@ def do_delete_forever(conversation: Conversation, *, acting_user: User) -> None:
 def do_mark_spam(conversation: Conversation, *, acting_user: User, from_team_inbox: bool = False) -> None:
     """Spam for me; from a team inbox, spam for the whole team (it leaves the team inbox)."""
     state = _state_of(conversation, acting_user)
+    # Spam is not followed up on: its snoozes end without a reminder.
+    no_snooze = {
+        "snoozed_until": None,
+        "snooze_due": False,
+        "snooze_leave_in_inbox": False,
+        "snooze_discard_if_reply": False,
+    }
     if from_team_inbox and conversation.team_id:
         conversation.is_spam = True
-        conversation.save(update_fields=["is_spam"])
+        conversation.snoozed_until = None
+        conversation.save(update_fields=["is_spam", "snoozed_until"])
         ConversationState.objects.filter(conversation=conversation).exclude(location=Location.TRASHED).update(
-            location=Location.SPAM
+            location=Location.SPAM, **no_snooze
         )
         refresh_team_inbox(conversation)
     else:
-        state.location = Location.SPAM
-        state.save(update_fields=["location"])
+        ConversationState.objects.filter(pk=state.pk).update(location=Location.SPAM, **no_snooze)
     _event(conversation, EventKind.SPAM, acting_user, private=not from_team_inbox)
     _counts_changed(conversation)
 
@@ -738,9 +756,10 @@ def do_set_pinned(conversation: Conversation, *, acting_user: User, pinned: bool
 
 
 def grant_team_access(
-    team: Team, user_ids: Iterable[UUID], *, conversations: Iterable[Conversation] | None = None
+    team: Team, user_ids: Iterable[UUID], *, conversations: Iterable[Conversation] | None = None, unread: bool = False
 ) -> None:
-    """Team members see the team's conversations (not placed in their Inbox)."""
+    """Team members see the team's conversations (not placed in their Inbox). A conversation
+    moved into the team arrives unread, as new mail would."""
     pairs = (
         [(c.id, c.last_activity_at) for c in conversations]
         if conversations is not None
@@ -753,6 +772,7 @@ def grant_team_access(
             user_id=user_id,
             access_source=AccessSource.TEAM,
             location=Location.NONE,
+            unread=unread,
             last_activity_at=last_activity_at,
         )
         for user_id in user_ids

@@ -11,9 +11,9 @@ from typing import Any
 from uuid import UUID
 
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
-from conversations.models import VISIBLE_IN_ALL, ConversationState, Location
+from conversations.models import VISIBLE_IN_ALL, VISIBLE_IN_TEAM_INBOX, Assignment, ConversationState, Location, Status
 from inboxes.models import TeamMembership, TeamRole, User
 
 CACHE_SECONDS = 6 * 3600
@@ -37,34 +37,43 @@ def sidebar_counts(user: User) -> dict[str, Any]:
 
 
 def compute_counts(user: User) -> dict[str, Any]:
+    # Every figure reads only the user's unread rows (a partial index), or their assignments.
     unread = ConversationState.objects.filter(user=user, unread=True)
-    personal = dict(
-        unread.filter(location__in=[Location.INBOX, Location.SPAM])
-        .values_list("location")
-        .annotate(n=Count("id"))
-        .values_list("location", "n")
+    # Counted as the team inbox list shows it to me (not my snoozed, trashed or spam copies).
+    in_team_inbox = Q(conversation__in_team_inbox=True, location__in=VISIBLE_IN_TEAM_INBOX)
+    active_teams = TeamMembership.objects.filter(user=user, role=TeamRole.ACTIVE).values("team_id")
+    totals = unread.aggregate(
+        inbox=Count("id", filter=Q(location=Location.INBOX)),
+        spam=Count("id", filter=Q(location=Location.SPAM)),
+        # The badge counts each conversation once: Inbox, active members' team inboxes, pinned.
+        badge=Count(
+            "id",
+            filter=Q(location=Location.INBOX)
+            | (in_team_inbox & Q(conversation__team__in=active_teams))
+            | Q(pinned=True),
+        ),
     )
-    # A copy in my Trash or Spam is not in my view of the team inbox, so it is not counted there.
-    in_team_inbox = Q(conversation__in_team_inbox=True, location__in=VISIBLE_IN_ALL)
-    teams = {
-        str(team_id): n
-        for team_id, n in unread.filter(in_team_inbox)
-        .values_list("conversation__team_id")
-        .annotate(n=Count("id"))
-        .values_list("conversation__team_id", "n")
-    }
-    active = {
-        str(team_id)
-        for team_id in TeamMembership.objects.filter(user=user, role=TeamRole.ACTIVE).values_list("team_id", flat=True)
-    }
-    # The badge counts each conversation once: Inbox, active members' team inboxes, pinned.
-    badge = unread.filter(
-        Q(location=Location.INBOX) | (in_team_inbox & Q(conversation__team__in=active)) | Q(pinned=True)
+    active_here = Exists(
+        TeamMembership.objects.filter(team=OuterRef("conversation__team"), user=user, role=TeamRole.ACTIVE)
+    )
+    per_team = list(
+        unread.filter(in_team_inbox)
+        .values("conversation__team_id")
+        .annotate(n=Count("id"), active=active_here)
+        .values_list("conversation__team_id", "active", "n")
+    )
+    # To-do: open conversations assigned to me (the "Assigned to me" mailbox).
+    assigned = Assignment.objects.filter(
+        user=user,
+        conversation__status=Status.OPEN,
+        conversation__states__user=user,
+        conversation__states__location__in=VISIBLE_IN_ALL,
     ).count()
     return {
-        "inbox": personal.get(Location.INBOX, 0),
-        "spam": personal.get(Location.SPAM, 0),
-        "teams": teams,
-        "team-inboxes": sum(n for team_id, n in teams.items() if team_id in active),
-        "badge": badge,
+        "assigned": assigned,
+        "inbox": totals["inbox"],
+        "spam": totals["spam"],
+        "teams": {str(team_id): n for team_id, _, n in per_team},
+        "team-inboxes": sum(n for _, active, n in per_team if active),
+        "badge": totals["badge"],
     }

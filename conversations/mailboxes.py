@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 
-from conversations.models import Assignment, ConversationLabel, ConversationState, Label, Location, Status
+from conversations.models import (
+    VISIBLE_IN_TEAM_INBOX,
+    Assignment,
+    ConversationLabel,
+    ConversationState,
+    Label,
+    Location,
+    Status,
+)
 from inboxes.models import Team, TeamMembership, TeamRole, User
 
 
@@ -113,7 +121,9 @@ def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) ->
         return visible
     if key == "team-inboxes":
         active_teams = TeamMembership.objects.filter(user=user, role=TeamRole.ACTIVE).values("team_id")
-        return visible.filter(conversation__in_team_inbox=True, conversation__team__in=active_teams)
+        return base.filter(
+            location__in=VISIBLE_IN_TEAM_INBOX, conversation__in_team_inbox=True, conversation__team__in=active_teams
+        )
     mine = Assignment.objects.filter(conversation=OuterRef("conversation"), user=user)
     if key == "assigned":
         return visible.filter(Exists(mine), conversation__status=Status.OPEN)
@@ -133,9 +143,11 @@ def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) ->
 
 
 def _team_filter(base: QuerySet[ConversationState], team: Team, key: str) -> QuerySet[ConversationState]:
-    in_team = base.in_all().filter(conversation__team=team)  # type: ignore[attr-defined]
     if key == "inbox":
-        return in_team.filter(conversation__in_team_inbox=True)
+        return base.filter(
+            location__in=VISIBLE_IN_TEAM_INBOX, conversation__team=team, conversation__in_team_inbox=True
+        )
+    in_team = base.in_all().filter(conversation__team=team)  # type: ignore[attr-defined]
     if key == "assigned":
         assigned = Assignment.objects.filter(conversation=OuterRef("conversation"))
         return in_team.filter(Exists(assigned), conversation__status=Status.OPEN)

@@ -205,6 +205,8 @@ class Location(models.TextChoices):
 
 
 VISIBLE_IN_ALL = [Location.INBOX, Location.NONE, Location.ARCHIVED, Location.SNOOZED]
+# A team inbox as one member sees it: their own snooze hides it there too, as in their Inbox.
+VISIBLE_IN_TEAM_INBOX = [Location.INBOX, Location.NONE, Location.ARCHIVED]
 
 
 class AccessSource(models.TextChoices):
@@ -343,7 +345,7 @@ class ConversationEvent(models.Model):
 
     @property
     def text(self) -> str:
-        """"Anna assigned Ben"; a snooze's time is shown by the template from `until`."""
+        """ "Anna assigned Ben"; a snooze's time is shown by the template from `until`."""
         if self.kind == EventKind.SNOOZE_DUE:
             return str(self.get_kind_display())
         actor = self.actor.display_name if self.actor else "Missive"

@@ -11,9 +11,10 @@ from typing import Any
 
 from conversations.counts import sidebar_counts
 from conversations.mailboxes import PERSONAL_MAILBOXES, Mailbox, label_mailbox, team_mailbox
-from conversations.models import Label
+from conversations.models import ConversationState, Label
 from inboxes.models import Membership, Organization, Team, TeamMembership, User
 
+PINNED_LIMIT = 20
 # Mailboxes shown in the main section; the others sit under "More".
 MAIN_KEYS = ["inbox", "all", "assigned", "team-inboxes"]
 
@@ -64,7 +65,13 @@ def sidebar_context(user: User) -> dict[str, Any]:
     ]
     main = [m for m in PERSONAL_MAILBOXES if m.key in MAIN_KEYS]
     more = [m for m in PERSONAL_MAILBOXES if m.key not in MAIN_KEYS]
+    pinned = list(
+        ConversationState.objects.filter(user=user, pinned=True)
+        .select_related("conversation")
+        .order_by("-last_activity_at")[:PINNED_LIMIT]
+    )
     return {
+        "sidebar_pinned": pinned,
         "sidebar_organizations": organizations,
         "sidebar_main": main,
         "sidebar_more": more,

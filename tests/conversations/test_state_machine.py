@@ -766,7 +766,7 @@ def test_row_19_snooze_for_me_coming_due_returns_to_inbox_unread_and_orange(cast
     )
     assert _where(conversation, cast.owner) == Location.NONE, "unchanged"
     assert _fresh(conversation).in_team_inbox
-    assert _events_since(mark, conversation) == [(EventKind.SNOOZE_DUE, None)]
+    assert _events_since(mark, conversation) == [(EventKind.SNOOZE_DUE, cast.teammate.id)], "private reminder"
     assert sidebar_counts(cast.teammate)["inbox"] == 1
     _assert_counts_fresh(*_everyone(cast))
 
@@ -979,7 +979,14 @@ def test_row_24_delete_forever_by_anyone_else_only_gives_up_their_own_access(cas
     assert _where(conversation, cast.observer) == Location.INBOX
     assert not conversation.in_team_inbox, "unchanged"
     assert _events_since(mark, conversation) == []
-    assert sidebar_counts(cast.teammate) == {"inbox": 0, "spam": 0, "teams": {}, "team-inboxes": 0, "badge": 0}
+    assert sidebar_counts(cast.teammate) == {
+        "assigned": 0,
+        "inbox": 0,
+        "spam": 0,
+        "teams": {},
+        "team-inboxes": 0,
+        "badge": 0,
+    }
     _assert_counts_fresh(*_everyone(cast))
 
 
