@@ -73,6 +73,14 @@ class IncomingMessage:
     references: list[str] = field(default_factory=list)
     sent_at: datetime | None = None
     attachments: list[IncomingAttachment] = field(default_factory=list)
+    reply_to: list[dict[str, str]] = field(default_factory=list)
+    # The original bytes (emails): stored before anything else, downloadable, re-parsable.
+    raw: bytes | None = None
+    # Why the bytes could not be parsed; the message is then kept and shown raw.
+    parse_error: str = ""
+    is_auto_reply: bool = False
+    is_bulk: bool = False
+    has_read_trackers: bool = False
 
 
 def make_preview(text: str) -> str:

@@ -161,6 +161,14 @@ class Message(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The original bytes, stored before parsing, for download and for re-parsing.
+    raw_file = models.FileField(upload_to="raw/%Y/%m/", blank=True, max_length=300)
+    size = models.PositiveIntegerField(default=0)
+    # Set when the bytes could not be parsed: the message is kept and shown raw.
+    parse_error = models.TextField(blank=True)
+    is_auto_reply = models.BooleanField(default=False)
+    is_bulk = models.BooleanField(default=False)
+    has_read_trackers = models.BooleanField(default=False)
 
     class Meta:
         indexes = [
@@ -189,6 +197,34 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class BlockedSender(models.Model):
+    """A blocked address or domain: its future mail goes straight to Spam.
+
+    Blocks made on conversations of the organization stay with the organization when the person
+    who made them leaves (`user` null); personal ones belong to their maker."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    address = models.CharField(max_length=254, blank=True, help_text="One sender, lower case.")
+    domain = models.CharField(max_length=254, blank=True, help_text="A whole domain, lower case.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(address="") & ~Q(domain="")) | (~Q(address="") & Q(domain="")),
+                name="block_is_address_or_domain",
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "address"]), models.Index(fields=["organization", "domain"])]
+
+    def __str__(self) -> str:
+        return self.address or f"@{self.domain}"
 
 
 class Location(models.TextChoices):

@@ -1,0 +1,111 @@
+"""Transport-side records: what each channel fetched from where, so nothing is handled twice."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from conversations.models import Message
+from inboxes.models import Account, Organization
+
+
+class Security(models.TextChoices):
+    SSL = "ssl", "SSL/TLS"
+    STARTTLS = "starttls", "STARTTLS"
+    NONE = "none", "None"
+
+
+class ImapConfig(models.Model):
+    """Server settings of an IMAP/SMTP account. The passwords live encrypted in
+    Account.credentials ({"imap_password": ..., "smtp_password": ...})."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="imap")
+    imap_host = models.CharField(max_length=255)
+    imap_port = models.PositiveIntegerField(default=993)
+    imap_security = models.CharField(max_length=8, choices=Security.choices, default=Security.SSL)
+    imap_username = models.CharField(max_length=255)
+    smtp_host = models.CharField(max_length=255, blank=True)
+    smtp_port = models.PositiveIntegerField(default=587)
+    smtp_security = models.CharField(max_length=8, choices=Security.choices, default=Security.STARTTLS)
+    smtp_username = models.CharField(max_length=255, blank=True)
+    # None imports all history; otherwise messages newer than this many days.
+    history_days = models.PositiveIntegerField(null=True, blank=True, default=30)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    # Since when connecting fails; past the grace period the account is marked disconnected.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    failure_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    supports_idle = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.imap_username}@{self.imap_host}"
+
+
+class FolderRole(models.TextChoices):
+    INBOX = "inbox", "Inbox"
+    ARCHIVE = "archive", "Archive"
+    SENT = "sent", "Sent"
+    TRASH = "trash", "Trash"
+    SPAM = "spam", "Spam"
+    DRAFTS = "drafts", "Drafts"
+    ALL = "all", "All mail"
+    NONE = "", "Other folder"
+
+
+class ImapFolder(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="imap_folders")
+    name = models.CharField(max_length=500, help_text="The server's folder name (decoded).")
+    role = models.CharField(max_length=8, choices=FolderRole.choices, blank=True)
+    # The role was picked by the owner in the Mailboxes tab rather than detected.
+    role_is_manual = models.BooleanField(default=False)
+    uidvalidity = models.BigIntegerField(null=True, blank=True)
+    # Highest UID fetched so far in this UIDVALIDITY: the next sync asks for UIDs above it.
+    last_uid = models.BigIntegerField(default=0)
+    highest_modseq = models.BigIntegerField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="unique_imap_folder")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImapMessageState(models.TextChoices):
+    STORED = "stored", "Raw bytes stored"
+    INGESTED = "ingested", "In a conversation"
+    FAILED = "failed", "Failed"
+
+
+class ImapMessage(models.Model):
+    """One message at one place on the server. The unique key is what makes sync idempotent: a
+    message is fetched once per (folder, UIDVALIDITY, UID) whatever crashes in between."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    folder = models.ForeignKey(ImapFolder, on_delete=models.CASCADE, related_name="messages")
+    uidvalidity = models.BigIntegerField()
+    uid = models.BigIntegerField()
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="imap_copies")
+    rfc_message_id = models.CharField(max_length=500, blank=True)
+    raw_path = models.CharField(max_length=300, blank=True)
+    state = models.CharField(max_length=8, choices=ImapMessageState.choices, default=ImapMessageState.STORED)
+    error = models.TextField(blank=True)
+    seen = models.BooleanField(default=False)
+    flagged = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["folder", "uidvalidity", "uid"], name="unique_imap_location"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "rfc_message_id"]),
+            models.Index(fields=["message"]),
+            models.Index(fields=["folder", "state"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.folder} #{self.uid}"
