@@ -13,7 +13,7 @@ HTMX_VERSION ?= 2
 export PORT
 
 .DEFAULT_GOAL := run
-.PHONY: install run test check lint browser bench clean static
+.PHONY: install run test check lint browser imap bench clean static
 
 install: $(INSTALLED)
 
@@ -32,7 +32,14 @@ browser:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-liberation fonts-noto-color-emoji; \
 	fi
 
-test: $(INSTALLED) browser
+# The IMAP tests and the sync benchmark start their own Dovecot on loopback (tests/imap_server.py)
+# from Debian's packages, with a configuration of their own: the system's service is not used.
+imap:
+	@if [ ! -x /usr/sbin/dovecot ] || ! dpkg -s dovecot-core dovecot-imapd >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y dovecot-core dovecot-imapd; \
+	fi
+
+test: $(INSTALLED) browser imap
 	$(PY) -m missive.services exec -- $(PY) -m pytest $(PYTEST_ARGS)
 
 # mypy imports the settings, which only parse these URLs: no server is needed.
@@ -44,7 +51,7 @@ lint: $(INSTALLED)
 
 check: lint test
 
-bench: $(INSTALLED)
+bench: $(INSTALLED) imap
 	@if [ -f bench/run.py ]; then \
 		$(PY) -m missive.services exec -- $(PY) bench/run.py; \
 	else \

@@ -20,6 +20,8 @@ from tests.factories import (
     add_to_team,
 )
 
+pytest_plugins = ["tests.imap_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
