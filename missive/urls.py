@@ -12,4 +12,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("inboxes.urls")),
     path("", include("conversations.urls")),
+    path("", include("channels_app.urls")),
 ]

@@ -1,0 +1,308 @@
+"""Settings > Accounts for email: connecting an IMAP/SMTP account, and each account's page with its
+General, History, Mailboxes and Connection tabs.
+
+Every view starts from the membership (another organization is a 404). Members see shared
+accounts and their own, like the Accounts list; a colleague's personal account is a 404. The
+account's owner and the organization's owners and admins change it; anyone else reads (403)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+from django_htmx.http import HttpResponseClientRedirect
+
+from channels_app.actions import (
+    do_add_imap_account,
+    do_change_import_history,
+    do_map_folder_roles,
+    do_reconnect_imap_account,
+    do_update_account_details,
+)
+from channels_app.forms import (
+    MAPPED_ROLES,
+    AccountGeneralForm,
+    HistoryForm,
+    ImapAccountForm,
+    MailboxesForm,
+    ReconnectForm,
+)
+from channels_app.imap.connection import ConnectionProblem
+from channels_app.models import FolderRole, ImapConfig, ImapFolder
+from inboxes.access import get_membership
+from inboxes.models import Account, Membership, Role
+from missive.htmx import AuthenticatedRequest, render_page
+
+TABS = [
+    ("general", "General", "settings_account"),
+    ("history", "History", "settings_account_history"),
+    ("mailboxes", "Mailboxes", "settings_account_mailboxes"),
+    ("connection", "Connection", "settings_account_connection"),
+]
+
+
+def _settings_context(request: AuthenticatedRequest, membership: Membership, **context: Any) -> dict[str, Any]:
+    """What the settings layout needs (the same as the pages in inboxes): nav and organization."""
+    context.update(
+        nav="accounts",
+        nav_memberships=Membership.objects.filter(user=request.user)
+        .select_related("organization")
+        .order_by("organization__name"),
+        membership=membership,
+        organization=membership.organization,
+        can_manage=membership.can_manage,
+    )
+    return context
+
+
+def _leave_page(request: AuthenticatedRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _can_change(membership: Membership, account: Account) -> bool:
+    return membership.can_manage or account.owner_id == membership.user_id
+
+
+def _get_account(request: AuthenticatedRequest, org_id: UUID, account_id: UUID) -> tuple[Membership, Account]:
+    """The membership and an account of its organization the user may see, or 404."""
+    membership = get_membership(request.user, org_id)
+    accounts = Account.objects.filter(organization_id=membership.organization_id).select_related("owner", "team")
+    if not membership.can_manage:
+        accounts = accounts.filter(Q(is_shared=True) | Q(owner=request.user))
+    return membership, get_object_or_404(accounts, id=account_id)
+
+
+def _get_changeable_account(
+    request: AuthenticatedRequest, org_id: UUID, account_id: UUID
+) -> tuple[Membership, Account]:
+    membership, account = _get_account(request, org_id, account_id)
+    if not _can_change(membership, account):
+        raise PermissionDenied("Only the account's owner and the organization's owners and admins can change it.")
+    return membership, account
+
+
+def _imap_config(account: Account) -> ImapConfig:
+    """The account's IMAP settings; accounts of other kinds have no such tabs (404)."""
+    config = ImapConfig.objects.filter(account=account).first()
+    if config is None:
+        raise Http404("Not an IMAP account.")
+    return config
+
+
+# --- Add account > IMAP --------------------------------------------------------------------------
+
+
+def _get_connecting_membership(request: AuthenticatedRequest, org_id: UUID) -> Membership:
+    membership = get_membership(request.user, org_id)
+    if membership.role == Role.GUEST:
+        raise PermissionDenied("Guests cannot connect accounts.")
+    return membership
+
+
+def _render_add(request: AuthenticatedRequest, membership: Membership, form: ImapAccountForm) -> HttpResponse:
+    context = _settings_context(request, membership, form=form)
+    return render_page(request, "channels_app/add_imap.html", context, partials={"add-imap": "imap_form"})
+
+
+@require_safe
+@login_required
+def add_imap_account(request: AuthenticatedRequest, org_id: UUID) -> HttpResponse:
+    """The IMAP/SMTP connection form."""
+    membership = _get_connecting_membership(request, org_id)
+    return _render_add(request, membership, ImapAccountForm(acting=membership))
+
+
+@require_POST
+@login_required
+def connect_imap_account(request: AuthenticatedRequest, org_id: UUID) -> HttpResponse:
+    """Verify the settings with the server, connect the account and start its first sync; or show
+    exactly what the server said."""
+    membership = _get_connecting_membership(request, org_id)
+    form = ImapAccountForm(request.POST, acting=membership)
+    if not form.is_valid():
+        return _render_add(request, membership, form)
+    if form.is_shared and not membership.can_manage:
+        raise PermissionDenied("Only owners and admins can connect shared accounts.")
+    try:
+        account, created = do_add_imap_account(
+            membership.organization,
+            form.details(),
+            owner=request.user,
+            team=form.delivery_team,
+            shared=form.is_shared,
+            shared_with=form.shared_with(),
+        )
+    except ConnectionProblem as problem:
+        form.add_error(None, problem.message)
+        return _render_add(request, membership, form)
+    verb = "Connected" if created else "Reconnected"
+    messages.success(request, f"{verb} {account.address}. Its mail is being imported.")
+    return _leave_page(request, reverse("settings_account", args=[org_id, account.id]))
+
+
+# --- The account's page --------------------------------------------------------------------------
+
+
+def _render_account(
+    request: AuthenticatedRequest,
+    membership: Membership,
+    account: Account,
+    tab: str,
+    *,
+    partials: dict[str, str] | None = None,
+    **context: Any,
+) -> HttpResponse:
+    config = context.setdefault("config", ImapConfig.objects.filter(account=account).first())
+    # "Mailboxes not configured": a role without a folder, once the first sync has listed them.
+    roles = set(ImapFolder.objects.filter(account=account).values_list("role", flat=True)) if config else set()
+    missing_roles = [FolderRole(role).label for role in MAPPED_ROLES if roles and role not in roles]
+    tabs = [(name, label, reverse(url, args=[account.organization_id, account.id])) for name, label, url in TABS]
+    context = _settings_context(
+        request,
+        membership,
+        account=account,
+        tab=tab,
+        tabs=tabs if config else tabs[:1],
+        can_change=_can_change(membership, account),
+        missing_roles=missing_roles,
+        **context,
+    )
+    return render_page(request, f"channels_app/account_{tab}.html", context, partials=partials)
+
+
+def _render_general(
+    request: AuthenticatedRequest, membership: Membership, account: Account, form: AccountGeneralForm
+) -> HttpResponse:
+    return _render_account(request, membership, account, "general", form=form, partials={"general": "general_form"})
+
+
+@require_safe
+@login_required
+def account_settings(request: AuthenticatedRequest, org_id: UUID, account_id: UUID) -> HttpResponse:
+    """General: names, sharing and the server settings, which cannot be edited."""
+    membership, account = _get_account(request, org_id, account_id)
+    return _render_general(request, membership, account, AccountGeneralForm(account=account))
+
+
+@require_POST
+@login_required
+def update_account(request: AuthenticatedRequest, org_id: UUID, account_id: UUID) -> HttpResponse:
+    """Rename the account. Hostnames are not fields here: a new one could be another mailbox."""
+    membership, account = _get_changeable_account(request, org_id, account_id)
+    form = AccountGeneralForm(request.POST, account=account)
+    if not form.is_valid():
+        return _render_general(request, membership, account, form)
+    do_update_account_details(account, **form.cleaned_data)
+    messages.success(request, "Account saved.")
+    # The whole page: its title is the account's description.
+    return _leave_page(request, reverse("settings_account", args=[org_id, account_id]))
+
+
+def _render_history(
+    request: AuthenticatedRequest, membership: Membership, account: Account, config: ImapConfig, form: HistoryForm
+) -> HttpResponse:
+    return _render_account(
+        request, membership, account, "history", config=config, form=form, partials={"history": "history_form"}
+    )
+
+
+@require_safe
+@login_required
+def account_history(request: AuthenticatedRequest, org_id: UUID, account_id: UUID) -> HttpResponse:
+    """How far back mail is imported."""
+    membership, account = _get_account(request, org_id, account_id)
+    config = _imap_config(account)
+    return _render_history(request, membership, account, config, HistoryForm(config=config))
+
+
+@require_POST
+@login_required
+def update_account_history(request: AuthenticatedRequest, org_id: UUID, account_id: UUID) -> HttpResponse:
+    """Change the import window; a longer one brings older mail in with the next sync."""
+    membership, account = _get_changeable_account(request, org_id, account_id)
+    config = _imap_config(account)
+    form = HistoryForm(request.POST, config=config)
+    if not form.is_valid():
+        return _render_history(request, membership, account, config, form)
+    do_change_import_history(config, history_days=form.cleaned_data["history"])
+    messages.success(request, "History saved.")
+    return redirect("settings_account_history", org_id, account_id)
+
+
+def _render_mailboxes(
+    request: AuthenticatedRequest, membership: Membership, account: Account, config: ImapConfig, form: MailboxesForm
+) -> HttpResponse:
+    return _render_account(
+        request, membership, account, "mailboxes", config=config, form=form, partials={"mailboxes": "mailboxes_form"}
+    )
+
+
+def _folders(account: Account) -> list[ImapFolder]:
+    return list(ImapFolder.objects.filter(account=account).order_by("name"))
+
+
+@require_safe
+@login_required
+def account_mailboxes(request: AuthenticatedRequest, org_id: UUID, account_id: UUID) -> HttpResponse:
+    """The server's folders and which one is the Archive, Sent, Trash and Spam mailbox."""
+    membership, account = _get_account(request, org_id, account_id)
+    config = _imap_config(account)
+    return _render_mailboxes(request, membership, account, config, MailboxesForm(folders=_folders(account)))
+
+
+@require_POST
+@login_required
+def update_account_mailboxes(request: AuthenticatedRequest, org_id: UUID, account_id: UUID) -> HttpResponse:
+    """Pick the folder for each role by hand, where detection found none or the wrong one."""
+    membership, account = _get_changeable_account(request, org_id, account_id)
+    config = _imap_config(account)
+    form = MailboxesForm(request.POST, folders=_folders(account))
+    if not form.is_valid():
+        return _render_mailboxes(request, membership, account, config, form)
+    do_map_folder_roles(account, roles=form.changes())
+    messages.success(request, "Mailboxes saved.")
+    # The whole page: the tab's "not configured" mark may go.
+    return _leave_page(request, reverse("settings_account_mailboxes", args=[org_id, account_id]))
+
+
+def _render_connection(
+    request: AuthenticatedRequest, membership: Membership, account: Account, config: ImapConfig, form: ReconnectForm
+) -> HttpResponse:
+    return _render_account(
+        request, membership, account, "connection", config=config, form=form, partials={"reconnect": "reconnect_form"}
+    )
+
+
+@require_safe
+@login_required
+def account_connection(request: AuthenticatedRequest, org_id: UUID, account_id: UUID) -> HttpResponse:
+    """Connected or not, since when and why, and the Reconnect form."""
+    membership, account = _get_account(request, org_id, account_id)
+    config = _imap_config(account)
+    return _render_connection(request, membership, account, config, ReconnectForm())
+
+
+@require_POST
+@login_required
+def reconnect_account(request: AuthenticatedRequest, org_id: UUID, account_id: UUID) -> HttpResponse:
+    """Try the stored server settings with a new password and, when the server accepts, resume."""
+    membership, account = _get_changeable_account(request, org_id, account_id)
+    config = _imap_config(account)
+    form = ReconnectForm(request.POST)
+    if not form.is_valid():
+        return _render_connection(request, membership, account, config, form)
+    try:
+        do_reconnect_imap_account(account, password=form.cleaned_data["password"])
+    except ConnectionProblem as problem:
+        form.add_error(None, problem.message)
+        return _render_connection(request, membership, account, config, form)
+    messages.success(request, f"{account.address} is connected again.")
+    return _leave_page(request, reverse("settings_account_connection", args=[org_id, account_id]))
