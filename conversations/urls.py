@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import action_views, views
+from conversations import action_views, mail_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,4 +17,8 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/act/<slug:action>/", action_views.conversation_action, name="conversation_action"),
     path("bulk/<slug:action>/", action_views.bulk_action, name="bulk_action"),
     path("attachments/<uuid:attachment_id>/", views.attachment_download, name="attachment_download"),
+    path("messages/<uuid:message_id>/body/", mail_views.message_body, name="message_body"),
+    path("messages/<uuid:message_id>/cid/<str:content_id>", mail_views.message_inline_part, name="message_inline_part"),
+    path("messages/<uuid:message_id>/raw/", mail_views.message_raw, name="message_raw"),
+    path("img-proxy/", mail_views.image_proxy, name="image_proxy"),
 ]
