@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class ChannelsAppConfig(AppConfig):
     name = "channels_app"
+
+    def ready(self) -> None:
+        from channels_app import receivers  # noqa: F401 - connects the signal handlers

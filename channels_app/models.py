@@ -64,6 +64,10 @@ class ImapFolder(models.Model):
     # Highest UID fetched so far in this UIDVALIDITY: the next sync asks for UIDs above it.
     last_uid = models.BigIntegerField(default=0)
     highest_modseq = models.BigIntegerField(null=True, blank=True)
+    # The folder's STATUS at the end of the last sync: when UIDNEXT, MESSAGES and HIGHESTMODSEQ
+    # are unchanged, nothing happened and the folder is not even selected.
+    uidnext = models.BigIntegerField(null=True, blank=True)
+    message_count = models.BigIntegerField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

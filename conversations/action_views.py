@@ -89,6 +89,11 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+def _block_choice(request: AuthenticatedRequest) -> str:
+    choice = request.POST.get("block", "")
+    return choice if choice in (actions.BlockChoice.ADDRESS, actions.BlockChoice.DOMAIN) else actions.BlockChoice.NONE
+
+
 def _snooze(request: AuthenticatedRequest, conversation: Conversation, mailbox: Mailbox) -> None:
     tz = snooze.zone(request.POST.get("tz") or request.COOKIES.get("tz", ""))
     until = snooze.resolve(request.POST.get("preset", ""), request.POST.get("until", ""), timezone.now(), tz)
@@ -138,7 +143,9 @@ HANDLERS: dict[str, Handler] = {
     "trash": lambda r, c, m: actions.do_trash(c, acting_user=r.user, from_team_inbox=_from_team_inbox(r, m)),
     "restore": lambda r, c, m: actions.do_restore(c, acting_user=r.user),
     "delete": lambda r, c, m: actions.do_delete_forever(c, acting_user=r.user),
-    "spam": lambda r, c, m: actions.do_mark_spam(c, acting_user=r.user, from_team_inbox=_from_team_inbox(r, m)),
+    "spam": lambda r, c, m: actions.do_mark_spam(
+        c, acting_user=r.user, from_team_inbox=_from_team_inbox(r, m), block=_block_choice(r)
+    ),
     "not_spam": lambda r, c, m: actions.do_mark_not_spam(c, acting_user=r.user),
     "read": lambda r, c, m: actions.do_set_unread(c, acting_user=r.user, unread=False),
     "unread": lambda r, c, m: actions.do_set_unread(c, acting_user=r.user, unread=True),

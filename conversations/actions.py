@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
@@ -23,6 +23,7 @@ from conversations.models import (
     AccessSource,
     Assignment,
     Attachment,
+    BlockedSender,
     Conversation,
     ConversationEvent,
     ConversationLabel,
@@ -33,6 +34,7 @@ from conversations.models import (
     Message,
     Status,
 )
+from conversations.signals import provider_change
 from inboxes.models import (
     Account,
     AccountAccess,
@@ -72,6 +74,8 @@ class IncomingMessage:
     in_reply_to: str = ""
     references: list[str] = field(default_factory=list)
     sent_at: datetime | None = None
+    # Where the original bytes were already stored (transports store them before parsing).
+    raw_path: str = ""
     attachments: list[IncomingAttachment] = field(default_factory=list)
     reply_to: list[dict[str, str]] = field(default_factory=list)
     # The original bytes (emails): stored before anything else, downloadable, re-parsable.
@@ -88,7 +92,8 @@ def make_preview(text: str) -> str:
 
 
 def _find_thread(account: Account, incoming: IncomingMessage) -> Conversation | None:
-    """The conversation an incoming message replies to, by its In-Reply-To / References."""
+    """The conversation an incoming message replies to, by its In-Reply-To / References; a full
+    conversation (400 messages) is not continued."""
     parent_ids = [mid for mid in [incoming.in_reply_to, *incoming.references] if mid]
     if not parent_ids:
         return None
@@ -98,7 +103,9 @@ def _find_thread(account: Account, incoming: IncomingMessage) -> Conversation | 
         .order_by("-sent_at")
         .first()
     )
-    return parent.conversation if parent else None
+    if parent is None or parent.conversation.message_count >= MAX_MESSAGES_PER_CONVERSATION:
+        return None
+    return parent.conversation
 
 
 def _team_member_ids(team_id: UUID) -> list[UUID]:
@@ -126,63 +133,134 @@ def _recipients_for_new_conversation(account: Account) -> dict[UUID, tuple[str, 
     return placement
 
 
-@transaction.atomic
-def do_receive_message(account: Account, incoming: IncomingMessage) -> Message:
-    """Store an inbound message, threading it, and move per-user state as the state machine says.
+MAX_MESSAGES_PER_CONVERSATION = 400  # the seed's limit: past it, a new conversation starts
 
-    New conversation: delivered to the owner (personal), to each user with access (Inbox mode, or
-    auto-archived) or to the team inbox. Existing conversation: unread for everyone with access,
-    watchers and assignees back to their Inbox, a closed conversation reopened, an unassigned one
-    back in its team inbox.
+
+@transaction.atomic
+def do_receive_message(
+    account: Account,
+    incoming: IncomingMessage,
+    *,
+    placement: str | None = None,
+    direction: str = Direction.INBOUND,
+    seen: bool = False,
+) -> Message:
+    """Store a message that reached an account, threading it, and move per-user state as the
+    state machine says (docs/state-machine.md, rows 1-4).
+
+    `placement` files it elsewhere than the Inbox (mail the server keeps in Archive, Trash or
+    Spam); `seen` is the server's read flag, which stands for the account owner's read state.
+    The same email (by Message-ID) reaching a second account of the organization joins the
+    existing message instead of making a second one.
     """
+    existing = _same_email(account, incoming)
+    if existing is not None:
+        _grant_access_for_account(existing.conversation, account, placement=placement)
+        _counts_changed(existing.conversation)
+        return existing
+    if placement is None and _is_blocked(account, incoming.from_address):
+        placement = Location.SPAM
     sent_at = incoming.sent_at or timezone.now()
     conversation = _find_thread(account, incoming)
     is_new = conversation is None
     if conversation is None:
-        conversation = Conversation.objects.create(
-            organization_id=account.organization_id,
-            subject=incoming.subject,
-            team_id=account.team_id if account.delivers_to_team_inbox else None,
-            is_shared=account.is_shared,
-            created_at=sent_at,
-            last_activity_at=sent_at,
-        )
-    message = Message.objects.create(
+        conversation = _new_conversation(account, incoming, sent_at, placement)
+    message = _store_message(account, conversation, incoming, sent_at, direction)
+    _update_summary(conversation, message, has_attachments=bool(incoming.attachments))
+    if is_new:
+        _grant_access_for_account(conversation, account, placement=placement, unread=direction == Direction.INBOUND)
+    elif placement is None and direction == Direction.INBOUND:
+        _apply_new_message_to_existing(conversation, account)
+    if seen or direction == Direction.OUTBOUND:
+        ConversationState.objects.filter(conversation=conversation, user_id=account.owner_id).update(unread=False)
+    _counts_changed(conversation)
+    return message
+
+
+def _same_email(account: Account, incoming: IncomingMessage) -> Message | None:
+    if not incoming.rfc_message_id:
+        return None
+    return (
+        Message.objects.filter(organization_id=account.organization_id, rfc_message_id=incoming.rfc_message_id)
+        .select_related("conversation")
+        .first()
+    )
+
+
+def _is_blocked(account: Account, sender: str) -> bool:
+    """Organization blocks and the account owner's own blocks send mail straight to Spam."""
+    sender = sender.lower()
+    if not sender:
+        return False
+    domain = sender.rsplit("@", 1)[-1]
+    return BlockedSender.objects.filter(
+        Q(address=sender) | Q(domain=domain),
+        Q(user__isnull=True) | Q(user_id=account.owner_id),
+        organization_id=account.organization_id,
+    ).exists()
+
+
+def _new_conversation(
+    account: Account, incoming: IncomingMessage, sent_at: datetime, placement: str | None
+) -> Conversation:
+    team_id = account.team_id if account.delivers_to_team_inbox else None
+    return Conversation.objects.create(
+        organization_id=account.organization_id,
+        subject=incoming.subject,
+        team_id=team_id,
+        is_shared=account.is_shared,
+        # History the server keeps archived is done work; spam is spam for the whole team.
+        status=Status.CLOSED if team_id and placement == Location.ARCHIVED else Status.OPEN,
+        is_spam=bool(team_id) and placement == Location.SPAM,
+        created_at=sent_at,
+        last_activity_at=sent_at,
+    )
+
+
+def _store_message(
+    account: Account, conversation: Conversation, incoming: IncomingMessage, sent_at: datetime, direction: str
+) -> Message:
+    message = Message(
         organization_id=account.organization_id,
         conversation=conversation,
         account=account,
-        direction=Direction.INBOUND,
-        from_name=incoming.from_name,
-        from_address=incoming.from_address,
+        direction=direction,
+        from_name=incoming.from_name[:200],
+        from_address=incoming.from_address[:254],
         to=incoming.to,
         cc=incoming.cc,
-        subject=incoming.subject,
+        subject=incoming.subject[:500],
         body_text=incoming.body_text,
         body_html=incoming.body_html,
-        rfc_message_id=incoming.rfc_message_id,
-        in_reply_to=incoming.in_reply_to,
+        rfc_message_id=incoming.rfc_message_id[:500],
+        in_reply_to=incoming.in_reply_to[:500],
         references=" ".join(incoming.references),
         sent_at=sent_at,
+        size=len(incoming.raw or b""),
+        parse_error=incoming.parse_error,
+        is_auto_reply=incoming.is_auto_reply,
+        is_bulk=incoming.is_bulk,
+        has_read_trackers=incoming.has_read_trackers,
     )
+    if incoming.raw_path:
+        message.raw_file.name = incoming.raw_path
+    elif incoming.raw is not None:
+        message.raw_file.save("message.eml", ContentFile(incoming.raw), save=False)
+    message.save()
     for item in incoming.attachments:
         attachment = Attachment(
             organization_id=account.organization_id,
             message=message,
-            filename=item.filename,
-            content_type=item.content_type,
+            filename=item.filename[:255],
+            content_type=item.content_type[:127],
             size=len(item.content),
-            content_id=item.content_id,
+            content_id=item.content_id[:255],
             is_inline=item.is_inline,
         )
         attachment.file.save(item.filename, ContentFile(item.content), save=False)
         attachment.save()
-
-    _update_summary(conversation, message, has_attachments=bool(incoming.attachments))
-    if is_new:
-        _grant_initial_access(conversation, account)
-    else:
-        _apply_new_message_to_existing(conversation, account)
-    _counts_changed(conversation)
+    if direction == Direction.OUTBOUND and not conversation.has_outbound:
+        conversation.has_outbound = True
     return message
 
 
@@ -197,19 +275,25 @@ def _update_summary(conversation: Conversation, message: Message, *, has_attachm
     conversation.save()
 
 
-def _grant_initial_access(conversation: Conversation, account: Account) -> None:
+def _grant_access_for_account(
+    conversation: Conversation, account: Account, *, placement: str | None, unread: bool = True
+) -> None:
+    """Give the account's recipients their copy (rows that exist are left alone)."""
     rows = [
         ConversationState(
             organization_id=conversation.organization_id,
             conversation=conversation,
             user_id=user_id,
-            location=location,
+            location=placement if placement and location == Location.INBOX else location,
             access_source=source,
-            unread=True,
+            unread=unread,
             last_activity_at=conversation.last_activity_at,
         )
         for user_id, (location, source) in _recipients_for_new_conversation(account).items()
     ]
+    if placement in (Location.TRASHED, Location.SPAM):
+        for row in rows:
+            row.location = placement
     ConversationState.objects.bulk_create(rows, ignore_conflicts=True)
     refresh_team_inbox(conversation)
 
@@ -300,6 +384,11 @@ def _bump_activity(conversation: Conversation) -> None:
     ConversationState.objects.filter(conversation=conversation).update(last_activity_at=now)
 
 
+def _tell_provider(conversation: Conversation, user_id: UUID, change: str) -> None:
+    """Let the account's transport mirror the owner's change on the mail server."""
+    provider_change.send(Conversation, conversation=conversation, user_id=user_id, change=change)
+
+
 def _check_not_room(conversation: Conversation, what: str) -> None:
     if conversation.is_room:
         raise ActionRefused(f"Chat rooms cannot be {what}.")
@@ -334,6 +423,7 @@ def do_archive(
         do_restore(conversation, acting_user=acting_user)
         return
     if from_team_inbox and not conversation.is_room:
+        _tell_provider(conversation, acting_user.id, "archive")
         state.location, state.snooze_due = Location.ARCHIVED, False
         state.save(update_fields=["location", "snooze_due"])
         _event(
@@ -348,6 +438,7 @@ def do_archive(
         if acting_user.archive_assigned == ArchiveAssigned.ASK:
             raise ArchiveNeedsChoice("You are assigned: archive only, or archive and close?")
         close = acting_user.archive_assigned == ArchiveAssigned.ARCHIVE_AND_CLOSE
+    _tell_provider(conversation, acting_user.id, "archive")
     state.location, state.snooze_due = Location.ARCHIVED, False
     state.snoozed_until = None
     state.save(update_fields=["location", "snooze_due", "snoozed_until"])
@@ -619,6 +710,7 @@ def do_trash(conversation: Conversation, *, acting_user: User, from_team_inbox: 
     if state.location == Location.TRASHED:
         do_delete_forever(conversation, acting_user=acting_user)
         return
+    _tell_provider(conversation, acting_user.id, "trash")
     mine = conversation.assignments.filter(user=acting_user).select_related("user").first()
     if mine:
         _unassign(conversation, mine, acting_user)
@@ -653,6 +745,7 @@ def do_restore(conversation: Conversation, *, acting_user: User) -> None:
     previous = state.location_before_trash
     state.location = previous if previous and previous not in (Location.TRASHED, Location.SNOOZED) else Location.INBOX
     state.location_before_trash = ""
+    _tell_provider(conversation, acting_user.id, "inbox" if state.location == Location.INBOX else "archive")
     state.save(update_fields=["location", "location_before_trash"])
     _event(conversation, EventKind.RESTORED, acting_user, private=True)
     _counts_changed(conversation)
@@ -676,10 +769,75 @@ def do_delete_forever(conversation: Conversation, *, acting_user: User) -> None:
         _invalidate_now_and_after_commit([acting_user.id])
 
 
+# Public webmail: blocking the whole domain would block millions of people (seed: Spam and blocking).
+WEBMAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "msn.com",
+        "yahoo.com",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "gmx.de",
+        "web.de",
+        "mail.com",
+        "zoho.com",
+        "yandex.com",
+        "yandex.ru",
+        "fastmail.com",
+    }
+)
+
+
+class BlockChoice:
+    NONE = ""
+    ADDRESS = "address"
+    DOMAIN = "domain"
+
+
+def spam_sender(conversation: Conversation) -> str:
+    """The external sender a block applies to: the latest inbound message's."""
+    message = (
+        Message.objects.filter(conversation=conversation, direction=Direction.INBOUND)
+        .exclude(from_address="")
+        .order_by("-sent_at")
+        .first()
+    )
+    return message.from_address.lower() if message else ""
+
+
+def can_mark_spam(conversation: Conversation, user: User) -> bool:
+    """Only for mail of accounts the user owns or shares, not for access gained by a mention."""
+    state = ConversationState.objects.filter(conversation=conversation, user=user).first()
+    if state is None:
+        return False
+    return (
+        state.access_source in (AccessSource.ACCOUNT, AccessSource.TEAM)
+        or Message.objects.filter(conversation=conversation, account__owner=user).exists()
+    )
+
+
 @transaction.atomic
-def do_mark_spam(conversation: Conversation, *, acting_user: User, from_team_inbox: bool = False) -> None:
-    """Spam for me; from a team inbox, spam for the whole team (it leaves the team inbox)."""
+def do_mark_spam(
+    conversation: Conversation, *, acting_user: User, from_team_inbox: bool = False, block: str = BlockChoice.NONE
+) -> None:
+    """Spam for me; from a team inbox, spam for the whole team (it leaves the team inbox).
+    `block` also blocks the sender's address or domain, so their next mail goes to Spam."""
     state = _state_of(conversation, acting_user)
+    if not can_mark_spam(conversation, acting_user):
+        raise PermissionDenied("Only mail from accounts you own or share can be marked as spam.")
+    if block:
+        _block_sender(conversation, acting_user, block)
+    _tell_provider(conversation, acting_user.id, "spam")
     # Spam is not followed up on: its snoozes end without a reminder.
     no_snooze = {
         "snoozed_until": None,
@@ -701,10 +859,33 @@ def do_mark_spam(conversation: Conversation, *, acting_user: User, from_team_inb
     _counts_changed(conversation)
 
 
+def _block_sender(conversation: Conversation, user: User, block: str) -> None:
+    sender = spam_sender(conversation)
+    if not sender:
+        raise ActionRefused("This conversation has no sender to block.")
+    domain = sender.rsplit("@", 1)[-1]
+    if block == BlockChoice.DOMAIN and domain in WEBMAIL_DOMAINS:
+        raise ActionRefused(f"{domain} is a public email provider: block the address instead.")
+    # Blocks on conversations of the organization belong to it and outlive their maker.
+    owner = None if conversation.is_shared or conversation.team_id else user
+    values = {"address": sender} if block == BlockChoice.ADDRESS else {"domain": domain}
+    BlockedSender.objects.get_or_create(
+        organization_id=conversation.organization_id, user=owner, **values, defaults={"created_by": user}
+    )
+
+
 @transaction.atomic
 def do_mark_not_spam(conversation: Conversation, *, acting_user: User) -> None:
-    """Back to my Inbox; a team-wide spam mark is lifted for everyone."""
+    """Back to my Inbox; a team-wide spam mark is lifted for everyone, and the sender is unblocked
+    (for the whole organization: any member may lift an organization block)."""
     state = _state_of(conversation, acting_user)
+    sender = spam_sender(conversation)
+    if sender:
+        BlockedSender.objects.filter(
+            Q(address=sender) | Q(domain=sender.rsplit("@", 1)[-1]),
+            Q(user__isnull=True) | Q(user=acting_user),
+            organization_id=conversation.organization_id,
+        ).delete()
     team_wide = conversation.is_spam
     if team_wide:
         conversation.is_spam = False
@@ -713,6 +894,7 @@ def do_mark_not_spam(conversation: Conversation, *, acting_user: User) -> None:
             user=acting_user
         ).update(location=Location.NONE)
         refresh_team_inbox(conversation)
+    _tell_provider(conversation, acting_user.id, "inbox")
     state.location = Location.INBOX
     state.save(update_fields=["location"])
     # Lifting a team-wide mark moves everyone's copy, like setting it: everyone sees the event.
@@ -731,6 +913,7 @@ def do_mark_conversation_read(state: ConversationState) -> None:
         state.snooze_due = False
         state.last_read_at = timezone.now()
         state.save(update_fields=["unread", "snooze_due", "last_read_at"])
+        _tell_provider(state.conversation, state.user_id, "read")
         _invalidate_now_and_after_commit([state.user_id])
 
 
@@ -739,6 +922,7 @@ def do_set_unread(conversation: Conversation, *, acting_user: User, unread: bool
     state = _state_of(conversation, acting_user)
     state.unread = unread
     state.save(update_fields=["unread"])
+    _tell_provider(conversation, acting_user.id, "unread" if unread else "read")
     _event(conversation, EventKind.MARKED_UNREAD if unread else EventKind.MARKED_READ, acting_user, private=True)
     _invalidate_now_and_after_commit([acting_user.id])
 
@@ -748,6 +932,7 @@ def do_set_starred(conversation: Conversation, *, acting_user: User, starred: bo
     state = _state_of(conversation, acting_user)
     state.starred = starred
     state.save(update_fields=["starred"])
+    _tell_provider(conversation, acting_user.id, "star" if starred else "unstar")
     _event(conversation, EventKind.STARRED if starred else EventKind.UNSTARRED, acting_user, private=True)
 
 

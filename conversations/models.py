@@ -206,7 +206,9 @@ class BlockedSender(models.Model):
     who made them leaves (`user` null); personal ones belong to their maker."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     address = models.CharField(max_length=254, blank=True, help_text="One sender, lower case.")
     domain = models.CharField(max_length=254, blank=True, help_text="A whole domain, lower case.")
     created_by = models.ForeignKey(

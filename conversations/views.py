@@ -14,13 +14,15 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_safe
 
 from conversations import snooze
-from conversations.actions import do_mark_conversation_read
+from conversations.actions import WEBMAIL_DOMAINS, do_mark_conversation_read
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import (
+    AccessSource,
     Assignment,
     Attachment,
     ConversationEvent,
     ConversationState,
+    Direction,
     Label,
     Message,
 )
@@ -181,6 +183,22 @@ def _conversation_context(request: AuthenticatedRequest, state: ConversationStat
         "assignees": assignees,
         "attachments": [a for m in messages for a in m.attachments.all() if not a.is_inline],
         "contacts": _contacts(messages),
+        "spam": _spam_options(state, messages, request.user),
+    }
+
+
+def _spam_options(state: ConversationState, messages: list[Message], user: object) -> dict:
+    """What the Mark as spam menu offers (same rules as actions.can_mark_spam, from loaded rows)."""
+    allowed = state.access_source in (AccessSource.ACCOUNT, AccessSource.TEAM) or any(
+        m.account and m.account.owner_id == getattr(user, "id", None) for m in messages
+    )
+    inbound = [m for m in messages if m.direction == Direction.INBOUND and m.from_address]
+    sender = inbound[-1].from_address.lower() if inbound else ""
+    domain = sender.rsplit("@", 1)[-1] if sender else ""
+    return {
+        "allowed": allowed,
+        "sender": sender,
+        "domain": domain if domain and domain not in WEBMAIL_DOMAINS else "",
     }
 
 

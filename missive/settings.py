@@ -110,6 +110,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# --- Mail accounts ----------------------------------------------------------------------------
+# Every account is polled this often (seconds); INBOX changes arrive sooner through IDLE.
+IMAP_POLL_INTERVAL = env_int("IMAP_POLL_INTERVAL", 60, minimum=5)
+# How long one IDLE watcher holds its connection before handing over to a fresh one.
+IMAP_IDLE_SECONDS = env_int("IMAP_IDLE_SECONDS", 300, minimum=10, maximum=1740)
+# A PEM bundle of extra certificate authorities to trust for IMAP/SMTP (a private CA).
+IMAP_EXTRA_CA_FILE = env_str("IMAP_EXTRA_CA_FILE")
+# The image proxy refuses private and loopback addresses (no requests into your network on an
+# email's behalf) unless this is on.
+IMAGE_PROXY_ALLOW_PRIVATE = env_bool("IMAGE_PROXY_ALLOW_PRIVATE", False)
 CELERY_BEAT_SCHEDULE = {
     # Snoozes come due to the second in the UI; 30 s is the lag users accept. A run that waited
     # longer than its interval is dropped: the next one wakes everything due by then.
@@ -117,6 +127,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations.tasks.wake_due_snoozes",
         "schedule": 30.0,
         "options": {"expires": 30},
+    },
+    "sync-imap-accounts": {
+        "task": "channels_app.tasks.schedule_imap_syncs",
+        "schedule": float(IMAP_POLL_INTERVAL),
+        "options": {"expires": IMAP_POLL_INTERVAL},
+    },
+    "watch-imap-inboxes": {
+        "task": "channels_app.tasks.ensure_idle_watchers",
+        "schedule": 60.0,
+        "options": {"expires": 60},
     },
 }
 

@@ -43,7 +43,9 @@ def first_org_objects(cast):
     """One object of the first organization for every kind of id a URL can carry."""
     message = receive(
         cast.support_account,
-        attachments=[IncomingAttachment(filename="a.txt", content_type="text/plain", content=b"x")],
+        attachments=[
+            IncomingAttachment(filename="a.txt", content_type="text/plain", content=b"x", content_id="part@acme.test")
+        ],
     )
     from inboxes.actions import do_invite_user
     from inboxes.models import Membership
@@ -51,6 +53,7 @@ def first_org_objects(cast):
     invitation = do_invite_user(cast.org, email="new@acme.test", role="member", teams=[], invited_by=cast.owner)
     return {
         "conversation_id": message.conversation_id,
+        "message_id": message.id,
         "attachment_id": message.attachments.get().id,
         "team_id": cast.support.id,
         "label_id": LabelFactory(organization=cast.org).id,
@@ -64,7 +67,12 @@ def first_org_objects(cast):
 
 
 # Parameters that name no object: any value is fine.
-FREE_PARAMETERS = {"key": "inbox", "token": "no-such-invitation-token", "action": "archive"}
+FREE_PARAMETERS = {
+    "key": "inbox",
+    "token": "no-such-invitation-token",
+    "action": "archive",
+    "content_id": "part@acme.test",
+}
 
 
 def test_every_url_refuses_another_organizations_objects(client, cast, first_org_objects):

@@ -1,0 +1,426 @@
+"""Incremental, idempotent IMAP sync for one account.
+
+Per folder: STATUS tells whether anything changed (an unchanged mailbox costs one round trip per
+folder); new UIDs above the last one seen are fetched in batches, each message stored raw first,
+then parsed and delivered in one transaction together with its (folder, UIDVALIDITY, UID) record,
+whose uniqueness makes a re-run after a crash skip what was already done. A UIDVALIDITY change
+re-maps records by Message-ID instead of fetching everything again. Flags and server-side moves
+are reflected on the account owner's state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from channels_app.email.parsing import parse_email
+from channels_app.email.storage import store_raw
+from channels_app.imap.connection import ConnectionProblem, ServerSettings, connect, logout
+from channels_app.models import FolderRole, ImapConfig, ImapFolder, ImapMessage, ImapMessageState
+from conversations.actions import do_receive_message
+from conversations.counts import invalidate_counts
+from conversations.models import ConversationState, Direction, Location
+from inboxes.models import Account, AccountStatus
+
+logger = logging.getLogger(__name__)
+
+FETCH_BATCH = 100
+# The per-account lock expires this long after its holder last renewed it (renewed every few
+# messages), so a worker killed mid-sync blocks the account for seconds, not for the whole sync.
+LOCK_SECONDS = 20
+# The seed: an account that cannot connect for 30 consecutive minutes is marked disconnected.
+DISCONNECT_AFTER = timedelta(minutes=30)
+MAX_BACKOFF = timedelta(minutes=15)
+
+SPECIAL_USE = {
+    b"\\Archive": FolderRole.ARCHIVE,
+    b"\\All": FolderRole.ALL,
+    b"\\Sent": FolderRole.SENT,
+    b"\\Trash": FolderRole.TRASH,
+    b"\\Junk": FolderRole.SPAM,
+    b"\\Drafts": FolderRole.DRAFTS,
+}
+WELL_KNOWN_NAMES = {
+    "archive": FolderRole.ARCHIVE,
+    "archives": FolderRole.ARCHIVE,
+    "sent": FolderRole.SENT,
+    "sent items": FolderRole.SENT,
+    "sent messages": FolderRole.SENT,
+    "sent mail": FolderRole.SENT,
+    "trash": FolderRole.TRASH,
+    "deleted items": FolderRole.TRASH,
+    "deleted messages": FolderRole.TRASH,
+    "junk": FolderRole.SPAM,
+    "junk e-mail": FolderRole.SPAM,
+    "junk email": FolderRole.SPAM,
+    "spam": FolderRole.SPAM,
+    "drafts": FolderRole.DRAFTS,
+}
+# Where mail kept in a folder sits for the account owner. Drafts live in Missive only.
+PLACEMENT = {
+    FolderRole.INBOX: None,
+    FolderRole.SENT: Location.NONE,
+    FolderRole.ARCHIVE: Location.ARCHIVED,
+    FolderRole.ALL: Location.ARCHIVED,
+    FolderRole.TRASH: Location.TRASHED,
+    FolderRole.SPAM: Location.SPAM,
+    FolderRole.NONE: Location.ARCHIVED,
+}
+
+
+@dataclass
+class SyncResult:
+    new: int = 0
+    updated: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    locked_out: bool = False
+    # Renews the account lock; called as work progresses.
+    keepalive: Callable[[], Any] = lambda: None
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def sync_account(account: Account, *, now: datetime | None = None, wait: bool = False) -> SyncResult:
+    """One full incremental pass over the account's folders. Raises ConnectionProblem (after
+    recording it) when the server cannot be reached. One sync per account at a time: another
+    caller skips (or with `wait`, waits until the lock is free or has expired)."""
+    started = time.monotonic()
+    result = SyncResult()
+    lock = _redis().lock(f"imap-sync:{account.id}", timeout=LOCK_SECONDS)
+    if not lock.acquire(blocking=wait, blocking_timeout=LOCK_SECONDS + 5):
+        result.locked_out = True
+        return result
+    result.keepalive = lock.reacquire
+    try:
+        config = ImapConfig.objects.select_related("account").get(account=account)
+        try:
+            client = connect(ServerSettings.for_account(config))
+        except ConnectionProblem as problem:
+            record_failure(config, problem, now=now)
+            raise
+        try:
+            _sync_folders(client, account, config, result)
+        finally:
+            logout(client)
+        record_success(config, now=now)
+    finally:
+        lock.release()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _sync_folders(client: IMAPClient, account: Account, config: ImapConfig, result: SyncResult) -> None:
+    config.supports_idle = client.has_capability("IDLE")
+    condstore = client.has_capability("CONDSTORE")
+    moved: set[Any] = set()
+    for folder in discover_folders(client, account):
+        if folder.role == FolderRole.DRAFTS:
+            continue
+        result.keepalive()
+        try:
+            moved |= _sync_folder(client, account, config, folder, result, condstore=condstore)
+        except IMAPClientError:
+            logger.exception("Folder %s of account %s failed to sync", folder.name, account.id)
+            result.failed += 1
+    if moved:
+        result.updated += reconcile_placements(account, moved)
+
+
+def discover_folders(client: IMAPClient, account: Account) -> list[ImapFolder]:
+    """LIST the server's folders, keep our records in step, detect roles (SPECIAL-USE first, then
+    well-known names); a role the owner set by hand is kept."""
+    listed = []
+    for flags, _delimiter, name in client.list_folders():
+        if b"\\Noselect" in flags or b"\\NonExistent" in flags:
+            continue
+        name = name.decode() if isinstance(name, bytes) else name
+        listed.append((name, _detect_role(name, flags)))
+    folders = {f.name: f for f in ImapFolder.objects.filter(account=account)}
+    manual_roles = {f.role for f in folders.values() if f.role_is_manual and f.role}
+    taken: set[str] = set()
+    for name, role in sorted(listed, key=lambda item: item[1] == FolderRole.NONE):
+        folder = folders.get(name) or ImapFolder(organization_id=account.organization_id, account=account, name=name)
+        if not folder.role_is_manual:
+            detected = role if role and role not in manual_roles and role not in taken else FolderRole.NONE
+            folder.role = detected
+        if folder.role:
+            taken.add(folder.role)
+        folder.save()
+        folders[name] = folder
+    present = {name for name, _ in listed}
+    ImapFolder.objects.filter(account=account).exclude(name__in=present).delete()
+    return [folders[name] for name, _ in listed]
+
+
+def _detect_role(name: str, flags: Iterable[bytes]) -> str:
+    if name.upper() == "INBOX":
+        return FolderRole.INBOX
+    for flag in flags:
+        if flag in SPECIAL_USE:
+            return SPECIAL_USE[flag]
+    leaf = name.replace("\\", "/").split("/")[-1].split(".")[-1].strip().lower()
+    return WELL_KNOWN_NAMES.get(leaf, FolderRole.NONE)
+
+
+def _sync_folder(
+    client: IMAPClient, account: Account, config: ImapConfig, folder: ImapFolder, result: SyncResult, *, condstore: bool
+) -> set[Any]:
+    """Fetch what is new in one folder and notice flag changes and removals. Returns the ids of
+    messages whose copies moved or vanished here."""
+    items = ["UIDVALIDITY", "UIDNEXT", "MESSAGES"] + (["HIGHESTMODSEQ"] if condstore else [])
+    status = client.folder_status(folder.name, items)
+    uidvalidity = int(status[b"UIDVALIDITY"])
+    uidnext = int(status[b"UIDNEXT"])
+    count = int(status[b"MESSAGES"])
+    modseq = int(status[b"HIGHESTMODSEQ"]) if b"HIGHESTMODSEQ" in status else None
+    unchanged = (
+        folder.uidvalidity == uidvalidity
+        and folder.uidnext == uidnext
+        and folder.message_count == count
+        and (modseq is None or folder.highest_modseq == modseq)
+    )
+    if unchanged:
+        return set()
+    client.select_folder(folder.name, readonly=True)
+    if folder.uidvalidity is not None and folder.uidvalidity != uidvalidity:
+        _remap_uidvalidity(client, folder, uidvalidity)
+    folder.uidvalidity = uidvalidity
+    _fetch_new(client, account, config, folder, result)
+    if condstore and folder.highest_modseq is not None and modseq is not None and modseq != folder.highest_modseq:
+        result.updated += _apply_flag_changes(client, account, folder, since=folder.highest_modseq)
+    elif not condstore:
+        result.updated += _apply_flag_changes(client, account, folder, since=None)
+    moved = _forget_vanished(client, folder)
+    folder.uidnext, folder.message_count, folder.highest_modseq = uidnext, count, modseq
+    folder.last_synced_at = timezone.now()
+    folder.save()
+    return moved
+
+
+def _fetch_new(
+    client: IMAPClient, account: Account, config: ImapConfig, folder: ImapFolder, result: SyncResult
+) -> None:
+    criteria: list[Any] = ["UID", f"{folder.last_uid + 1}:*"]
+    if folder.last_uid == 0 and config.history_days is not None:
+        since = (timezone.now() - timedelta(days=config.history_days)).date()
+        criteria += ["SINCE", since]
+    uids = sorted(uid for uid in client.search(criteria) if uid > folder.last_uid)
+    known = set(
+        ImapMessage.objects.filter(folder=folder, uidvalidity=folder.uidvalidity, uid__in=uids).values_list(
+            "uid", flat=True
+        )
+    )
+    for start in range(0, len(uids), FETCH_BATCH):
+        batch = [uid for uid in uids[start : start + FETCH_BATCH] if uid not in known]
+        if batch:
+            result.keepalive()
+            fetched = client.fetch(batch, ["BODY.PEEK[]", "FLAGS"])
+            for index, uid in enumerate(batch):
+                if index % 20 == 19:
+                    result.keepalive()
+                data = fetched.get(uid)
+                if data is None:  # expunged between SEARCH and FETCH
+                    continue
+                outcome = ingest(account, folder, uid, data[b"BODY[]"], data.get(b"FLAGS", ()))
+                setattr(result, outcome, getattr(result, outcome) + 1)
+        # Progress is saved per batch, so a crash re-fetches at most one batch (which is skipped).
+        folder.last_uid = max(folder.last_uid, *uids[start : start + FETCH_BATCH])
+        ImapFolder.objects.filter(pk=folder.pk).update(last_uid=folder.last_uid, uidvalidity=folder.uidvalidity)
+
+
+def ingest(account: Account, folder: ImapFolder, uid: int, raw: bytes, flags: Iterable[bytes]) -> str:
+    """Store, parse and deliver one fetched message. Returns "new", or "updated" for an email
+    already known (moved on the server, or seen in another account), or "failed": a message that
+    fails is recorded as such, raw bytes kept, and never blocks the others."""
+    flags = set(flags)
+    raw_path = store_raw(raw)
+    incoming = parse_email(raw)
+    incoming.raw_path = raw_path
+    location = {
+        "organization_id": account.organization_id,
+        "account": account,
+        "folder": folder,
+        "uidvalidity": folder.uidvalidity,
+        "uid": uid,
+    }
+    started = timezone.now()
+    try:
+        with transaction.atomic():
+            message = do_receive_message(
+                account,
+                incoming,
+                placement=PLACEMENT.get(folder.role, Location.ARCHIVED),
+                direction=Direction.OUTBOUND if folder.role == FolderRole.SENT else Direction.INBOUND,
+                seen=b"\\Seen" in flags,
+            )
+            if b"\\Flagged" in flags:
+                ConversationState.objects.filter(conversation=message.conversation, user_id=account.owner_id).update(
+                    starred=True
+                )
+            ImapMessage.objects.create(
+                **location,
+                message=message,
+                rfc_message_id=incoming.rfc_message_id[:500],
+                raw_path=raw_path,
+                state=ImapMessageState.INGESTED,
+                seen=b"\\Seen" in flags,
+                flagged=b"\\Flagged" in flags,
+            )
+        return "new" if message.created_at >= started else "updated"
+    except Exception as error:  # one poisoned message must not stop the sync
+        logger.exception("Message %s in %s could not be delivered", uid, folder.name)
+        ImapMessage.objects.update_or_create(
+            folder=folder,
+            uidvalidity=folder.uidvalidity,
+            uid=uid,
+            defaults={"state": ImapMessageState.FAILED, "error": str(error)[:2000], "raw_path": raw_path},
+            create_defaults={
+                **location,
+                "state": ImapMessageState.FAILED,
+                "error": str(error)[:2000],
+                "raw_path": raw_path,
+            },
+        )
+        return "failed"
+
+
+def _remap_uidvalidity(client: IMAPClient, folder: ImapFolder, uidvalidity: int) -> None:
+    """The server renumbered the folder: move our records to the new UIDs by Message-ID, so
+    nothing is fetched or delivered twice."""
+    records = {r.rfc_message_id: r for r in ImapMessage.objects.filter(folder=folder).exclude(rfc_message_id="")}
+    uids = client.search("ALL")
+    new_last = 0
+    for start in range(0, len(uids), 500):
+        batch = uids[start : start + 500]
+        headers = client.fetch(batch, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+        for uid, data in headers.items():
+            message_id = _header_value(data.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]", b""))
+            record = records.pop(message_id, None)
+            if record is not None:
+                record.uidvalidity, record.uid = uidvalidity, uid
+                record.save(update_fields=["uidvalidity", "uid"])
+                new_last = max(new_last, uid)
+    # Records without a match are gone from the folder; anything unmatched on the server is new.
+    ImapMessage.objects.filter(pk__in=[r.pk for r in records.values()]).delete()
+    ImapMessage.objects.filter(folder=folder).exclude(uidvalidity=uidvalidity).delete()
+    folder.uidvalidity = uidvalidity
+    folder.last_uid = 0
+    folder.save(update_fields=["uidvalidity", "last_uid"])
+
+
+def _header_value(block: bytes) -> str:
+    text = block.decode(errors="replace")
+    _, _, value = text.partition(":")
+    return " ".join(value.split())
+
+
+def _apply_flag_changes(client: IMAPClient, account: Account, folder: ImapFolder, *, since: int | None) -> int:
+    """\\Seen and \\Flagged set on the server become the owner's read and starred state."""
+    modifiers = [f"CHANGEDSINCE {since}"] if since is not None else None
+    known_uids = list(
+        ImapMessage.objects.filter(folder=folder, uidvalidity=folder.uidvalidity).values_list("uid", flat=True)
+    )
+    changed: dict[int, Any] = {}
+    # Explicit UIDs (imapclient cannot filter a "1:*" answer), chunked to stay under line limits.
+    for start in range(0, len(known_uids), 2000):
+        changed.update(client.fetch(known_uids[start : start + 2000], ["FLAGS"], modifiers=modifiers))
+    updates = 0
+    records = {
+        r.uid: r
+        for r in ImapMessage.objects.filter(
+            folder=folder, uidvalidity=folder.uidvalidity, uid__in=list(changed)
+        ).exclude(message=None)
+    }
+    for uid, data in changed.items():
+        record = records.get(uid)
+        if record is None:
+            continue
+        flags = set(data.get(b"FLAGS", ()))
+        seen, flagged = b"\\Seen" in flags, b"\\Flagged" in flags
+        if (seen, flagged) == (record.seen, record.flagged):
+            continue
+        record.seen, record.flagged = seen, flagged
+        record.save(update_fields=["seen", "flagged"])
+        ConversationState.objects.filter(conversation__messages=record.message_id, user_id=account.owner_id).update(
+            unread=not seen, starred=flagged
+        )
+        updates += 1
+    if updates:
+        invalidate_counts([account.owner_id])
+    return updates
+
+
+def _forget_vanished(client: IMAPClient, folder: ImapFolder) -> set[Any]:
+    """Copies no longer in the folder were moved or deleted on the server."""
+    present = set(client.search("ALL"))
+    gone = ImapMessage.objects.filter(folder=folder, uidvalidity=folder.uidvalidity).exclude(uid__in=present)
+    message_ids = set(gone.exclude(message=None).values_list("message_id", flat=True))
+    gone.delete()
+    return message_ids
+
+
+def reconcile_placements(account: Account, message_ids: Iterable[Any]) -> int:
+    """Put the owner's copy where the server now keeps the mail: Inbox, Trash, Spam or archived."""
+    changed = 0
+    for message_id in message_ids:
+        roles = set(
+            ImapMessage.objects.filter(account=account, message_id=message_id).values_list("folder__role", flat=True)
+        )
+        if not roles:
+            continue  # deleted on the server: Missive keeps the conversation where it is
+        if FolderRole.INBOX in roles:
+            location = Location.INBOX
+        elif FolderRole.TRASH in roles:
+            location = Location.TRASHED
+        elif FolderRole.SPAM in roles:
+            location = Location.SPAM
+        else:
+            location = Location.ARCHIVED
+        changed += (
+            ConversationState.objects.filter(conversation__messages=message_id, user_id=account.owner_id)
+            .exclude(location=location)
+            .update(location=location)
+        )
+    if changed:
+        invalidate_counts([account.owner_id])
+    return changed
+
+
+def record_failure(config: ImapConfig, problem: ConnectionProblem, *, now: datetime | None = None) -> None:
+    """Back off exponentially; after 30 minutes of failures the account shows as disconnected."""
+    now = now or timezone.now()
+    config.failing_since = config.failing_since or now
+    config.failure_count += 1
+    backoff = min(timedelta(seconds=30 * 2 ** min(config.failure_count - 1, 10)), MAX_BACKOFF)
+    config.next_attempt_at = now + backoff
+    config.save(update_fields=["failing_since", "failure_count", "next_attempt_at"])
+    account = config.account
+    account.status_reason = problem.message
+    # A refused password will not fix itself: show it at once.
+    if problem.kind == "auth" or now - config.failing_since >= DISCONNECT_AFTER:
+        account.status = AccountStatus.DISCONNECTED
+    account.save(update_fields=["status", "status_reason"])
+
+
+def record_success(config: ImapConfig, *, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    config.last_success_at = now
+    config.failing_since = None
+    config.failure_count = 0
+    config.next_attempt_at = None
+    config.save(update_fields=["last_success_at", "failing_since", "failure_count", "next_attempt_at", "supports_idle"])
+    Account.objects.filter(pk=config.account_id).update(status=AccountStatus.CONNECTED, status_reason="")

@@ -1,0 +1,9 @@
+"""Signals transports listen to (conversations never import channels_app)."""
+
+from django.dispatch import Signal
+
+# A user changed where their copy of a conversation sits, or its read/starred flags.
+# kwargs: conversation, user_id, change in {"inbox", "archive", "trash", "spam", "read", "unread",
+# "star", "unstar"}. Sent inside the action's transaction: a receiver may raise ActionRefused
+# (e.g. "Mailboxes not configured") to stop the action, and should schedule its work on commit.
+provider_change = Signal()
