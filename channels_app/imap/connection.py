@@ -103,7 +103,8 @@ def logout(client: IMAPClient) -> None:
 
 
 def _text(error: BaseException) -> str:
-    text = str(error)
-    if isinstance(error, bytes):
-        text = error.decode(errors="replace")
-    return text.strip() or type(error).__name__
+    text = str(error).strip()
+    # imapclient's LoginError carries the repr of the server's bytes: b'[AUTHENTICATIONFAILED] ...'
+    if len(text) >= 3 and text[0] == "b" and text[1] in "'\"" and text[-1] == text[1]:
+        text = text[2:-1].strip()
+    return text or type(error).__name__

@@ -199,6 +199,11 @@ def _sync_folder(
     if folder.uidvalidity is not None and folder.uidvalidity != uidvalidity:
         _remap_uidvalidity(client, folder, uidvalidity)
     folder.uidvalidity = uidvalidity
+    if folder.last_uid == 0 and config.history_days == 0:
+        # No history: what a folder holds when first seen stays on the server; only mail that
+        # arrives from now on is imported.
+        folder.last_uid = uidnext - 1
+        ImapFolder.objects.filter(pk=folder.pk).update(last_uid=folder.last_uid, uidvalidity=uidvalidity)
     _fetch_new(client, account, config, folder, result)
     if condstore and folder.highest_modseq is not None and modseq is not None and modseq != folder.highest_modseq:
         result.updated += _apply_flag_changes(client, account, folder, since=folder.highest_modseq)

@@ -364,7 +364,6 @@ def test_a_shorter_history_keeps_what_was_imported_and_queues_nothing(
     assert dict(ImapFolder.objects.filter(account=account).values_list("name", "uidnext")) == last_uids
 
 
-@pytest.mark.xfail(strict=True, reason="needs the 'No history' change to channels_app/imap/sync.py")
 def test_no_history_imports_only_mail_arriving_after_connecting(
     cast: Cast, imap_user: ImapUser, dovecot: DovecotServer
 ) -> None:

@@ -424,7 +424,7 @@ def test_accounts_page_shows_accounts_with_delivery_and_disconnection_reason(own
     assert "s-banner-warning" in body
     assert "Invalid credentials (AUTHENTICATIONFAILED)." in body
     assert "help@globex.test" not in body
-    assert "IMAP/SMTP connection arrives with the email-in work" in body
+    assert "Add IMAP account" in body
 
 
 def test_members_do_not_see_colleagues_personal_accounts(client: Client, cast: Cast) -> None:

@@ -27,7 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--smtp-host", default="")
         parser.add_argument("--smtp-port", type=int, default=587)
         parser.add_argument("--smtp-security", choices=Security.values, default=Security.STARTTLS)
-        parser.add_argument("--history-days", type=int, default=30, help="0 imports all history.")
+        parser.add_argument(
+            "--history-days", default="30", help="Days of history to import; 0 for none, 'all' for everything."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = os.environ.get(options["password_env"], "")
@@ -49,7 +51,7 @@ class Command(BaseCommand):
             smtp_host=options["smtp_host"],
             smtp_port=options["smtp_port"],
             smtp_security=options["smtp_security"],
-            history_days=options["history_days"] or None,
+            history_days=_history_days(options["history_days"]),
         )
         try:
             account, created = do_connect_imap_account(organization, details, owner=owner, team=team, shared=bool(team))
@@ -81,3 +83,15 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _history_days(value: str) -> int | None:
+    if value == "all":
+        return None
+    try:
+        days = int(value)
+    except ValueError:
+        raise CommandError("--history-days takes a number of days, 0, or 'all'.") from None
+    if days < 0:
+        raise CommandError("--history-days cannot be negative.")
+    return days

@@ -2,11 +2,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from conversations.demo import DEMO_PASSWORD, PEOPLE, create_demo, demo_exists
+from channels_app.demo import DEMO_PASSWORD, PEOPLE, create_demo, demo_exists
 
 
 class Command(BaseCommand):
-    help = "Create the demo organization, teams, users and conversations, once."
+    help = "Create the demo organization, teams, users and conversations (from bundled .eml files), once."
 
     def handle(self, *args: Any, **options: Any) -> None:
         if demo_exists():
