@@ -61,3 +61,11 @@ def when(moment: datetime, style: str = "short") -> str:
 @register.filter
 def get_item(mapping: dict, key: str) -> object:
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def count_label(n: int | None) -> str:
+    """Sidebar counts stop at 999: "999+" past it (see conversations.counts.COUNT_CAP)."""
+    if not n:
+        return ""
+    return "999+" if n >= 999 else str(n)
