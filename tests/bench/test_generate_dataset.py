@@ -1,0 +1,124 @@
+"""The benchmark dataset looks like what the actions produce, and the harness measures real requests."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count, Exists, F, ForeignKey, Max, OuterRef
+
+from bench.run import Bench, measure, pick_cast, table
+from conversations.actions import make_preview
+from conversations.management.commands.generate_dataset import Rows, dataset_organizations
+from conversations.models import (
+    Assignment,
+    Conversation,
+    ConversationEvent,
+    ConversationState,
+    Location,
+    Message,
+    Status,
+)
+from inboxes.models import Membership, Team, TeamMembership
+
+pytestmark = pytest.mark.django_db
+
+
+def generate(conversations: int = 200, **options) -> str:
+    out = io.StringIO()
+    call_command("generate_dataset", conversations=conversations, users=12, teams=3, seed=7, stdout=out, **options)
+    return out.getvalue()
+
+
+@pytest.fixture
+def dataset() -> None:
+    generate()
+
+
+def test_counts_are_as_requested(dataset):
+    organizations = dataset_organizations()
+    assert organizations.count() == 2
+    assert Conversation.objects.filter(organization__in=organizations).count() == 200
+    assert Message.objects.filter(organization__in=organizations).count() == 1000
+    assert Membership.objects.filter(organization__in=organizations).count() == 12
+    assert Team.objects.filter(organization__in=organizations).count() == 3
+    assert ConversationEvent.objects.exists()
+    assert Assignment.objects.exists()
+
+
+def test_every_reference_points_at_a_row(dataset):
+    """The generator may skip the per-row foreign key triggers, so check the references here."""
+    for model in Rows.FIELDS:
+        for field in model._meta.concrete_fields:
+            if isinstance(field, ForeignKey):
+                parent = field.related_model.objects.filter(pk=OuterRef(field.attname))
+                orphans = model.objects.filter(**{f"{field.attname}__isnull": False}).exclude(Exists(parent))
+                assert not orphans.exists(), f"{model.__name__}.{field.name}"
+
+
+def test_every_state_copies_its_conversations_last_activity(dataset):
+    assert ConversationState.objects.count() > 200
+    assert not ConversationState.objects.exclude(last_activity_at=F("conversation__last_activity_at")).exists()
+
+
+def test_in_team_inbox_holds_exactly_for_open_unassigned_team_conversations(dataset):
+    assigned = Exists(Assignment.objects.filter(conversation=OuterRef("pk")))
+    for conversation in Conversation.objects.annotate(assigned=assigned):
+        waiting = (
+            conversation.team_id is not None
+            and conversation.status == Status.OPEN
+            and not conversation.assigned
+            and not conversation.is_spam
+            and conversation.snoozed_until is None
+        )
+        assert conversation.in_team_inbox == waiting, conversation.id
+    assert Conversation.objects.filter(in_team_inbox=True).exists()
+    assert Conversation.objects.filter(team__isnull=False, in_team_inbox=False).exists()
+
+
+def test_summaries_match_the_messages(dataset):
+    conversations = Conversation.objects.annotate(n=Count("messages"), last_sent=Max("messages__sent_at"))
+    for conversation in conversations:
+        assert conversation.message_count == conversation.n
+        assert conversation.last_activity_at >= conversation.last_sent
+        latest = conversation.messages.order_by("-sent_at").first()
+        assert conversation.preview == make_preview(latest.body_text)
+        assert conversation.participants[0]["address"] == latest.from_address
+
+
+def test_access_follows_the_delivery_rules(dataset):
+    for conversation in Conversation.objects.filter(team__isnull=False):
+        members = set(TeamMembership.objects.filter(team=conversation.team_id).values_list("user_id", flat=True))
+        assert members <= set(conversation.states.values_list("user_id", flat=True))
+    for assignment in Assignment.objects.all():
+        state = ConversationState.objects.get(conversation=assignment.conversation_id, user=assignment.user_id)
+        assert state.watching
+    assert not ConversationState.objects.filter(location=Location.SNOOZED, snoozed_until__isnull=True).exists()
+    assert ConversationState.objects.filter(location=Location.NONE).exists()
+    assert ConversationState.objects.filter(location=Location.INBOX).exists()
+
+
+def test_refuses_to_run_twice_unless_reset(dataset):
+    with pytest.raises(CommandError, match="--reset"):
+        generate()
+    generate(conversations=50, reset=True)
+    assert Conversation.objects.count() == 50
+    assert dataset_organizations().count() == 2
+
+
+def test_the_harness_times_pages_and_actions():
+    generate(conversations=60)
+    bench = Bench(pick_cast(), runs=2)
+    page = bench.page("Inbox list", "/m/inbox/")
+    assert len(page.seconds) == 2
+    assert min(page.queries) > 0
+    assert page.p95 >= page.p50 > 0
+    ids = bench.take(bench.states().filter(location__in=[Location.NONE, Location.ARCHIVED]))
+    bench.action("star", "star", ids, "/m/all/")
+    assert ConversationState.objects.filter(user=bench.cast.user, conversation_id__in=ids, starred=True).count() == 3
+    slow = measure("slow", [1], lambda _: None, target_ms=0)
+    assert slow.verdict == "FAIL"
+    lines = table([page, slow])
+    assert "Inbox list" in lines[2]
+    assert lines[3].endswith("FAIL")
