@@ -193,7 +193,7 @@ class Attachment(models.Model):
     size = models.PositiveBigIntegerField(default=0)
     content_id = models.CharField(max_length=255, blank=True)
     is_inline = models.BooleanField(default=False)
-    file = models.FileField(upload_to="attachments/%Y/%m/", blank=True)
+    file = models.FileField(upload_to="attachments/%Y/%m/", blank=True, max_length=300)
 
     def __str__(self) -> str:
         return self.filename

@@ -25,7 +25,7 @@ import nh3
 from django.core import signing
 from django.urls import reverse
 
-from channels_app.email.parsing import is_tracking_image
+from conversations.trackers import is_tracking_image
 
 TAGS = frozenset(
     (  # noqa: SIM905 - a word list reads best as words

@@ -20,9 +20,10 @@ from email.message import Message
 from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from conversations.actions import IncomingAttachment, IncomingMessage
+from conversations.trackers import is_tracking_image
 
 UNPARSEABLE_SUBJECT = "(unparseable message)"
 FORWARDED_HEADER = "---------- Forwarded message ----------"
@@ -30,29 +31,6 @@ FORWARDED_HEADER = "---------- Forwarded message ----------"
 RAW_TEXT_LIMIT = 100_000
 # Longer subjects, names and file names are cut; nobody reads past this and the columns are shorter.
 HEADER_TEXT_LIMIT = 16_000
-
-# Ours: hosts (and optional path prefixes) whose images are open-tracking pixels. A host also
-# matches its subdomains. The renderer blocks the same images, so keep this list the only one.
-KNOWN_TRACKERS = (
-    "mailtrack.io",
-    "mandrillapp.com/track",
-    "list-manage.com/track",
-    "sendgrid.net/wf/open",
-    "hubspotlinks.com",
-    "hubspotemail.net",
-    "mixpanel.com/track",
-    "google-analytics.com/collect",
-    "awstrack.me",  # Amazon SES
-    "rs6.net/on.jsp",  # Constant Contact
-    "exct.net/open.aspx",  # Salesforce Marketing Cloud
-    "mjt.lu/oo",  # Mailjet
-    "yesware.com",
-    "getnotify.com",
-    "bananatag.com",
-    "mailfoogae.appspot.com",  # Streak
-)
-# First host labels that only serve pixels (pixel.example.com).
-TRACKER_HOST_LABELS = frozenset({"pixel", "pixels"})
 
 # Names mail software uses that Python does not know, or knows by a narrower sibling; the wider
 # sets follow what browsers do (WHATWG Encoding), since mail writers label text the same way.
@@ -90,9 +68,6 @@ _ATTRIBUTES = r"""([^<>"']*(?:(?:"[^"<]*"|'[^'<]*')[^<>"']*)*)"""
 _TAG = re.compile(r"<!--.*?(?:-->|\Z)|<(/?)([a-zA-Z][a-zA-Z0-9]*)" + _ATTRIBUTES + r">|<[!?][^<>]*>", re.DOTALL)
 _IMG = re.compile(r"<img\b" + _ATTRIBUTES + ">", re.IGNORECASE)
 _ATTRIBUTE = re.compile(r"([^\s\"'>/=]+)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s\"'>]+))?")
-_PIXELS = re.compile(r"\s*(\d+(?:\.\d+)?)(?:px)?\s*$", re.IGNORECASE)
-_STYLE_SIZE = re.compile(r"(?<![-\w])(width|height)\s*:\s*(\d+(?:\.\d+)?)(?:px)?\b", re.IGNORECASE)
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _SKIPPED_UNTIL_END = {
     name: re.compile(rf"</{name}\b[^>]*>", re.IGNORECASE) for name in ("script", "style", "title", "template")
 }
@@ -520,33 +495,3 @@ def _attributes(source: str) -> dict[str, str]:
     for name, value in _ATTRIBUTE.findall(source):
         attributes.setdefault(name.lower(), html.unescape(value.strip("\"'")))
     return attributes
-
-
-def is_tracking_image(attributes: dict[str, str]) -> bool:
-    """One <img> (its attributes, lower-cased names, unescaped values): does it report the read?"""
-    src = attributes.get("src", "").strip()
-    if not src.lower().startswith(("http:", "https:", "//")):
-        return False  # cid: and data: images load nothing from the sender
-    style = attributes.get("style", "")
-    if _HIDDEN_STYLE.search(style):
-        return True
-    sizes = {key.lower(): float(value) for key, value in _STYLE_SIZE.findall(style)}
-    for key in ("width", "height"):
-        match = _PIXELS.match(attributes.get(key, ""))
-        if key not in sizes and match:
-            sizes[key] = float(match.group(1))
-    if sizes and all(size <= 1 for size in sizes.values()):
-        return True
-    try:
-        url = urlsplit(src if not src.startswith("//") else f"https:{src}")
-        host = (url.hostname or "").lower()
-    except ValueError:
-        return False
-    if host.split(".", 1)[0] in TRACKER_HOST_LABELS:
-        return True
-    return any(_matches_tracker(host, url.path, tracker) for tracker in KNOWN_TRACKERS)
-
-
-def _matches_tracker(host: str, path: str, tracker: str) -> bool:
-    tracker_host, slash, tracker_path = tracker.partition("/")
-    return (host == tracker_host or host.endswith(f".{tracker_host}")) and path.startswith(slash + tracker_path)
