@@ -76,6 +76,10 @@ class ImapFolder(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def copies(self) -> models.QuerySet[ImapMessage]:
+        """Our records of the messages in this folder under its current UIDVALIDITY."""
+        return ImapMessage.objects.filter(folder=self, uidvalidity=self.uidvalidity or 0)
+
 
 class ImapMessageState(models.TextChoices):
     STORED = "stored", "Raw bytes stored"

@@ -68,7 +68,7 @@ WELL_KNOWN_NAMES = {
     "drafts": FolderRole.DRAFTS,
 }
 # Where mail kept in a folder sits for the account owner. Drafts live in Missive only.
-PLACEMENT = {
+PLACEMENT: dict[str, str | None] = {
     FolderRole.INBOX: None,
     FolderRole.SENT: Location.NONE,
     FolderRole.ARCHIVE: Location.ARCHIVED,
@@ -224,11 +224,7 @@ def _fetch_new(
         since = (timezone.now() - timedelta(days=config.history_days)).date()
         criteria += ["SINCE", since]
     uids = sorted(uid for uid in client.search(criteria) if uid > folder.last_uid)
-    known = set(
-        ImapMessage.objects.filter(folder=folder, uidvalidity=folder.uidvalidity, uid__in=uids).values_list(
-            "uid", flat=True
-        )
-    )
+    known = set(folder.copies().filter(uid__in=uids).values_list("uid", flat=True))
     for start in range(0, len(uids), FETCH_BATCH):
         batch = [uid for uid in uids[start : start + FETCH_BATCH] if uid not in known]
         if batch:
@@ -290,7 +286,7 @@ def ingest(account: Account, folder: ImapFolder, uid: int, raw: bytes, flags: It
         logger.exception("Message %s in %s could not be delivered", uid, folder.name)
         ImapMessage.objects.update_or_create(
             folder=folder,
-            uidvalidity=folder.uidvalidity,
+            uidvalidity=folder.uidvalidity or 0,
             uid=uid,
             defaults={"state": ImapMessageState.FAILED, "error": str(error)[:2000], "raw_path": raw_path},
             create_defaults={
@@ -336,20 +332,13 @@ def _header_value(block: bytes) -> str:
 def _apply_flag_changes(client: IMAPClient, account: Account, folder: ImapFolder, *, since: int | None) -> int:
     """\\Seen and \\Flagged set on the server become the owner's read and starred state."""
     modifiers = [f"CHANGEDSINCE {since}"] if since is not None else None
-    known_uids = list(
-        ImapMessage.objects.filter(folder=folder, uidvalidity=folder.uidvalidity).values_list("uid", flat=True)
-    )
+    known_uids = list(folder.copies().values_list("uid", flat=True))
     changed: dict[int, Any] = {}
     # Explicit UIDs (imapclient cannot filter a "1:*" answer), chunked to stay under line limits.
     for start in range(0, len(known_uids), 2000):
         changed.update(client.fetch(known_uids[start : start + 2000], ["FLAGS"], modifiers=modifiers))
     updates = 0
-    records = {
-        r.uid: r
-        for r in ImapMessage.objects.filter(
-            folder=folder, uidvalidity=folder.uidvalidity, uid__in=list(changed)
-        ).exclude(message=None)
-    }
+    records = {r.uid: r for r in folder.copies().filter(uid__in=list(changed)).exclude(message=None)}
     for uid, data in changed.items():
         record = records.get(uid)
         if record is None:
@@ -372,7 +361,7 @@ def _apply_flag_changes(client: IMAPClient, account: Account, folder: ImapFolder
 def _forget_vanished(client: IMAPClient, folder: ImapFolder) -> set[Any]:
     """Copies no longer in the folder were moved or deleted on the server."""
     present = set(client.search("ALL"))
-    gone = ImapMessage.objects.filter(folder=folder, uidvalidity=folder.uidvalidity).exclude(uid__in=present)
+    gone = folder.copies().exclude(uid__in=present)
     message_ids = set(gone.exclude(message=None).values_list("message_id", flat=True))
     gone.delete()
     return message_ids
