@@ -55,9 +55,9 @@ def compute_counts(user: User) -> dict[str, Any]:
             conversation__in_team_inbox=True,
             location__in=VISIBLE_IN_TEAM_INBOX,
             conversation__team__memberships__user=user,
-        ).values_list(
-            "conversation_id", "conversation__team_id", "location", "conversation__team__memberships__role"
-        )[: 5 * COUNT_CAP]
+        ).values_list("conversation_id", "conversation__team_id", "location", "conversation__team__memberships__role")[
+            : 5 * COUNT_CAP
+        ]
     )
     assigned = Assignment.objects.filter(
         user=user,
