@@ -13,17 +13,18 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_htmx.http import push_url, reswap, retarget
+from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from conversations import actions, snooze
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
-from conversations.models import Conversation, ConversationState, Label
-from conversations.views import get_state_for_user, render_mailbox
+from conversations.models import Assignment, Conversation, ConversationState, Label
+from conversations.views import conversation_context, get_state_for_user
 from inboxes.access import get_team_for_member
 from inboxes.models import Team, User
 from missive.htmx import AuthenticatedRequest
@@ -210,7 +211,7 @@ def _run(
         return _toast(request, errors[0])
     if action in CLOSES_CONVERSATION:
         open_id = following = None
-    return _after_action(request, mailbox, open_id, following)
+    return _after_action(request, mailbox, states, open_id, following)
 
 
 def _next_conversation_id(
@@ -230,16 +231,52 @@ def _next_conversation_id(
 
 
 def _after_action(
-    request: AuthenticatedRequest, mailbox: Mailbox, open_id: UUID | None, following: UUID | None
+    request: AuthenticatedRequest,
+    mailbox: Mailbox,
+    states: list[ConversationState],
+    open_id: UUID | None,
+    following: UUID | None,
 ) -> HttpResponse:
-    listed = mailbox.states(request.user)
-    if open_id and not listed.filter(conversation_id=open_id).exists():
-        open_id = following if following and listed.filter(conversation_id=following).exists() else None
-    url = mailbox.conversation_url(open_id) if open_id else mailbox.url
+    """Answer with the least that changed: the open conversation's pane, and the acted-on rows
+    updated or removed in place. The next conversation and the sidebar counts are fetched by the
+    page right after (HX-Trigger), so the action itself answers fast."""
+    acted = [s.conversation_id for s in states]
+    rows = list(_list_rows(request, mailbox, [*acted, *([open_id] if open_id else [])]))
+    listed = {row.conversation_id for row in rows}
+    next_url = mailbox.conversation_url(following) if open_id and open_id not in listed and following else ""
+    if open_id and open_id not in listed:
+        open_id = None
+    url = mailbox.conversation_url(open_id) if open_id else (next_url or mailbox.url)
     if not request.htmx:
         return redirect(url)
-    response = render_mailbox(request, mailbox, open_id, partial="workspace")
-    return push_url(response, url)
+    context = {
+        "mailbox": mailbox,
+        "rows": [row for row in rows if row.conversation_id in acted],
+        "removed": [conversation_id for conversation_id in acted if conversation_id not in listed],
+        "opening_next": bool(next_url),
+    }
+    if open_id:
+        context.update(conversation_context(request, get_state_for_user(request, open_id)))
+    response = render(request, "conversations/_action_result.html", context)
+    response = retarget(reswap(response, "innerHTML"), "#conversation-pane")
+    events: dict[str, Any] = {"counts-changed": True}
+    if next_url:
+        events["open-conversation"] = {"url": next_url}
+    else:
+        push_url(response, url)
+    return trigger_client_event(response, "missive", events)
+
+
+def _list_rows(request: AuthenticatedRequest, mailbox: Mailbox, conversation_ids: list[Any]) -> Any:
+    return (
+        mailbox.states(request.user)
+        .filter(conversation_id__in=conversation_ids)
+        .select_related("conversation", "conversation__team", "conversation__organization")
+        .prefetch_related(
+            Prefetch("conversation__assignments", queryset=Assignment.objects.select_related("user")),
+            "conversation__labels",
+        )
+    )
 
 
 def _archive_prompt(

@@ -7,6 +7,7 @@ ever list conversations they have access to.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
@@ -31,7 +32,7 @@ class Mailbox:
     team: Team | None = None
     org_label: Label | None = None
 
-    @property
+    @cached_property
     def url(self) -> str:
         if self.org_label is not None:
             return reverse("label_mailbox", args=[self.org_label.id])
@@ -40,11 +41,9 @@ class Mailbox:
         return reverse("mailbox", args=[self.key])
 
     def conversation_url(self, conversation_id: object) -> str:
-        if self.org_label is not None:
-            return reverse("label_conversation", args=[self.org_label.id, conversation_id])
-        if self.team is not None:
-            return reverse("team_conversation", args=[self.team.id, self.key, conversation_id])
-        return reverse("conversation", args=[self.key, conversation_id])
+        # Every mailbox URL has a conversation URL one segment deeper; joining beats reverse()
+        # for the fifty rows of a page.
+        return f"{self.url}{conversation_id}/"
 
     @property
     def title(self) -> str:

@@ -303,6 +303,7 @@ class ConversationState(models.Model):
             models.Index(fields=["user", "location"], condition=Q(unread=True), name="state_unread"),
             models.Index(fields=["organization", "user"], name="state_org_user"),
             models.Index(fields=["snoozed_until"], condition=Q(snoozed_until__isnull=False), name="state_snoozed"),
+            models.Index(fields=["user", "-last_activity_at"], condition=Q(pinned=True), name="state_pinned"),
         ]
 
     def __str__(self) -> str:

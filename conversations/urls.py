@@ -4,6 +4,7 @@ from conversations import action_views, mail_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("sidebar/", views.sidebar_view, name="sidebar"),
     path("m/<slug:key>/", views.mailbox_view, name="mailbox"),
     path("m/<slug:key>/<uuid:conversation_id>/", views.mailbox_view, name="conversation"),
     path("teams/<uuid:team_id>/<slug:key>/", views.team_mailbox_view, name="team_mailbox"),

@@ -8,10 +8,11 @@ from uuid import UUID
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, Q
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_safe
+from django_htmx.http import trigger_client_event
 
 from conversations import snooze
 from conversations.actions import WEBMAIL_DOMAINS, do_mark_conversation_read
@@ -97,18 +98,34 @@ def label_mailbox_view(
 def render_mailbox(
     request: AuthenticatedRequest, mailbox: Mailbox, conversation_id: UUID | None, *, partial: str | None = None
 ) -> HttpResponse:
-    """The mailbox page, or the partial HTMX asked for (or the one given)."""
+    """The mailbox page, or the partial HTMX asked for (or the one given). Each part is only
+    computed when shown: the pane alone has no list and no sidebar."""
+    target = partial or (PARTIALS.get(request.htmx.target or "") if request.htmx else None)
     context: dict = {"mailbox": mailbox}
     if conversation_id is not None:
-        # Before the list, so the opened conversation is already read in it and in the counts.
-        context.update(_conversation_context(request, get_state_for_user(request, conversation_id)))
-    target = partial or PARTIALS.get(request.htmx.target or "") if request.htmx else partial
-    if target != "conversation_pane":  # the pane alone does not show the list
+        # Before the list, so the opened conversation is already read in it.
+        context.update(conversation_context(request, get_state_for_user(request, conversation_id)))
+    if target in (None, "workspace", "rows"):
         context.update(_list_context(request, mailbox))
-    context.update(sidebar_context(request.user))
+    if target in (None, "workspace"):
+        context.update(sidebar_context(request.user))
     if partial:
-        return render_page(request, f"conversations/mailbox.html#{partial}", context)
-    return render_page(request, "conversations/mailbox.html", context, partials=PARTIALS)
+        response = render_page(request, f"conversations/mailbox.html#{partial}", context)
+    else:
+        response = render_page(request, "conversations/mailbox.html", context, partials=PARTIALS)
+    if context.get("was_unread") and target == "conversation_pane":
+        trigger_client_event(response, "counts-changed")
+    return response
+
+
+@require_safe
+@login_required
+def sidebar_view(request: AuthenticatedRequest) -> HttpResponse:
+    """The sidebar alone, refreshed by the page after anything that changes its counts."""
+    from conversations.action_views import mailbox_for_path
+
+    context = {"mailbox": mailbox_for_path(request, request.GET.get("path", "")), **sidebar_context(request.user)}
+    return render(request, "conversations/_sidebar.html", context)
 
 
 def _list_context(request: AuthenticatedRequest, mailbox: Mailbox) -> dict:
@@ -138,7 +155,7 @@ def _list_context(request: AuthenticatedRequest, mailbox: Mailbox) -> dict:
     }
 
 
-def _conversation_context(request: AuthenticatedRequest, state: ConversationState) -> dict:
+def conversation_context(request: AuthenticatedRequest, state: ConversationState) -> dict:
     conversation = state.conversation
     was_unread = state.unread
     do_mark_conversation_read(state)

@@ -1,6 +1,7 @@
 """Small presentation helpers shared by every page: icons, avatars, times."""
 
 from datetime import datetime
+from functools import lru_cache
 
 from django import template
 from django.templatetags.static import static
@@ -12,11 +13,15 @@ from inboxes.models import AVATAR_COLORS, User
 register = template.Library()
 
 
+@lru_cache(maxsize=1)
+def _sprite() -> str:
+    # Resolved once per process: static() looks up the manifest, and a page draws ~200 icons.
+    return static("img/icons.svg")
+
+
 @register.simple_tag
 def icon(name: str, css_class: str = "icon") -> str:
-    return format_html(
-        '<svg class="{}" aria-hidden="true"><use href="{}#{}"></use></svg>', css_class, static("img/icons.svg"), name
-    )
+    return format_html('<svg class="{}" aria-hidden="true"><use href="{}#{}"></use></svg>', css_class, _sprite(), name)
 
 
 @register.simple_tag

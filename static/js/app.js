@@ -249,13 +249,41 @@
   document.addEventListener("htmx:afterRequest", (event) => {
     const elt = event.detail.elt;
     if (elt.closest && elt.closest("#modal") && event.detail.successful) clearModal();
-    closeMenus(null);
+    if (elt.closest && elt.closest("#bulk-bar") && event.detail.successful) clearSelection();
+    // Only a menu's own request closes it: background refreshes must not shut a menu the user opened.
+    if (elt.closest && elt.closest("details.dropdown")) closeMenus(null);
   });
 
   document.addEventListener("htmx:afterSwap", (event) => {
     if (event.detail.target.id === "toast") scheduleToastHide();
     if (event.detail.target.id === "workspace") { anchor = null; refreshSelection(); }
+    if (event.detail.target.id === "sidebar" || event.detail.target.id === "workspace") showBadge();
   });
+
+  document.addEventListener("htmx:oobAfterSwap", () => refreshSelection());
+
+  /* ---- After an action: the sidebar counts and the next conversation come in their own requests ---- */
+  function refreshSidebar() {
+    window.htmx.ajax("GET", `/sidebar/?path=${encodeURIComponent(window.location.pathname)}`, {
+      target: "#sidebar", swap: "outerHTML",
+    });
+  }
+
+  function openConversation(url) {
+    window.htmx.ajax("GET", url, { target: "#conversation-pane" }).then(() => history.pushState({}, "", url));
+  }
+
+  function showBadge() {
+    const badge = Number(document.getElementById("sidebar")?.dataset.badge || 0);
+    document.title = (badge ? `(${badge}) ` : "") + document.title.replace(/^\(\d+\+?\) /, "");
+  }
+
+  document.body.addEventListener("missive", (event) => {
+    const detail = event.detail || {};
+    if (detail["counts-changed"]) refreshSidebar();
+    if (detail["open-conversation"]) openConversation(detail["open-conversation"].url);
+  });
+  document.body.addEventListener("counts-changed", refreshSidebar);
 
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   document.cookie = `tz=${timeZone}; path=/; SameSite=Lax`;

@@ -127,6 +127,7 @@ def test_layout_holds_at_both_target_sizes(browser, live_server, cast, mail, pag
         log_in(page, live_server.url, cast.owner.email)
         page.get_by_text("Personal 0", exact=True).click()
         expect(page.locator(".conv-subject")).to_have_text("Personal 0")
+        page.wait_for_load_state("networkidle")  # the sidebar's count refresh has landed
         columns = [page.locator(sel).bounding_box() for sel in ("#sidebar", ".list-pane", ".conversation", ".details")]
         assert all(box and box["width"] > 150 for box in columns), columns
         lefts = [box["x"] for box in columns]

@@ -1,5 +1,6 @@
 """The triage endpoints: one conversation or a bulk selection, from the page the user is on."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -38,9 +39,22 @@ def test_archiving_from_inbox_opens_the_next_conversation(owner_client, cast):
 
     assert response.status_code == 200
     assert location(newer, cast.owner) == Location.ARCHIVED
-    assert response.headers["HX-Push-Url"] == reverse("conversation", args=["inbox", older.id])
+    events = json.loads(response.headers["HX-Trigger"])["missive"]
+    assert events == {"counts-changed": True, "open-conversation": {"url": f"/m/inbox/{older.id}/"}}
     page = response.content.decode()
-    assert "<html" not in page and "Older" in page and 'class="conv-subject"' in page
+    assert "<html" not in page and f'<li id="row-{newer.id}" hx-swap-oob="delete">' in page
+    assert response.headers["HX-Retarget"] == "#conversation-pane"
+
+
+def test_an_action_that_keeps_the_conversation_in_the_list_updates_its_row_and_pane(owner_client, cast):
+    conversation = receive(cast.personal_account, subject="Keep me").conversation
+
+    response = act(owner_client, conversation, "star")
+
+    page = response.content.decode()
+    assert f'id="row-{conversation.id}" hx-swap-oob="outerHTML"' in page and "row-star" in page
+    assert 'class="conv-subject"' in page and "Keep me" in page
+    assert response.headers["HX-Push-Url"] == f"/m/inbox/{conversation.id}/"
 
 
 def test_archiving_the_last_conversation_leaves_an_empty_pane(owner_client, cast):

@@ -1,5 +1,7 @@
 """The inbox screen: mailboxes, the conversation view, HTMX partials, access and query counts."""
 
+import json
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -129,8 +131,31 @@ def test_deep_link_renders_the_full_page_and_htmx_gets_only_the_pane(owner_clien
     ).content.decode()
 
     assert "<html" in full and 'id="sidebar"' in full and "Deep" in full
-    assert "<html" not in pane and "Deep" in pane and 'hx-swap-oob="true"' in pane
+    assert "<html" not in pane and "Deep" in pane and 'id="sidebar"' not in pane, "the pane alone, no sidebar"
     assert "<html" not in workspace and 'class="list-pane"' in workspace
+    assert 'id="sidebar"' in workspace and 'hx-swap-oob="true"' in workspace, "the sidebar follows the mailbox"
+
+
+def test_opening_an_unread_conversation_asks_the_page_to_refresh_the_counts(owner_client, cast):
+    conversation = receive(cast.personal_account, subject="Unread").conversation
+    url = reverse("conversation", args=["inbox", conversation.id])
+
+    first = owner_client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="conversation-pane")
+    second = owner_client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="conversation-pane")
+
+    assert json.loads(first.headers["HX-Trigger"]) == {"counts-changed": {}}
+    assert "HX-Trigger" not in second.headers
+
+
+def test_the_sidebar_alone_shows_fresh_counts_for_the_page_it_is_on(owner_client, cast):
+    receive(cast.personal_account, subject="one")
+
+    response = owner_client.get(reverse("sidebar"), {"path": "/m/all/"})
+
+    page = response.content.decode()
+    assert page.startswith("<nav") or 'id="sidebar"' in page
+    assert response.context["sidebar_counts"]["inbox"] == 1
+    assert response.context["mailbox"].key == "all"
 
 
 def test_someone_elses_conversation_is_a_404(client, cast):
