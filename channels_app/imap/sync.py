@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from channels_app.email.parsing import parse_email
 from channels_app.email.storage import store_raw
@@ -114,6 +114,12 @@ def sync_account(account: Account, *, now: datetime | None = None, wait: bool = 
             raise
         try:
             _sync_folders(client, account, config, result)
+        except (IMAPClientAbortError, OSError) as error:
+            # The connection dropped mid-sync: what was delivered stays delivered (each message
+            # commits on its own), and the next run picks up from there.
+            problem = ConnectionProblem("unreachable", f"The connection to the server dropped ({error}).")
+            record_failure(config, problem, now=now)
+            raise problem from error
         finally:
             logout(client)
         record_success(config, now=now)
@@ -133,7 +139,9 @@ def _sync_folders(client: IMAPClient, account: Account, config: ImapConfig, resu
         result.keepalive()
         try:
             moved |= _sync_folder(client, account, config, folder, result, condstore=condstore)
-        except IMAPClientError:
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError:  # this folder refused something; the others still sync
             logger.exception("Folder %s of account %s failed to sync", folder.name, account.id)
             result.failed += 1
     if moved:

@@ -417,3 +417,104 @@ def test_idle_brings_new_mail_in_within_five_seconds(cast, imap_user, dovecot, s
     assert Message.objects.exists(), "new mail arrived through IDLE within 5 s"
     assert ImapMessage.objects.get().state == ImapMessageState.INGESTED
     watcher.join(timeout=15)
+
+
+def test_a_connection_dropped_mid_fetch_resumes_with_each_message_exactly_once(cast, imap_user, dovecot):
+    total = 400
+    dovecot.append_many(imap_user.username, "INBOX", (email(n) for n in range(total)))
+    account = connect_account(cast, imap_user)
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = sync_account(account)
+        except ConnectionProblem as problem:
+            outcome["problem"] = problem
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while Message.objects.count() < 50 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    dovecot.kill_connections(imap_user.username)
+    worker.join(timeout=60)
+
+    assert "problem" in outcome, "the drop surfaced as a connection problem"
+    assert 0 < Message.objects.count() < total
+    sync_account(account)
+    assert Message.objects.count() == total and ImapMessage.objects.count() == total
+
+
+def test_a_message_whose_delivery_fails_is_recorded_and_does_not_block_the_rest(cast, imap_user, dovecot, monkeypatch):
+    """A disk that refuses one attachment (the storage edge) poisons one message, not the sync."""
+    poisoned = email(1, attachments=[("poison.bin", b"x" * 10, "application/octet-stream")])
+    dovecot.append(imap_user.username, "INBOX", poisoned)
+    dovecot.append(imap_user.username, "INBOX", email(2))
+    account = connect_account(cast, imap_user)
+    from django.core.files.storage import default_storage
+
+    real_save = default_storage.save
+
+    def failing_save(name, content, max_length=None):
+        if "poison" in name:
+            raise OSError("No space left on device")
+        return real_save(name, content, max_length=max_length)
+
+    monkeypatch.setattr(default_storage, "save", failing_save)
+
+    result = sync_account(account)
+
+    assert (result.new, result.failed) == (1, 1)
+    failed = ImapMessage.objects.get(state=ImapMessageState.FAILED)
+    assert "No space left" in failed.error and failed.raw_path, "kept raw, with the reason"
+    assert Message.objects.filter(rfc_message_id="<m2@outside.test>").exists()
+    assert not Message.objects.filter(rfc_message_id="<m1@outside.test>").exists(), "nothing half-delivered"
+
+
+def test_mail_deleted_on_the_server_stays_in_missive(cast, imap_user, dovecot):
+    uid = dovecot.append(imap_user.username, "INBOX", email(1))
+    account = connect_account(cast, imap_user)
+    sync_account(account)
+
+    dovecot.delete(imap_user.username, "INBOX", uid)
+    sync_account(account)
+
+    assert owner_state(cast, "<m1@outside.test>").location == Location.INBOX, "Missive keeps it"
+    assert not ImapMessage.objects.exists(), "no longer on the server"
+
+
+def test_spam_and_not_spam_move_the_mail_on_the_server(cast, imap_user, dovecot):
+    dovecot.append(imap_user.username, "INBOX", email(1))
+    account = connect_account(cast, imap_user)
+    sync_account(account)
+    conversation = Message.objects.get().conversation
+    from conversations.actions import do_mark_not_spam, do_mark_spam
+
+    do_mark_spam(conversation, acting_user=cast.owner)
+    assert set(dovecot.fetch_message_ids(imap_user.username, "Junk").values()) == {"<m1@outside.test>"}
+    sync_account(account)
+    do_mark_not_spam(conversation, acting_user=cast.owner)
+
+    assert set(dovecot.fetch_message_ids(imap_user.username, "INBOX").values()) == {"<m1@outside.test>"}
+    assert dovecot.list_uids(imap_user.username, "Junk") == []
+
+
+def test_auto_replies_bulk_mail_and_trackers_are_recorded_on_the_message(cast, imap_user, dovecot):
+    dovecot.append(imap_user.username, "INBOX", email(1, headers={"Auto-Submitted": "auto-replied"}))
+    dovecot.append(
+        imap_user.username,
+        "INBOX",
+        email(
+            2,
+            headers={"List-Unsubscribe": "<mailto:unsubscribe@news.test>", "Precedence": "bulk"},
+            html='<p>News</p><img src="https://news.test/open.gif" width="1" height="1">',
+        ),
+    )
+    sync_account(connect_account(cast, imap_user))
+
+    auto_reply = Message.objects.get(rfc_message_id="<m1@outside.test>")
+    newsletter = Message.objects.get(rfc_message_id="<m2@outside.test>")
+    assert auto_reply.is_auto_reply and not auto_reply.is_bulk
+    assert newsletter.is_bulk and newsletter.has_read_trackers and not newsletter.is_auto_reply

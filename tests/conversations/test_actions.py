@@ -3,7 +3,7 @@
 from django.utils import timezone
 
 from conversations.actions import do_assign_conversation
-from conversations.models import ConversationState, EventKind, Location, Status
+from conversations.models import Conversation, ConversationState, EventKind, Location, Status
 from inboxes.actions import do_create_account, do_remove_member, do_set_team_members
 from inboxes.models import Membership, NewMessages
 from tests.factories import UserFactory, receive
@@ -162,3 +162,13 @@ def test_later_message_updates_list_summary(cast):
     assert conversation.preview == "second reply text"
     assert conversation.participants[0]["address"] == "other@x.test"
     assert _state(conversation, cast.owner).last_activity_at == conversation.last_activity_at
+
+
+def test_a_reply_to_a_full_conversation_starts_a_new_one(cast):
+    first = receive(cast.personal_account, subject="Long thread", rfc_message_id="<full@x.test>")
+    Conversation.objects.filter(pk=first.conversation_id).update(message_count=400)
+
+    reply = receive(cast.personal_account, subject="Re: Long thread", in_reply_to="<full@x.test>")
+
+    assert reply.conversation_id != first.conversation_id
+    assert reply.conversation.message_count == 1
