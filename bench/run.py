@@ -166,7 +166,8 @@ def measure(
 
 def checked(response: HttpResponse) -> HttpResponse:
     """A benchmark of an error page would be meaningless: stop at the first one."""
-    if response.status_code != 200 or response.headers.get("HX-Retarget"):
+    # Actions answer into the conversation pane; a prompt (#modal) or an error (#toast) is a failure.
+    if response.status_code != 200 or response.headers.get("HX-Retarget") in ("#modal", "#toast"):
         body = response.content.decode(errors="replace")[:500]
         raise RuntimeError(f"{response.status_code} {dict(response.headers)}: {body}")
     return response

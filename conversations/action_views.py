@@ -24,7 +24,7 @@ from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 from conversations import actions, snooze
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import Assignment, Conversation, ConversationState, Label
-from conversations.views import conversation_context, get_state_for_user
+from conversations.views import conversation_context, get_state_for_user, header_context
 from inboxes.access import get_team_for_member
 from inboxes.models import Team, User
 from missive.htmx import AuthenticatedRequest
@@ -32,6 +32,8 @@ from missive.htmx import AuthenticatedRequest
 BULK_LIMIT = 100  # the seed's limit on a bulk selection
 # Reopening the conversation after these would undo them (opening reads it).
 CLOSES_CONVERSATION = {"unread"}
+# These change only the header's flags: the open conversation's messages need no re-render.
+HEADER_ONLY = {"read", "star", "unstar", "pin", "unpin"}
 
 
 def mailbox_for_path(request: AuthenticatedRequest, path: str) -> Mailbox:
@@ -211,7 +213,7 @@ def _run(
         return _toast(request, errors[0])
     if action in CLOSES_CONVERSATION:
         open_id = following = None
-    return _after_action(request, mailbox, states, open_id, following)
+    return _after_action(request, mailbox, states, open_id, following, header_only=action in HEADER_ONLY)
 
 
 def _next_conversation_id(
@@ -236,6 +238,8 @@ def _after_action(
     states: list[ConversationState],
     open_id: UUID | None,
     following: UUID | None,
+    *,
+    header_only: bool = False,
 ) -> HttpResponse:
     """Answer with the least that changed: the open conversation's pane, and the acted-on rows
     updated or removed in place. The next conversation and the sidebar counts are fetched by the
@@ -255,10 +259,14 @@ def _after_action(
         "removed": [conversation_id for conversation_id in acted if conversation_id not in listed],
         "opening_next": bool(next_url),
     }
-    if open_id:
-        context.update(conversation_context(request, get_state_for_user(request, open_id)))
-    response = render(request, "conversations/_action_result.html", context)
-    response = retarget(reswap(response, "innerHTML"), "#conversation-pane")
+    if open_id and header_only:
+        context.update(header_context(request, get_state_for_user(request, open_id)), header_only=True)
+        response = reswap(render(request, "conversations/_action_result.html", context), "none")
+    else:
+        if open_id:
+            context.update(conversation_context(request, get_state_for_user(request, open_id)))
+        response = render(request, "conversations/_action_result.html", context)
+        response = retarget(reswap(response, "innerHTML"), "#conversation-pane")
     events: dict[str, Any] = {"counts-changed": True}
     if next_url:
         events["open-conversation"] = {"url": next_url}

@@ -156,6 +156,7 @@ def _list_context(request: AuthenticatedRequest, mailbox: Mailbox) -> dict:
 
 
 def conversation_context(request: AuthenticatedRequest, state: ConversationState) -> dict:
+    """Everything the conversation view shows; opening it reads it."""
     conversation = state.conversation
     was_unread = state.unread
     do_mark_conversation_read(state)
@@ -174,6 +175,28 @@ def conversation_context(request: AuthenticatedRequest, state: ConversationState
         [("message", m.sent_at, m) for m in messages] + [("event", e.created_at, e) for e in events],
         key=lambda item: item[1],
     )
+    return {
+        **header_context(request, state, messages),
+        "was_unread": was_unread,
+        "timeline": timeline,
+        "attachments": [a for m in messages for a in m.attachments.all() if not a.is_inline],
+        "contacts": _contacts(messages),
+    }
+
+
+def header_context(
+    request: AuthenticatedRequest, state: ConversationState, messages: list[Message] | None = None
+) -> dict:
+    """What the conversation header and its toolbar show. Without loaded messages, only the few
+    columns the spam menu needs are read (no bodies)."""
+    conversation = state.conversation
+    if messages is None:
+        messages = list(
+            Message.objects.filter(conversation=conversation)
+            .select_related("account")
+            .only("direction", "from_address", "sent_at", "account__owner_id", "account__address")
+            .order_by("sent_at")
+        )
     people = list(
         ConversationState.objects.filter(conversation=conversation)
         .select_related("user")
@@ -194,12 +217,8 @@ def conversation_context(request: AuthenticatedRequest, state: ConversationState
         "assignee_ids": {user.id for user in assignees},
         "state": state,
         "conversation": conversation,
-        "was_unread": was_unread,
-        "timeline": timeline,
         "people": people,
         "assignees": assignees,
-        "attachments": [a for m in messages for a in m.attachments.all() if not a.is_inline],
-        "contacts": _contacts(messages),
         "spam": _spam_options(state, messages, request.user),
     }
 
