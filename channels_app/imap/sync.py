@@ -117,9 +117,9 @@ def sync_account(account: Account, *, now: datetime | None = None, wait: bool = 
         except (IMAPClientAbortError, OSError) as error:
             # The connection dropped mid-sync: what was delivered stays delivered (each message
             # commits on its own), and the next run picks up from there.
-            problem = ConnectionProblem("unreachable", f"The connection to the server dropped ({error}).")
-            record_failure(config, problem, now=now)
-            raise problem from error
+            dropped = ConnectionProblem("unreachable", f"The connection to the server dropped ({error}).")
+            record_failure(config, dropped, now=now)
+            raise dropped from error
         finally:
             logout(client)
         record_success(config, now=now)
