@@ -162,15 +162,18 @@ def discover_folders(client: IMAPClient, account: Account) -> list[ImapFolder]:
     taken: set[str] = set()
     for name, role in sorted(listed, key=lambda item: item[1] == FolderRole.NONE):
         folder = folders.get(name) or ImapFolder(organization_id=account.organization_id, account=account, name=name)
+        previous_role = folder.role
         if not folder.role_is_manual:
             detected = role if role and role not in manual_roles and role not in taken else FolderRole.NONE
             folder.role = detected
         if folder.role:
             taken.add(folder.role)
-        folder.save()
+        if folder.pk is None or folder.role != previous_role:  # an unchanged folder costs no write
+            folder.save()
         folders[name] = folder
     present = {name for name, _ in listed}
-    ImapFolder.objects.filter(account=account).exclude(name__in=present).delete()
+    if set(folders) - present:
+        ImapFolder.objects.filter(account=account).exclude(name__in=present).delete()
     return [folders[name] for name, _ in listed]
 
 
