@@ -14,6 +14,10 @@ from tests.mail_factory import make_email, varied_corpus
 CAPABILITIES = {b"IDLE", b"CONDSTORE", b"QRESYNC", b"SPECIAL-USE", b"UIDPLUS", b"MOVE"}
 
 
+# A fixed Date header, so the same message built twice is the same bytes.
+FIXED_DATE = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+
 def message(n: int, **extra) -> bytes:
     return make_email(
         subject=f"Message {n}",
@@ -21,7 +25,7 @@ def message(n: int, **extra) -> bytes:
         to="support@example.org",
         body=f"Body {n}, café €.",
         message_id=f"<m{n}@example.com>",
-        **extra,
+        **{"date": FIXED_DATE, **extra},
     )
 
 
