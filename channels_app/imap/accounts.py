@@ -73,33 +73,21 @@ def do_connect_imap_account(
             if team is not None:
                 account.team, account.is_shared, account.delivery_mode = team, True, DeliveryMode.TEAM_INBOX
             account.save()
+        settings = {
+            "imap_host": details.imap_host,
+            "imap_port": details.imap_port,
+            "imap_security": details.imap_security,
+            "imap_username": details.username,
+            "smtp_host": details.smtp_host or details.imap_host,
+            "smtp_port": details.smtp_port,
+            "smtp_security": details.smtp_security,
+            "smtp_username": details.smtp_username or details.username,
+            "history_days": details.history_days,
+        }
+        # A refreshed account starts over with a clean connection record.
         ImapConfig.objects.update_or_create(
             account=account,
-            defaults={
-                "imap_host": details.imap_host,
-                "imap_port": details.imap_port,
-                "imap_security": details.imap_security,
-                "imap_username": details.username,
-                "smtp_host": details.smtp_host or details.imap_host,
-                "smtp_port": details.smtp_port,
-                "smtp_security": details.smtp_security,
-                "smtp_username": details.smtp_username or details.username,
-                "history_days": details.history_days,
-                "failing_since": None,
-                "failure_count": 0,
-                "next_attempt_at": None,
-            },
-            create_defaults={
-                "organization": organization,
-                "imap_host": details.imap_host,
-                "imap_port": details.imap_port,
-                "imap_security": details.imap_security,
-                "imap_username": details.username,
-                "smtp_host": details.smtp_host or details.imap_host,
-                "smtp_port": details.smtp_port,
-                "smtp_security": details.smtp_security,
-                "smtp_username": details.smtp_username or details.username,
-                "history_days": details.history_days,
-            },
+            defaults={**settings, "failing_since": None, "failure_count": 0, "next_attempt_at": None},
+            create_defaults={**settings, "organization": organization},
         )
     return account, created
