@@ -52,11 +52,8 @@ lint: $(INSTALLED)
 check: lint test
 
 bench: $(INSTALLED) imap
-	@if [ -f bench/run.py ]; then \
-		$(PY) -m missive.services exec -- $(PY) bench/run.py; \
-	else \
-		echo "No benchmarks yet (bench/run.py does not exist)."; \
-	fi
+	$(PY) -m missive.services exec -- $(PY) bench/run.py
+	$(PY) -m missive.services exec -- $(PY) bench/imap_sync.py
 
 clean:
 	rm -rf var/
