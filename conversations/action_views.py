@@ -28,6 +28,7 @@ from conversations.views import conversation_context, get_state_for_user, header
 from inboxes.access import get_team_for_member
 from inboxes.models import Team, User
 from missive.htmx import AuthenticatedRequest
+from missive.ids import is_uuid
 
 BULK_LIMIT = 100  # the seed's limit on a bulk selection
 # Reopening the conversation after these would undo them (opening reads it).
@@ -75,21 +76,13 @@ def _from_team_inbox(request: AuthenticatedRequest, mailbox: Mailbox) -> bool:
 def _members(conversation: Conversation, ids: list[str]) -> list[User]:
     users = list(
         User.objects.filter(
-            id__in=[i for i in ids if _is_uuid(i)],
+            id__in=[i for i in ids if is_uuid(i)],
             memberships__organization_id=conversation.organization_id,
         )
     )
     if len(users) != len(set(ids)):
         raise actions.ActionRefused("Pick people from the conversation's organization.")
     return users
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _block_choice(request: AuthenticatedRequest) -> str:
@@ -116,7 +109,7 @@ def _move(request: AuthenticatedRequest, conversation: Conversation, mailbox: Ma
     team_id = request.POST.get("team_id", "")
     team = (
         Team.objects.filter(id=team_id, organization_id=conversation.organization_id).first()
-        if _is_uuid(team_id)
+        if is_uuid(team_id)
         else None
     )
     if team is None:
@@ -177,7 +170,7 @@ def bulk_action(request: AuthenticatedRequest, action: str) -> HttpResponse:
     handler = HANDLERS.get(action)
     if handler is None:
         raise Http404("No such action.")
-    ids = list(dict.fromkeys(i for i in request.POST.getlist("ids") if _is_uuid(i)))
+    ids = list(dict.fromkeys(i for i in request.POST.getlist("ids") if is_uuid(i)))
     if not ids:
         return HttpResponseBadRequest("Select at least one conversation.")
     if len(ids) > BULK_LIMIT:
@@ -188,7 +181,7 @@ def bulk_action(request: AuthenticatedRequest, action: str) -> HttpResponse:
     if len(states) != len(ids):
         raise Http404("No such conversation.")
     open_id = request.POST.get("open", "")
-    return _run(request, action, handler, states, open_id=UUID(open_id) if _is_uuid(open_id) else None)
+    return _run(request, action, handler, states, open_id=UUID(open_id) if is_uuid(open_id) else None)
 
 
 def _run(

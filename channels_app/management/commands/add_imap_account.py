@@ -1,5 +1,4 @@
 import os
-import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -8,6 +7,7 @@ from channels_app.imap.accounts import ImapAccountDetails, do_connect_imap_accou
 from channels_app.imap.connection import ConnectionProblem
 from channels_app.models import Security
 from inboxes.models import Membership, Organization, Team, User
+from missive.ids import is_uuid
 
 
 class Command(BaseCommand):
@@ -63,7 +63,7 @@ class Command(BaseCommand):
 
 def _organization(value: str) -> Organization:
     found = Organization.objects.filter(name=value).first()
-    if found is None and _is_uuid(value):
+    if found is None and is_uuid(value):
         found = Organization.objects.filter(id=value).first()
     if found is None:
         raise CommandError(f"No organization named {value!r}.")
@@ -75,14 +75,6 @@ def _team(organization: Organization, value: str) -> Team:
     if team is None:
         raise CommandError(f"No team named {value!r} in {organization.name}.")
     return team
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _history_days(value: str) -> int | None:

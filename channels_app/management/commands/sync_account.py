@@ -1,4 +1,3 @@
-import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -6,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from channels_app.imap.connection import ConnectionProblem
 from channels_app.imap.sync import sync_account
 from inboxes.models import Account, AccountKind
+from missive.ids import is_uuid
 
 
 class Command(BaseCommand):
@@ -31,16 +31,8 @@ class Command(BaseCommand):
 def _account(value: str) -> Account:
     accounts = Account.objects.filter(kind=AccountKind.IMAP)
     found = accounts.filter(address=value.lower()).first()
-    if found is None and _is_uuid(value):
+    if found is None and is_uuid(value):
         found = accounts.filter(id=value).first()
     if found is None:
         raise CommandError(f"No IMAP account {value!r}.")
     return found
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
