@@ -309,7 +309,7 @@ def run_benchmark(
     problems = check_counts(counts, mailbox)
     if worker.returncode != 0:
         problems.insert(0, f"sync_account exited with {worker.returncode}")
-    warmup, times = 0.0, []
+    warmup, times = 0.0, list[float]()
     recheck_worker = None
     if worker.returncode == 0:  # else the mailbox is not synced, and a re-check would finish the work
         if rechecks:
@@ -406,13 +406,14 @@ def report(figures: Figures) -> list[str]:
 
 
 def _git_commit() -> str:
-    found = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-        capture_output=True,
-        text=True,
-        cwd=BASE_DIR,
-    )
-    return found.stdout.strip()
+    """HEAD, marked when tracked files differ from it (the code measured is then not HEAD's)."""
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=BASE_DIR)  # noqa: S603, S607
+
+    head = git("rev-parse", "--short", "HEAD").stdout.strip()
+    dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    return f"{head} with uncommitted changes" if head and dirty else head
 
 
 def append_results(lines: list[str]) -> None:
