@@ -42,6 +42,10 @@
   }
 
   function markSelected(id) {
+    // The keyboard cursor follows the selection only when the selection changes: a later
+    // settle (a sidebar refresh, say) must not pull back a cursor the user has since moved.
+    const previous = document.querySelector("#conversation-list > .row.selected");
+    if (previous && previous.dataset.id === id) return;
     rows().forEach((r) => {
       const match = r.dataset.id === id;
       r.classList.toggle("selected", match);
@@ -288,8 +292,9 @@
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   document.cookie = `tz=${timeZone}; path=/; SameSite=Lax`;
 
-  document.addEventListener("htmx:afterSettle", () => {
+  document.addEventListener("htmx:afterSettle", (event) => {
     // After history navigation or a pane swap, keep the open conversation highlighted.
+    if (event.detail.target.id === "sidebar") return;
     const match = window.location.pathname.match(/\/([0-9a-f-]{36})\/$/);
     if (match) markSelected(match[1]);
     else rows().forEach((r) => r.classList.remove("selected"));

@@ -97,6 +97,11 @@ def test_keyboard_moves_opens_and_closes(page, live_server, cast, mail, page_err
     expect(page.locator(".conv-subject")).to_have_text("Personal 1")
 
     page.keyboard.press("j")
+    # A sidebar refresh landing after the key (opening an unread conversation starts one)
+    # must leave the cursor where the user put it.
+    page.evaluate("document.body.dispatchEvent(new Event('counts-changed'))")
+    page.wait_for_load_state("networkidle")
+    expect(_rows(page).nth(2)).to_have_class(re.compile(r"\bcursor\b"))
     page.keyboard.press("Enter")
     expect(page.locator(".conv-subject")).to_have_text("Personal 2")
 
