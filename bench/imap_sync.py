@@ -487,7 +487,7 @@ def instrumented() -> Iterator[Stopwatches]:
     from imapclient import IMAPClient
 
     import channels_app.imap.sync as sync
-    import conversations.actions as actions
+    import conversations.delivery as delivery
 
     watches = Stopwatches()
     watches.wrap(redis.lock.Lock, "acquire", "account lock: acquire (Redis)")
@@ -501,18 +501,8 @@ def instrumented() -> Iterator[Stopwatches]:
     watches.wrap(sync, "parse_email", "parse_email")
     watches.wrap(sync, "do_receive_message", "do_receive_message")
     watches.wrap(sync, "do_receive_messages", "do_receive_messages (a batch)")
-    for name in (
-        "_same_email",
-        "_is_blocked",
-        "_find_thread",
-        "_new_conversation",
-        "_store_message",
-        "_update_summary",
-        "_grant_access_for_account",
-        "_apply_new_message_to_existing",
-        "_counts_changed",
-    ):
-        watches.wrap(actions, name, f"  {name}")
+    for name in ("__init__", "deliver", "write"):
+        watches.wrap(delivery._Batch, name, f"  batch.{name}")
     watches.wrap(FileSystemStorage, "_save", "file writes (raw + attachments)")
     watches.wrap(redis.lock.Lock, "reacquire", "account lock: keepalive (Redis)")
     watches.wrap(sync, "logout", "LOGOUT")

@@ -6,23 +6,19 @@ what each action does to whom, and tests/conversations/test_state_machine.py has
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations.counts import invalidate_counts
+from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.models import (
     AccessSource,
     Assignment,
-    Attachment,
     BlockedSender,
     Conversation,
     ConversationEvent,
@@ -36,302 +32,16 @@ from conversations.models import (
 )
 from conversations.signals import provider_change
 from inboxes.models import (
-    Account,
-    AccountAccess,
     ArchiveAssigned,
     Membership,
-    NewMessages,
     Team,
     TeamMembership,
     User,
 )
 
-PREVIEW_LENGTH = 200
-_WHITESPACE = re.compile(r"\s+")
 
-
-@dataclass
-class IncomingAttachment:
-    filename: str
-    content_type: str
-    content: bytes
-    content_id: str = ""
-    is_inline: bool = False
-
-
-@dataclass
-class IncomingMessage:
-    """A parsed external message, as a channel transport hands it over."""
-
-    from_address: str
-    subject: str
-    body_text: str
-    from_name: str = ""
-    to: list[dict[str, str]] = field(default_factory=list)
-    cc: list[dict[str, str]] = field(default_factory=list)
-    body_html: str = ""
-    rfc_message_id: str = ""
-    in_reply_to: str = ""
-    references: list[str] = field(default_factory=list)
-    sent_at: datetime | None = None
-    # Where the original bytes were already stored (transports store them before parsing).
-    raw_path: str = ""
-    attachments: list[IncomingAttachment] = field(default_factory=list)
-    reply_to: list[dict[str, str]] = field(default_factory=list)
-    # The original bytes (emails): stored before anything else, downloadable, re-parsable.
-    raw: bytes | None = None
-    # Why the bytes could not be parsed; the message is then kept and shown raw.
-    parse_error: str = ""
-    is_auto_reply: bool = False
-    is_bulk: bool = False
-    has_read_trackers: bool = False
-
-
-def make_preview(text: str) -> str:
-    return _WHITESPACE.sub(" ", text).strip()[:PREVIEW_LENGTH]
-
-
-def _find_thread(account: Account, incoming: IncomingMessage) -> Conversation | None:
-    """The conversation an incoming message replies to, by its In-Reply-To / References; a full
-    conversation (400 messages) is not continued."""
-    parent_ids = [mid for mid in [incoming.in_reply_to, *incoming.references] if mid]
-    if not parent_ids:
-        return None
-    parent = (
-        Message.objects.filter(organization_id=account.organization_id, rfc_message_id__in=parent_ids)
-        .select_related("conversation")
-        .order_by("-sent_at")
-        .first()
-    )
-    if parent is None or parent.conversation.message_count >= MAX_MESSAGES_PER_CONVERSATION:
-        return None
-    return parent.conversation
-
-
-def _team_member_ids(team_id: UUID) -> list[UUID]:
+def team_member_ids(team_id: UUID) -> list[UUID]:
     return list(TeamMembership.objects.filter(team_id=team_id).values_list("user_id", flat=True))
-
-
-def _recipients_for_new_conversation(account: Account) -> dict[UUID, tuple[str, str]]:
-    """user id -> (location, access source) for a new conversation arriving on the account."""
-    placement: dict[UUID, tuple[str, str]] = {}
-    if account.delivers_to_team_inbox and account.team_id:
-        for user_id in _team_member_ids(account.team_id):
-            placement[user_id] = (Location.NONE, AccessSource.TEAM)
-    elif account.is_shared:
-        for access in AccountAccess.objects.filter(account=account):
-            location = Location.INBOX if access.new_messages == NewMessages.INBOX else Location.NONE
-            if access.user_id:
-                placement[access.user_id] = (location, AccessSource.ACCOUNT)
-            elif access.team_id:
-                for user_id in _team_member_ids(access.team_id):
-                    placement.setdefault(user_id, (location, AccessSource.TEAM))
-    # The person who connected the account always has access to all of its content. A team inbox
-    # delivery changes nobody's Inbox, so an owner outside the team finds it where members do.
-    owner_location = Location.NONE if account.delivers_to_team_inbox else Location.INBOX
-    placement.setdefault(account.owner_id, (owner_location, AccessSource.ACCOUNT))
-    return placement
-
-
-MAX_MESSAGES_PER_CONVERSATION = 400  # the seed's limit: past it, a new conversation starts
-
-
-@transaction.atomic
-def do_receive_message(
-    account: Account,
-    incoming: IncomingMessage,
-    *,
-    placement: str | None = None,
-    direction: str = Direction.INBOUND,
-    seen: bool = False,
-) -> Message:
-    """Store a message that reached an account, threading it, and move per-user state as the
-    state machine says (docs/state-machine.md, rows 1-4).
-
-    `placement` files it elsewhere than the Inbox (mail the server keeps in Archive, Trash or
-    Spam); `seen` is the server's read flag, which stands for the account owner's read state.
-    The same email (by Message-ID) reaching a second account of the organization joins the
-    existing message instead of making a second one.
-    """
-    existing = _same_email(account, incoming)
-    if existing is not None:
-        _grant_access_for_account(existing.conversation, account, placement=placement)
-        _counts_changed(existing.conversation)
-        return existing
-    if placement is None and _is_blocked(account, incoming.from_address):
-        placement = Location.SPAM
-    sent_at = incoming.sent_at or timezone.now()
-    conversation = _find_thread(account, incoming)
-    is_new = conversation is None
-    if conversation is None:
-        conversation = _new_conversation(account, incoming, sent_at, placement)
-    message = _store_message(account, conversation, incoming, sent_at, direction)
-    _update_summary(conversation, message, has_attachments=bool(incoming.attachments))
-    if is_new:
-        _grant_access_for_account(conversation, account, placement=placement, unread=direction == Direction.INBOUND)
-    elif placement is None and direction == Direction.INBOUND:
-        _apply_new_message_to_existing(conversation, account)
-    if seen or direction == Direction.OUTBOUND:
-        ConversationState.objects.filter(conversation=conversation, user_id=account.owner_id).update(unread=False)
-    _counts_changed(conversation)
-    return message
-
-
-def _same_email(account: Account, incoming: IncomingMessage) -> Message | None:
-    if not incoming.rfc_message_id:
-        return None
-    return (
-        Message.objects.filter(organization_id=account.organization_id, rfc_message_id=incoming.rfc_message_id)
-        .select_related("conversation")
-        .first()
-    )
-
-
-def _is_blocked(account: Account, sender: str) -> bool:
-    """Organization blocks and the account owner's own blocks send mail straight to Spam."""
-    sender = sender.lower()
-    if not sender:
-        return False
-    domain = sender.rsplit("@", 1)[-1]
-    return BlockedSender.objects.filter(
-        Q(address=sender) | Q(domain=domain),
-        Q(user__isnull=True) | Q(user_id=account.owner_id),
-        organization_id=account.organization_id,
-    ).exists()
-
-
-def _new_conversation(
-    account: Account, incoming: IncomingMessage, sent_at: datetime, placement: str | None
-) -> Conversation:
-    team_id = account.team_id if account.delivers_to_team_inbox else None
-    return Conversation.objects.create(
-        organization_id=account.organization_id,
-        subject=incoming.subject,
-        team_id=team_id,
-        is_shared=account.is_shared,
-        # History the server keeps archived is done work; spam is spam for the whole team.
-        status=Status.CLOSED if team_id and placement == Location.ARCHIVED else Status.OPEN,
-        is_spam=bool(team_id) and placement == Location.SPAM,
-        created_at=sent_at,
-        last_activity_at=sent_at,
-    )
-
-
-def _store_message(
-    account: Account, conversation: Conversation, incoming: IncomingMessage, sent_at: datetime, direction: str
-) -> Message:
-    message = Message(
-        organization_id=account.organization_id,
-        conversation=conversation,
-        account=account,
-        direction=direction,
-        from_name=incoming.from_name[:200],
-        from_address=incoming.from_address[:254],
-        to=incoming.to,
-        cc=incoming.cc,
-        subject=incoming.subject[:500],
-        body_text=incoming.body_text,
-        body_html=incoming.body_html,
-        rfc_message_id=incoming.rfc_message_id[:500],
-        in_reply_to=incoming.in_reply_to[:500],
-        references=" ".join(incoming.references),
-        sent_at=sent_at,
-        size=len(incoming.raw or b""),
-        parse_error=incoming.parse_error,
-        is_auto_reply=incoming.is_auto_reply,
-        is_bulk=incoming.is_bulk,
-        has_read_trackers=incoming.has_read_trackers,
-    )
-    if incoming.raw_path:
-        message.raw_file.name = incoming.raw_path
-    elif incoming.raw is not None:
-        message.raw_file.save("message.eml", ContentFile(incoming.raw), save=False)
-    message.save()
-    for item in incoming.attachments:
-        attachment = Attachment(
-            organization_id=account.organization_id,
-            message=message,
-            filename=item.filename[:255],
-            content_type=item.content_type[:127],
-            size=len(item.content),
-            content_id=item.content_id[:255],
-            is_inline=item.is_inline,
-        )
-        attachment.file.save(item.filename, ContentFile(item.content), save=False)
-        attachment.save()
-    if direction == Direction.OUTBOUND and not conversation.has_outbound:
-        conversation.has_outbound = True
-    return message
-
-
-def _update_summary(conversation: Conversation, message: Message, *, has_attachments: bool) -> None:
-    participant = {"name": message.from_name, "address": message.from_address}
-    participants = [p for p in conversation.participants if p.get("address") != message.from_address]
-    conversation.participants = [participant, *participants][:10]
-    conversation.preview = make_preview(message.body_text)
-    conversation.message_count += 1
-    conversation.has_attachments = conversation.has_attachments or has_attachments
-    conversation.last_activity_at = max(conversation.last_activity_at, message.sent_at)
-    conversation.save()
-
-
-def _grant_access_for_account(
-    conversation: Conversation, account: Account, *, placement: str | None, unread: bool = True
-) -> None:
-    """Give the account's recipients their copy (rows that exist are left alone)."""
-    rows = [
-        ConversationState(
-            organization_id=conversation.organization_id,
-            conversation=conversation,
-            user_id=user_id,
-            location=placement if placement and location == Location.INBOX else location,
-            access_source=source,
-            unread=unread,
-            last_activity_at=conversation.last_activity_at,
-        )
-        for user_id, (location, source) in _recipients_for_new_conversation(account).items()
-    ]
-    if placement in (Location.TRASHED, Location.SPAM):
-        for row in rows:
-            row.location = placement
-    ConversationState.objects.bulk_create(rows, ignore_conflicts=True)
-    refresh_team_inbox(conversation)
-
-
-def _apply_new_message_to_existing(conversation: Conversation, account: Account) -> None:
-    """State machine event 1 on an existing conversation (docs/state-machine.md)."""
-    assignee_ids = set(conversation.assignments.values_list("user_id", flat=True))
-    if conversation.status == Status.CLOSED:
-        conversation.status = Status.OPEN
-        conversation.save(update_fields=["status"])
-        _event(conversation, EventKind.REOPENED, None, target="by a new message")
-    if conversation.snoozed_until and conversation.snooze_discard_if_reply:
-        _clear_everyone_snooze(conversation)
-    states = ConversationState.objects.filter(conversation=conversation)
-    states.update(unread=True, last_activity_at=conversation.last_activity_at)
-    # A reply cancels personal snoozes that asked for it; the conversation needs attention now.
-    states.filter(snoozed_until__isnull=False, snooze_discard_if_reply=True).update(
-        snoozed_until=None, snooze_discard_if_reply=False, snooze_leave_in_inbox=False, location=Location.INBOX
-    )
-    team = conversation.team
-    to_team_inbox = bool(team and assignee_ids and team.reply_to_assigned_goes_to_team_inbox)
-    inbox_users = {
-        uid for uid, (location, _) in _recipients_for_new_conversation(account).items() if location == Location.INBOX
-    }
-    if not to_team_inbox:
-        inbox_users |= assignee_ids
-    back_to_inbox = Q(watching=True) | Q(user_id__in=inbox_users)
-    returning = states.filter(back_to_inbox, location__in=[Location.NONE, Location.ARCHIVED])
-    if to_team_inbox:
-        # The team option sends the reply to the team inbox instead: assignees stay put even
-        # though assigning made them watchers.
-        returning = returning.exclude(user_id__in=assignee_ids)
-    returning.update(location=Location.INBOX)
-    if to_team_inbox:
-        conversation.in_team_inbox = True
-        conversation.save(update_fields=["in_team_inbox"])
-    else:
-        refresh_team_inbox(conversation)
 
 
 # --- Shared helpers ------------------------------------------------------------------------------
@@ -400,12 +110,7 @@ def _counts_changed(conversation: Conversation) -> None:
     Invalidated now and again after commit: a page view between the two could have cached the
     pre-commit numbers."""
     user_ids = list(ConversationState.objects.filter(conversation=conversation).values_list("user_id", flat=True))
-    _invalidate_now_and_after_commit(user_ids)
-
-
-def _invalidate_now_and_after_commit(user_ids: list[UUID]) -> None:
-    invalidate_counts(user_ids)
-    transaction.on_commit(lambda: invalidate_counts(user_ids))
+    invalidate_counts_now_and_after_commit(user_ids)
 
 
 # --- Archive, close, reopen -----------------------------------------------------------------------
@@ -578,7 +283,7 @@ def do_move_to_team(conversation: Conversation, team: Team, *, acting_user: User
     conversation.team = team
     conversation.is_shared = True
     conversation.save(update_fields=["team", "is_shared"])
-    grant_team_access(team, _team_member_ids(team.id), conversations=[conversation], unread=True)
+    grant_team_access(team, team_member_ids(team.id), conversations=[conversation], unread=True)
     refresh_team_inbox(conversation)
     _event(conversation, EventKind.MOVED_TO_TEAM, acting_user, target=str(team))
     _counts_changed(conversation)
@@ -762,11 +467,11 @@ def do_delete_forever(conversation: Conversation, *, acting_user: User) -> None:
     user_ids = list(ConversationState.objects.filter(conversation=conversation).values_list("user_id", flat=True))
     if owns_account:
         conversation.delete()
-        _invalidate_now_and_after_commit(user_ids)
+        invalidate_counts_now_and_after_commit(user_ids)
     else:
         conversation.assignments.filter(user=acting_user).delete()
         state.delete()
-        _invalidate_now_and_after_commit([acting_user.id])
+        invalidate_counts_now_and_after_commit([acting_user.id])
 
 
 # Public webmail: blocking the whole domain would block millions of people (seed: Spam and blocking).
@@ -914,7 +619,7 @@ def do_mark_conversation_read(state: ConversationState) -> None:
         state.last_read_at = timezone.now()
         state.save(update_fields=["unread", "snooze_due", "last_read_at"])
         _tell_provider(state.conversation, state.user_id, "read")
-        _invalidate_now_and_after_commit([state.user_id])
+        invalidate_counts_now_and_after_commit([state.user_id])
 
 
 @transaction.atomic
@@ -924,7 +629,7 @@ def do_set_unread(conversation: Conversation, *, acting_user: User, unread: bool
     state.save(update_fields=["unread"])
     _tell_provider(conversation, acting_user.id, "unread" if unread else "read")
     _event(conversation, EventKind.MARKED_UNREAD if unread else EventKind.MARKED_READ, acting_user, private=True)
-    _invalidate_now_and_after_commit([acting_user.id])
+    invalidate_counts_now_and_after_commit([acting_user.id])
 
 
 @transaction.atomic
@@ -942,7 +647,7 @@ def do_set_pinned(conversation: Conversation, *, acting_user: User, pinned: bool
     state.pinned = pinned
     state.save(update_fields=["pinned"])
     _event(conversation, EventKind.PINNED if pinned else EventKind.UNPINNED, acting_user, private=True)
-    _invalidate_now_and_after_commit([acting_user.id])
+    invalidate_counts_now_and_after_commit([acting_user.id])
 
 
 # --- Access follows team and organization membership (signals from inboxes) ---------------------
@@ -972,7 +677,7 @@ def grant_team_access(
         for conversation_id, last_activity_at in pairs
     ]
     ConversationState.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-    _invalidate_now_and_after_commit(list(user_ids))
+    invalidate_counts_now_and_after_commit(list(user_ids))
 
 
 def revoke_team_access(team: Team, user_ids: Iterable[UUID]) -> None:
@@ -981,11 +686,11 @@ def revoke_team_access(team: Team, user_ids: Iterable[UUID]) -> None:
     ConversationState.objects.filter(
         conversation__team=team, user_id__in=user_ids, access_source=AccessSource.TEAM
     ).delete()
-    _invalidate_now_and_after_commit(user_ids)
+    invalidate_counts_now_and_after_commit(user_ids)
 
 
 def revoke_organization_access(organization_id: UUID, user_id: UUID) -> None:
     """A user removed from an organization loses every conversation of it, at once."""
     ConversationState.objects.filter(organization_id=organization_id, user_id=user_id).delete()
     Assignment.objects.filter(organization_id=organization_id, user_id=user_id).delete()
-    _invalidate_now_and_after_commit([user_id])
+    invalidate_counts_now_and_after_commit([user_id])

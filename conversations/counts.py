@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q
 
 from conversations.models import VISIBLE_IN_ALL, VISIBLE_IN_TEAM_INBOX, Assignment, ConversationState, Location, Status
@@ -25,6 +26,14 @@ def _key(user_id: UUID | str) -> str:
 
 def invalidate_counts(user_ids: Iterable[UUID | str]) -> None:
     cache.delete_many([_key(user_id) for user_id in set(user_ids)])
+
+
+def invalidate_counts_now_and_after_commit(user_ids: Iterable[UUID | str]) -> None:
+    """For changes made in a transaction: a page view between the two could cache the
+    pre-commit numbers."""
+    user_ids = list(user_ids)
+    invalidate_counts(user_ids)
+    transaction.on_commit(lambda: invalidate_counts(user_ids))
 
 
 def sidebar_counts(user: User) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from conversations.actions import IncomingMessage, do_receive_message
+from conversations.delivery import IncomingMessage, do_receive_message
 from conversations.models import Label
 from inboxes.models import Account, AccountKind, Membership, Organization, Role, Team, TeamMembership, TeamRole, User
 

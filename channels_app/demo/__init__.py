@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from channels_app.email.parsing import parse_email
 from channels_app.email.storage import store_raw
-from conversations.actions import do_assign_conversation, do_receive_message
+from conversations.actions import do_assign_conversation
+from conversations.delivery import do_receive_message
 from conversations.models import ConversationLabel, Label
 from inboxes.actions import do_create_account, do_create_organization, do_create_team, do_set_team_members
 from inboxes.models import Account, Organization, Role, User

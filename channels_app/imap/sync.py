@@ -2,14 +2,15 @@
 
 Per folder: STATUS tells whether anything changed (an unchanged mailbox costs one round trip per
 folder); new UIDs above the last one seen are fetched in batches, each message stored raw first,
-then parsed and delivered in one transaction together with its (folder, UIDVALIDITY, UID) record,
-whose uniqueness makes a re-run after a crash skip what was already done. A UIDVALIDITY change
-re-maps records by Message-ID instead of fetching everything again. Flags and server-side moves
-are reflected on the account owner's state.
+then parsed and delivered together with its (folder, UIDVALIDITY, UID) record, whose uniqueness
+makes a re-run after a crash skip what was already done; each batch commits in one transaction
+with the folder's progress. A UIDVALIDITY change re-maps records by Message-ID instead of fetching
+everything again. Flags and server-side moves are reflected on the account owner's state.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -28,8 +29,8 @@ from channels_app.email.parsing import parse_email
 from channels_app.email.storage import store_raw
 from channels_app.imap.connection import ConnectionProblem, ServerSettings, connect, logout
 from channels_app.models import FolderRole, ImapConfig, ImapFolder, ImapMessage, ImapMessageState
-from conversations.actions import do_receive_message
 from conversations.counts import invalidate_counts
+from conversations.delivery import Delivery, IncomingMessage, do_receive_messages
 from conversations.models import ConversationState, Direction, Location
 from inboxes.models import Account, AccountStatus
 
@@ -91,7 +92,13 @@ class SyncResult:
 
 
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return _redis_for(settings.REDIS_URL)
+
+
+@functools.lru_cache(maxsize=4)
+def _redis_for(url: str) -> redis.Redis:
+    """One client (and connection pool) per process: a new one costs a connection per sync."""
+    return redis.Redis.from_url(url)
 
 
 def sync_account(account: Account, *, now: datetime | None = None, wait: bool = False) -> SyncResult:
@@ -115,8 +122,8 @@ def sync_account(account: Account, *, now: datetime | None = None, wait: bool = 
         try:
             _sync_folders(client, account, config, result)
         except (IMAPClientAbortError, OSError) as error:
-            # The connection dropped mid-sync: what was delivered stays delivered (each message
-            # commits on its own), and the next run picks up from there.
+            # The connection dropped mid-sync: what was delivered stays delivered (each FETCH
+            # batch commits on its own), and the next run picks up from there.
             dropped = ConnectionProblem("unreachable", f"The connection to the server dropped ({error}).")
             record_failure(config, dropped, now=now)
             raise dropped from error
@@ -238,61 +245,104 @@ def _fetch_new(
     known = set(folder.copies().filter(uid__in=uids).values_list("uid", flat=True))
     for start in range(0, len(uids), FETCH_BATCH):
         batch = [uid for uid in uids[start : start + FETCH_BATCH] if uid not in known]
+        fetched = {}
         if batch:
             result.keepalive()
             fetched = client.fetch(batch, ["BODY.PEEK[]", "FLAGS"])
-            for index, uid in enumerate(batch):
-                if index % 20 == 19:
-                    result.keepalive()
-                data = fetched.get(uid)
-                if data is None:  # expunged between SEARCH and FETCH
-                    continue
-                outcome = ingest(account, folder, uid, data[b"BODY[]"], data.get(b"FLAGS", ()))
+        items = []
+        for index, uid in enumerate(batch):
+            if index % 20 == 19:
+                result.keepalive()
+            data = fetched.get(uid)
+            if data is not None:  # else expunged between SEARCH and FETCH
+                items.append(_prepare(uid, data[b"BODY[]"], data.get(b"FLAGS", ())))
+        # One transaction per batch, progress included: a commit per message (a disk flush each)
+        # cost more than the rest of ingesting it. A crash re-fetches at most this batch.
+        with transaction.atomic():
+            for outcome in ingest_batch(account, folder, items):
                 setattr(result, outcome, getattr(result, outcome) + 1)
-        # Progress is saved per batch, so a crash re-fetches at most one batch (which is skipped).
-        folder.last_uid = max(folder.last_uid, *uids[start : start + FETCH_BATCH])
-        ImapFolder.objects.filter(pk=folder.pk).update(last_uid=folder.last_uid, uidvalidity=folder.uidvalidity)
+            folder.last_uid = max(folder.last_uid, *uids[start : start + FETCH_BATCH])
+            ImapFolder.objects.filter(pk=folder.pk).update(last_uid=folder.last_uid, uidvalidity=folder.uidvalidity)
+
+
+@dataclass
+class Fetched:
+    """A fetched message, its raw bytes stored and parsed."""
+
+    uid: int
+    incoming: IncomingMessage
+    flags: set[bytes]
+    raw_path: str
+
+
+def _prepare(uid: int, raw: bytes, flags: Iterable[bytes]) -> Fetched:
+    raw_path = store_raw(raw)
+    incoming = parse_email(raw)
+    incoming.raw_path = raw_path
+    return Fetched(uid, incoming, set(flags), raw_path)
+
+
+def ingest_batch(account: Account, folder: ImapFolder, items: list[Fetched]) -> list[str]:
+    """Deliver a FETCH batch in a fixed number of statements; should anything in it fail, deliver
+    its messages one by one instead, so that only the poisoned one fails."""
+    if len(items) > 1:
+        try:
+            with transaction.atomic():
+                return _deliver_batch(account, folder, items)
+        except Exception:
+            logger.warning(
+                "A batch of %s messages in %s failed; delivering them one by one",
+                len(items),
+                folder.name,
+                exc_info=True,
+            )
+    return [_deliver(account, folder, item) for item in items]
+
+
+def _deliver_batch(account: Account, folder: ImapFolder, items: list[Fetched]) -> list[str]:
+    deliveries = [Delivery(item.incoming, seen=b"\\Seen" in item.flags) for item in items]
+    do_receive_messages(
+        account,
+        deliveries,
+        placement=PLACEMENT.get(folder.role, Location.ARCHIVED),
+        direction=Direction.OUTBOUND if folder.role == FolderRole.SENT else Direction.INBOUND,
+    )
+    messages = [delivery.message for delivery in deliveries]
+    assert all(messages), "do_receive_messages fills every delivery in"
+    flagged = {m.conversation_id for m, item in zip(messages, items, strict=True) if m and b"\\Flagged" in item.flags}
+    if flagged:
+        ConversationState.objects.filter(conversation_id__in=flagged, user_id=account.owner_id).update(starred=True)
+    ImapMessage.objects.bulk_create(
+        ImapMessage(
+            organization_id=account.organization_id,
+            account=account,
+            folder=folder,
+            uidvalidity=folder.uidvalidity or 0,
+            uid=item.uid,
+            message=message,
+            rfc_message_id=item.incoming.rfc_message_id[:500],
+            raw_path=item.raw_path,
+            state=ImapMessageState.INGESTED,
+            seen=b"\\Seen" in item.flags,
+            flagged=b"\\Flagged" in item.flags,
+        )
+        for message, item in zip(messages, items, strict=True)
+    )
+    return ["new" if delivery.created else "updated" for delivery in deliveries]
 
 
 def ingest(account: Account, folder: ImapFolder, uid: int, raw: bytes, flags: Iterable[bytes]) -> str:
     """Store, parse and deliver one fetched message. Returns "new", or "updated" for an email
     already known (moved on the server, or seen in another account), or "failed": a message that
     fails is recorded as such, raw bytes kept, and never blocks the others."""
-    flags = set(flags)
-    raw_path = store_raw(raw)
-    incoming = parse_email(raw)
-    incoming.raw_path = raw_path
-    location = {
-        "organization_id": account.organization_id,
-        "account": account,
-        "folder": folder,
-        "uidvalidity": folder.uidvalidity,
-        "uid": uid,
-    }
-    started = timezone.now()
+    return _deliver(account, folder, _prepare(uid, raw, flags))
+
+
+def _deliver(account: Account, folder: ImapFolder, item: Fetched) -> str:
+    uid, raw_path = item.uid, item.raw_path
     try:
         with transaction.atomic():
-            message = do_receive_message(
-                account,
-                incoming,
-                placement=PLACEMENT.get(folder.role, Location.ARCHIVED),
-                direction=Direction.OUTBOUND if folder.role == FolderRole.SENT else Direction.INBOUND,
-                seen=b"\\Seen" in flags,
-            )
-            if b"\\Flagged" in flags:
-                ConversationState.objects.filter(conversation=message.conversation, user_id=account.owner_id).update(
-                    starred=True
-                )
-            ImapMessage.objects.create(
-                **location,
-                message=message,
-                rfc_message_id=incoming.rfc_message_id[:500],
-                raw_path=raw_path,
-                state=ImapMessageState.INGESTED,
-                seen=b"\\Seen" in flags,
-                flagged=b"\\Flagged" in flags,
-            )
-        return "new" if message.created_at >= started else "updated"
+            return _deliver_batch(account, folder, [item])[0]
     except Exception as error:  # one poisoned message must not stop the sync
         logger.exception("Message %s in %s could not be delivered", uid, folder.name)
         ImapMessage.objects.update_or_create(
@@ -301,7 +351,8 @@ def ingest(account: Account, folder: ImapFolder, uid: int, raw: bytes, flags: It
             uid=uid,
             defaults={"state": ImapMessageState.FAILED, "error": str(error)[:2000], "raw_path": raw_path},
             create_defaults={
-                **location,
+                "organization_id": account.organization_id,
+                "account": account,
                 "state": ImapMessageState.FAILED,
                 "error": str(error)[:2000],
                 "raw_path": raw_path,
@@ -427,5 +478,8 @@ def record_success(config: ImapConfig, *, now: datetime | None = None) -> None:
     config.failing_since = None
     config.failure_count = 0
     config.next_attempt_at = None
-    config.save(update_fields=["last_success_at", "failing_since", "failure_count", "next_attempt_at", "supports_idle"])
-    Account.objects.filter(pk=config.account_id).update(status=AccountStatus.CONNECTED, status_reason="")
+    with transaction.atomic():  # one commit (a disk flush) for both
+        config.save(
+            update_fields=["last_success_at", "failing_since", "failure_count", "next_attempt_at", "supports_idle"]
+        )
+        Account.objects.filter(pk=config.account_id).update(status=AccountStatus.CONNECTED, status_reason="")

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Exists, F, ForeignKey, Max, OuterRef
 
 from bench.run import Bench, measure, pick_cast, table
-from conversations.actions import make_preview
+from conversations.delivery import make_preview
 from conversations.management.commands.generate_dataset import Rows, dataset_organizations
 from conversations.models import (
     Assignment,

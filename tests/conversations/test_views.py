@@ -8,7 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from conversations.actions import IncomingAttachment, do_assign_conversation
+from conversations.actions import do_assign_conversation
+from conversations.delivery import IncomingAttachment
 from conversations.models import ConversationLabel, ConversationState
 from tests.conftest import login
 from tests.factories import LabelFactory, receive

@@ -30,7 +30,7 @@ from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from conversations.actions import _recipients_for_new_conversation, make_preview
+from conversations.delivery import make_preview, recipients_for_new_conversation
 from conversations.models import (
     AccessSource,
     Assignment,
@@ -448,7 +448,7 @@ class Generator:
             conversations=conversations,
         )
         for account_plan in plan.accounts:
-            account_plan.recipients = _recipients_for_new_conversation(account_plan.account)
+            account_plan.recipients = recipients_for_new_conversation(account_plan.account)
         plan.contacts = [
             (f"{first} {last}", f"{slugify(first)}.{slugify(last)}@{rng.choice(COMPANIES)}.example")
             for first, last in ((rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)) for _ in range(3000))
@@ -747,7 +747,7 @@ class Generator:
                         "",
                     ),
                 )
-            # As actions._update_summary: latest sender first, each address once, ten at most.
+            # As delivery._Batch.update_summary: latest sender first, each address once, ten at most.
             participants = [
                 {"name": from_name, "address": from_address},
                 *[p for p in participants if p["address"] != from_address],
@@ -755,7 +755,7 @@ class Generator:
             preview = make_preview(body)
         last_message_at = sent_times[-1]
 
-        # Access at delivery (actions._recipients_for_new_conversation), then assignment.
+        # Access at delivery (delivery.recipients_for_new_conversation), then assignment.
         states = {uid: StateRow(uid, source, location) for uid, (location, source) in account_plan.recipients.items()}
         events: list[tuple[uuid.UUID | None, str, dict[str, str], datetime, uuid.UUID | None]] = []
         for assignee in assignees:
