@@ -4,8 +4,9 @@ A Dovecot of its own (tests/imap_server.py) gets a user whose INBOX receives var
 messages (tests/mail_factory.py: sizes up to ~200 KB, attachments, charsets, replies). The account
 is connected the way operators do it (`manage.py add_imap_account`, STARTTLS, the password in an
 environment variable, all history), then one worker process runs `manage.py sync_account ACCOUNT
---once`: its wall time gives messages/second end to end (Python and Django start-up included) and
-the kernel's accounting of that process (wait4) gives its peak RSS. The database must then hold
+--once`: its wall time gives messages/second end to end (Python and Django start-up included);
+its peak memory is that of the worker and the parser process it starts, summed (sampled from
+/proc, and never less than the kernel's own accounting of the worker, wait4's ru_maxrss). The database must then hold
 every message exactly once and nothing failed. Last, the unchanged mailbox is re-checked with
 `sync_account` in this process (a warm worker's cost) and once more as the command.
 
@@ -43,6 +44,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -192,18 +194,24 @@ def connect_account(server: DovecotServer, user: ImapUser) -> Any:
 
 
 def run_worker(args: list[str], env: dict[str, str]) -> WorkerRun:
-    """`manage.py ARGS` in a process of its own: wall time from spawn to exit, and that process's
-    own peak RSS as the kernel accounts it (wait4's ru_maxrss, in KB on Linux)."""
+    """`manage.py ARGS` in a process of its own: wall time from spawn to exit, and peak memory: the
+    larger of that process's own peak RSS as the kernel accounts it (wait4's ru_maxrss, in KB on
+    Linux) and the peak of the RSS summed over it and its children (the parser process), sampled
+    every 20 ms."""
     command = [sys.executable, str(BASE_DIR / "manage.py"), *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, cwd=BASE_DIR, stdout=out, stderr=err)  # noqa: S603
+        sampler = TreeRssSampler(process.pid)
+        sampler.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
         except BaseException:
             process.kill()
             process.wait()
             raise
+        finally:
+            sampler.stop()
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -211,11 +219,50 @@ def run_worker(args: list[str], env: dict[str, str]) -> WorkerRun:
         return WorkerRun(
             command=command,
             seconds=seconds,
-            peak_rss_kb=usage.ru_maxrss,
+            peak_rss_kb=max(usage.ru_maxrss, sampler.peak_kb),
             returncode=process.returncode,
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),
         )
+
+
+class TreeRssSampler(threading.Thread):
+    """The peak of the RSS summed over a process and its descendants, read from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak_kb = pid, 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.02):
+            self.peak_kb = max(self.peak_kb, sum(_rss_kb(pid) for pid in _tree(self.pid)))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def _tree(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def _rss_kb(pid: int) -> int:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def count_rows(account: Any) -> dict[str, int]:
@@ -295,6 +342,9 @@ def run_benchmark(
         f"  {mailbox.bytes / 1e6:,.0f} MB APPENDed in {mailbox.seconds:.1f} s "
         f"({messages / mailbox.seconds:,.0f} messages/s; setup, not measured)"
     )
+    # Dovecot's half a gigabyte would otherwise still be written back to disk during the sync,
+    # slowing every file the worker creates: flush it first so the setup is not measured.
+    os.sync()
     started = time.perf_counter()
     account = connect_account(server, mailbox.user)
     connect_seconds = time.perf_counter() - started
@@ -354,7 +404,7 @@ def report(figures: Figures) -> list[str]:
             f">= {TARGET_RATE}",
             f.rate >= TARGET_RATE,
         ),
-        ("Worker peak RSS", f"{f.peak_rss_mb:,.0f} MB", f"< {TARGET_RSS_MB} MB", f.peak_rss_mb < TARGET_RSS_MB),
+        ("Peak RSS (+ parser)", f"{f.peak_rss_mb:,.0f} MB", f"< {TARGET_RSS_MB} MB", f.peak_rss_mb < TARGET_RSS_MB),
     ]
     if f.rechecks:
         rows.append(
@@ -375,7 +425,7 @@ def report(figures: Figures) -> list[str]:
         f"(setup: {mb.seconds:.1f} s to generate and APPEND, {f.connect_seconds:.2f} s to connect; not measured)",
         f"Initial sync: {f.worker.seconds:.1f} s wall for the process ("
         + (f"{reported:.1f} s inside sync_account, {mb.messages / reported:,.0f} messages/s; " if reported else "")
-        + f"the rest is Python and Django start-up), peak RSS {f.peak_rss_mb:,.0f} MB",
+        + f"the rest is Python and Django start-up), peak RSS {f.peak_rss_mb:,.0f} MB (worker and parser process)",
         f"Database: {c.get(f'imap_{ImapMessageState.INGESTED}', 0):,} ImapMessage rows ingested, "
         f"{c.get(f'imap_{ImapMessageState.FAILED}', 0):,} failed; {c['messages']:,} messages, "
         f"{c['conversations']:,} conversations (expected {mb.expected_conversations:,}), "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from conversations.actions import team_member_ids
 from conversations.counts import invalidate_counts_now_and_after_commit
+from conversations.incoming import IncomingMessage
 from conversations.models import (
     AccessSource,
     Assignment,
@@ -40,48 +41,12 @@ from conversations.models import (
     Status,
 )
 from inboxes.models import Account, AccountAccess, NewMessages
+from missive.db import copy_insert
 
 MAX_MESSAGES_PER_CONVERSATION = 400  # the seed's limit: past it, a new conversation starts
 
 PREVIEW_LENGTH = 200
 _WHITESPACE = re.compile(r"\s+")
-
-
-@dataclass
-class IncomingAttachment:
-    filename: str
-    content_type: str
-    content: bytes
-    content_id: str = ""
-    is_inline: bool = False
-
-
-@dataclass
-class IncomingMessage:
-    """A parsed external message, as a channel transport hands it over."""
-
-    from_address: str
-    subject: str
-    body_text: str
-    from_name: str = ""
-    to: list[dict[str, str]] = field(default_factory=list)
-    cc: list[dict[str, str]] = field(default_factory=list)
-    body_html: str = ""
-    rfc_message_id: str = ""
-    in_reply_to: str = ""
-    references: list[str] = field(default_factory=list)
-    sent_at: datetime | None = None
-    # Where the original bytes were already stored (transports store them before parsing).
-    raw_path: str = ""
-    attachments: list[IncomingAttachment] = field(default_factory=list)
-    reply_to: list[dict[str, str]] = field(default_factory=list)
-    # The original bytes (emails): stored before anything else, downloadable, re-parsable.
-    raw: bytes | None = None
-    # Why the bytes could not be parsed; the message is then kept and shown raw.
-    parse_error: str = ""
-    is_auto_reply: bool = False
-    is_bulk: bool = False
-    has_read_trackers: bool = False
 
 
 def make_preview(text: str) -> str:
@@ -318,11 +283,14 @@ class _Batch:
                 message=message,
                 filename=item.filename[:255],
                 content_type=item.content_type[:127],
-                size=len(item.content),
+                size=item.stored_size if item.stored_path else len(item.content),
                 content_id=item.content_id[:255],
                 is_inline=item.is_inline,
             )
-            attachment.file.save(item.filename, ContentFile(item.content), save=False)
+            if item.stored_path:
+                attachment.file.name = item.stored_path
+            else:
+                attachment.file.save(item.filename, ContentFile(item.content), save=False)
             self.new_attachments.append(attachment)
         if direction == Direction.OUTBOUND and not conversation.has_outbound:
             conversation.has_outbound = True
@@ -417,14 +385,14 @@ class _Batch:
     # Writing --------------------------------------------------------------------------------
 
     def write(self) -> None:
-        Conversation.objects.bulk_create(self.new_conversations)
-        Message.objects.bulk_create(self.new_messages)
-        Attachment.objects.bulk_create(self.new_attachments)
+        copy_insert(Conversation, self.new_conversations)
+        copy_insert(Message, self.new_messages)
+        copy_insert(Attachment, self.new_attachments)
         ConversationState.objects.bulk_create(self.new_states, ignore_conflicts=True)
         _update_changed(Conversation, self.conversations.values(), self.conversation_before, _CONVERSATION_FIELDS)
         states = [state for states in self.states.values() for state in states.values()]
         _update_changed(ConversationState, states, self.state_before, _STATE_FIELDS)
-        ConversationEvent.objects.bulk_create(self.events)
+        copy_insert(ConversationEvent, self.events)
         user_ids = [user_id for cid in self.touched for user_id in self.states[cid]]
         if user_ids:
             invalidate_counts_now_and_after_commit(user_ids)

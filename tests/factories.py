@@ -5,7 +5,8 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from conversations.delivery import IncomingMessage, do_receive_message
+from conversations.delivery import do_receive_message
+from conversations.incoming import IncomingMessage
 from conversations.models import Label
 from inboxes.models import Account, AccountKind, Membership, Organization, Role, Team, TeamMembership, TeamRole, User
 

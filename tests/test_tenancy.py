@@ -7,7 +7,7 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from conversations.delivery import IncomingAttachment
+from conversations.incoming import IncomingAttachment
 from tests.conftest import login
 from tests.factories import LabelFactory, receive
 

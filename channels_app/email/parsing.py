@@ -22,7 +22,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import unquote
 
-from conversations.delivery import IncomingAttachment, IncomingMessage
+from conversations.incoming import IncomingAttachment, IncomingMessage
 from conversations.trackers import is_tracking_image
 
 UNPARSEABLE_SUBJECT = "(unparseable message)"

@@ -13,7 +13,9 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,22 +23,26 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
-from channels_app.email.parsing import parse_email
-from channels_app.email.storage import store_raw
+from channels_app.email.intake import store_and_parse, store_and_parse_many
 from channels_app.imap.connection import ConnectionProblem, ServerSettings, connect, logout
 from channels_app.models import FolderRole, ImapConfig, ImapFolder, ImapMessage, ImapMessageState
 from conversations.counts import invalidate_counts
-from conversations.delivery import Delivery, IncomingMessage, do_receive_messages
+from conversations.delivery import Delivery, do_receive_messages
+from conversations.incoming import IncomingMessage
 from conversations.models import ConversationState, Direction, Location
 from inboxes.models import Account, AccountStatus
+from missive.db import copy_insert
 
 logger = logging.getLogger(__name__)
 
 FETCH_BATCH = 100
+# Batches in flight ahead of the one being delivered (fetched, stored, parsed).
+PIPELINE_DEPTH = 2
 # The per-account lock expires this long after its holder last renewed it (renewed every few
 # messages), so a worker killed mid-sync blocks the account for seconds, not for the whole sync.
 LOCK_SECONDS = 20
@@ -139,13 +145,16 @@ def sync_account(account: Account, *, now: datetime | None = None, wait: bool = 
 def _sync_folders(client: IMAPClient, account: Account, config: ImapConfig, result: SyncResult) -> None:
     config.supports_idle = client.has_capability("IDLE")
     condstore = client.has_capability("CONDSTORE")
+    # QRESYNC names the messages expunged since a mod-sequence (VANISHED), instead of the whole
+    # folder's UIDs being listed to find them. It must be enabled before a folder is selected.
+    qresync = condstore and client.has_capability("QRESYNC") and bool(client.enable("QRESYNC"))
     moved: set[Any] = set()
     for folder in discover_folders(client, account):
         if folder.role == FolderRole.DRAFTS:
             continue
         result.keepalive()
         try:
-            moved |= _sync_folder(client, account, config, folder, result, condstore=condstore)
+            moved |= _sync_folder(client, account, config, folder, result, condstore=condstore, qresync=qresync)
         except IMAPClientAbortError:
             raise
         except IMAPClientError:  # this folder refused something; the others still sync
@@ -195,7 +204,14 @@ def _detect_role(name: str, flags: Iterable[bytes]) -> str:
 
 
 def _sync_folder(
-    client: IMAPClient, account: Account, config: ImapConfig, folder: ImapFolder, result: SyncResult, *, condstore: bool
+    client: IMAPClient,
+    account: Account,
+    config: ImapConfig,
+    folder: ImapFolder,
+    result: SyncResult,
+    *,
+    condstore: bool,
+    qresync: bool = False,
 ) -> set[Any]:
     """Fetch what is new in one folder and notice flag changes and removals. Returns the ids of
     messages whose copies moved or vanished here."""
@@ -223,11 +239,15 @@ def _sync_folder(
         folder.last_uid = uidnext - 1
         ImapFolder.objects.filter(pk=folder.pk).update(last_uid=folder.last_uid, uidvalidity=uidvalidity)
     _fetch_new(client, account, config, folder, result)
-    if condstore and folder.highest_modseq is not None and modseq is not None and modseq != folder.highest_modseq:
-        result.updated += _apply_flag_changes(client, account, folder, since=folder.highest_modseq)
+    vanished: set[int] = set()
+    known_modseq = condstore and folder.highest_modseq is not None and modseq is not None
+    if known_modseq and modseq != folder.highest_modseq:
+        updated, vanished = _apply_flag_changes(client, account, folder, since=folder.highest_modseq, qresync=qresync)
+        result.updated += updated
     elif not condstore:
-        result.updated += _apply_flag_changes(client, account, folder, since=None)
-    moved = _forget_vanished(client, folder)
+        result.updated += _apply_flag_changes(client, account, folder, since=None)[0]
+    # An expunge raises the folder's mod-sequence: with QRESYNC an unchanged one means none.
+    moved = _forget(folder, vanished) if qresync and known_modseq else _forget_vanished(client, folder)
     folder.uidnext, folder.message_count, folder.highest_modseq = uidnext, count, modseq
     folder.last_synced_at = timezone.now()
     folder.save()
@@ -243,26 +263,60 @@ def _fetch_new(
         criteria += ["SINCE", since]
     uids = sorted(uid for uid in client.search(criteria) if uid > folder.last_uid)
     known = set(folder.copies().filter(uid__in=uids).values_list("uid", flat=True))
-    for start in range(0, len(uids), FETCH_BATCH):
-        batch = [uid for uid in uids[start : start + FETCH_BATCH] if uid not in known]
-        fetched = {}
-        if batch:
+    batches = [uids[start : start + FETCH_BATCH] for start in range(0, len(uids), FETCH_BATCH)]
+    to_fetch = [[uid for uid in batch if uid not in known] for batch in batches]
+    # A pipeline: while one batch is delivered, the next is being stored and parsed and the one
+    # after that fetched, each stage in a thread of its own. Delivery waits for PostgreSQL,
+    # fetching for the server, storing for the disk and parsing for the parser process, so the
+    # stages overlap. Only this thread touches the database and renews the lock (redis-py keeps a
+    # lock's token per thread).
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-fetch") as fetcher,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-prepare") as preparer,
+    ):
+
+        def start(index: int) -> Future[list[Fetched]]:  # each stage runs its batches in order
+            answer = fetcher.submit(_fetch, client, to_fetch[index])
+            return preparer.submit(_prepare_batch, answer)
+
+        upcoming = deque(start(index) for index in range(min(PIPELINE_DEPTH, len(batches))))
+        for index, batch in enumerate(batches):
+            items = _wait_for(upcoming.popleft(), result)
+            if index + PIPELINE_DEPTH < len(batches):
+                upcoming.append(start(index + PIPELINE_DEPTH))
             result.keepalive()
-            fetched = client.fetch(batch, ["BODY.PEEK[]", "FLAGS"])
-        items = []
-        for index, uid in enumerate(batch):
-            if index % 20 == 19:
-                result.keepalive()
-            data = fetched.get(uid)
-            if data is not None:  # else expunged between SEARCH and FETCH
-                items.append(_prepare(uid, data[b"BODY[]"], data.get(b"FLAGS", ())))
-        # One transaction per batch, progress included: a commit per message (a disk flush each)
-        # cost more than the rest of ingesting it. A crash re-fetches at most this batch.
-        with transaction.atomic():
-            for outcome in ingest_batch(account, folder, items):
-                setattr(result, outcome, getattr(result, outcome) + 1)
-            folder.last_uid = max(folder.last_uid, *uids[start : start + FETCH_BATCH])
-            ImapFolder.objects.filter(pk=folder.pk).update(last_uid=folder.last_uid, uidvalidity=folder.uidvalidity)
+            # One transaction per batch, progress included: a commit per message (a disk flush
+            # each) cost more than the rest of ingesting it. A crash re-fetches at most this batch.
+            with transaction.atomic():
+                for outcome in ingest_batch(account, folder, items):
+                    setattr(result, outcome, getattr(result, outcome) + 1)
+                folder.last_uid = max(folder.last_uid, *batch)
+                ImapFolder.objects.filter(pk=folder.pk).update(last_uid=folder.last_uid, uidvalidity=folder.uidvalidity)
+
+
+def _fetch(client: IMAPClient, uids: list[int]) -> list[tuple[int, bytes, Iterable[bytes]]]:
+    """(uid, raw bytes, flags) of the messages still on the server (one may have been expunged
+    between SEARCH and FETCH)."""
+    if not uids:
+        return []
+    fetched = client.fetch(uids, ["BODY.PEEK[]", "FLAGS"])
+    return [(uid, data[b"BODY[]"], data.get(b"FLAGS", ())) for uid in uids if (data := fetched.get(uid))]
+
+
+def _prepare_batch(answer: Future[list[tuple[int, bytes, Iterable[bytes]]]]) -> list[Fetched]:
+    """Store and parse a fetched batch (no database access: this runs in the pipeline's thread)."""
+    found = answer.result()
+    parsed = store_and_parse_many([raw for _, raw, _ in found])
+    return [Fetched(uid, incoming, set(flags)) for (uid, _, flags), incoming in zip(found, parsed, strict=True)]
+
+
+def _wait_for(future: Future[list[Fetched]], result: SyncResult) -> list[Fetched]:
+    """The prefetched batch, renewing the account lock while a slow one (huge messages) arrives."""
+    while True:
+        try:
+            return future.result(timeout=LOCK_SECONDS / 4)
+        except TimeoutError:
+            result.keepalive()
 
 
 @dataclass
@@ -272,14 +326,6 @@ class Fetched:
     uid: int
     incoming: IncomingMessage
     flags: set[bytes]
-    raw_path: str
-
-
-def _prepare(uid: int, raw: bytes, flags: Iterable[bytes]) -> Fetched:
-    raw_path = store_raw(raw)
-    incoming = parse_email(raw)
-    incoming.raw_path = raw_path
-    return Fetched(uid, incoming, set(flags), raw_path)
 
 
 def ingest_batch(account: Account, folder: ImapFolder, items: list[Fetched]) -> list[str]:
@@ -312,21 +358,24 @@ def _deliver_batch(account: Account, folder: ImapFolder, items: list[Fetched]) -
     flagged = {m.conversation_id for m, item in zip(messages, items, strict=True) if m and b"\\Flagged" in item.flags}
     if flagged:
         ConversationState.objects.filter(conversation_id__in=flagged, user_id=account.owner_id).update(starred=True)
-    ImapMessage.objects.bulk_create(
-        ImapMessage(
-            organization_id=account.organization_id,
-            account=account,
-            folder=folder,
-            uidvalidity=folder.uidvalidity or 0,
-            uid=item.uid,
-            message=message,
-            rfc_message_id=item.incoming.rfc_message_id[:500],
-            raw_path=item.raw_path,
-            state=ImapMessageState.INGESTED,
-            seen=b"\\Seen" in item.flags,
-            flagged=b"\\Flagged" in item.flags,
-        )
-        for message, item in zip(messages, items, strict=True)
+    copy_insert(
+        ImapMessage,
+        [
+            ImapMessage(
+                organization_id=account.organization_id,
+                account=account,
+                folder=folder,
+                uidvalidity=folder.uidvalidity or 0,
+                uid=item.uid,
+                message=message,
+                rfc_message_id=item.incoming.rfc_message_id[:500],
+                raw_path=item.incoming.raw_path,
+                state=ImapMessageState.INGESTED,
+                seen=b"\\Seen" in item.flags,
+                flagged=b"\\Flagged" in item.flags,
+            )
+            for message, item in zip(messages, items, strict=True)
+        ],
     )
     return ["new" if delivery.created else "updated" for delivery in deliveries]
 
@@ -335,11 +384,11 @@ def ingest(account: Account, folder: ImapFolder, uid: int, raw: bytes, flags: It
     """Store, parse and deliver one fetched message. Returns "new", or "updated" for an email
     already known (moved on the server, or seen in another account), or "failed": a message that
     fails is recorded as such, raw bytes kept, and never blocks the others."""
-    return _deliver(account, folder, _prepare(uid, raw, flags))
+    return _deliver(account, folder, Fetched(uid, store_and_parse(raw), set(flags)))
 
 
 def _deliver(account: Account, folder: ImapFolder, item: Fetched) -> str:
-    uid, raw_path = item.uid, item.raw_path
+    uid, raw_path = item.uid, item.incoming.raw_path
     try:
         with transaction.atomic():
             return _deliver_batch(account, folder, [item])[0]
@@ -391,14 +440,19 @@ def _header_value(block: bytes) -> str:
     return " ".join(value.split())
 
 
-def _apply_flag_changes(client: IMAPClient, account: Account, folder: ImapFolder, *, since: int | None) -> int:
-    """\\Seen and \\Flagged set on the server become the owner's read and starred state."""
-    modifiers = [f"CHANGEDSINCE {since}"] if since is not None else None
+def _apply_flag_changes(
+    client: IMAPClient, account: Account, folder: ImapFolder, *, since: int | None, qresync: bool = False
+) -> tuple[int, set[int]]:
+    """\\Seen and \\Flagged set on the server become the owner's read and starred state. Returns
+    how many changed and, with QRESYNC, the UIDs expunged since `since`."""
+    modifiers = [f"CHANGEDSINCE {since}", *(["VANISHED"] if qresync else [])] if since is not None else None
     known_uids = list(folder.copies().values_list("uid", flat=True))
     changed: dict[int, Any] = {}
+    vanished: set[int] = set()
     # Explicit UIDs (imapclient cannot filter a "1:*" answer), chunked to stay under line limits.
     for start in range(0, len(known_uids), 2000):
         changed.update(client.fetch(known_uids[start : start + 2000], ["FLAGS"], modifiers=modifiers))
+        vanished |= _take_vanished(client)
     updates = 0
     records = {r.uid: r for r in folder.copies().filter(uid__in=list(changed)).exclude(message=None)}
     for uid, data in changed.items():
@@ -417,13 +471,33 @@ def _apply_flag_changes(client: IMAPClient, account: Account, folder: ImapFolder
         updates += 1
     if updates:
         invalidate_counts([account.owner_id])
-    return updates
+    return updates, vanished
+
+
+def _take_vanished(client: IMAPClient) -> set[int]:
+    """The UIDs of `* VANISHED (EARLIER) 41,43:45` answers (RFC 7162), which imapclient leaves
+    among imaplib's untagged responses."""
+    uids: set[int] = set()
+    for line in client._imap.untagged_responses.pop("VANISHED", []):
+        text = line.decode() if isinstance(line, bytes) else str(line)
+        for part in text.replace("(EARLIER)", "").strip().split(","):
+            first, _, last = part.partition(":")
+            if first.strip().isdigit():
+                uids.update(range(int(first), int(last or first) + 1))
+    return uids
 
 
 def _forget_vanished(client: IMAPClient, folder: ImapFolder) -> set[Any]:
     """Copies no longer in the folder were moved or deleted on the server."""
     present = set(client.search("ALL"))
-    gone = folder.copies().exclude(uid__in=present)
+    return _forget_copies(folder.copies().exclude(uid__in=present))
+
+
+def _forget(folder: ImapFolder, vanished: set[int]) -> set[Any]:
+    return _forget_copies(folder.copies().filter(uid__in=vanished)) if vanished else set()
+
+
+def _forget_copies(gone: QuerySet[ImapMessage]) -> set[Any]:
     message_ids = set(gone.exclude(message=None).values_list("message_id", flat=True))
     gone.delete()
     return message_ids

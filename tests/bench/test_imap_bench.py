@@ -46,4 +46,4 @@ def test_the_benchmark_syncs_and_counts_a_small_mailbox(dovecot, settings, tmp_p
     assert figures.recheck_worker is not None
     assert figures.recheck_worker.stdout.startswith("0 new, 0 updated, 0 failed")
     table = "\n".join(report(figures))
-    assert "Initial sync, end to end" in table and "Worker peak RSS" in table and "Unchanged re-check" in table
+    assert "Initial sync, end to end" in table and "Peak RSS (+ parser)" in table and "Unchanged re-check" in table

@@ -11,7 +11,7 @@ import pytest
 from django.core.signals import request_started
 from playwright.sync_api import Page, expect
 
-from conversations.delivery import IncomingAttachment
+from conversations.incoming import IncomingAttachment
 from tests.browser.conftest import log_in, screenshot
 from tests.conversations.test_mail_views import PNG, ImageServer
 from tests.conversations.test_sanitize import XSS_BODIES

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from imapclient import IMAPClient
 
 from channels_app.imap.accounts import ImapAccountDetails, do_connect_imap_account
 from channels_app.imap.connection import CERTIFICATE_ERROR, ConnectionProblem, ServerSettings, connect
@@ -273,7 +274,7 @@ def _database_url() -> str:
 
 
 def test_a_sync_killed_midway_resumes_with_each_message_exactly_once(cast, imap_user, dovecot, tmp_path):
-    total = 300
+    total = 1000  # ten batches: the kill lands mid-sync however fast the pipeline runs
     dovecot.append_many(imap_user.username, "INBOX", (email(n) for n in range(total)))
     account = connect_account(cast, imap_user)
     env = {
@@ -420,7 +421,7 @@ def test_idle_brings_new_mail_in_within_five_seconds(cast, imap_user, dovecot, s
 
 
 def test_a_connection_dropped_mid_fetch_resumes_with_each_message_exactly_once(cast, imap_user, dovecot):
-    total = 400
+    total = 2000  # enough batches that the drop lands while the pipeline is still fetching
     dovecot.append_many(imap_user.username, "INBOX", (email(n) for n in range(total)))
     account = connect_account(cast, imap_user)
     outcome: dict[str, object] = {}
@@ -449,7 +450,8 @@ def test_a_connection_dropped_mid_fetch_resumes_with_each_message_exactly_once(c
 
 def test_a_message_whose_delivery_fails_is_recorded_and_does_not_block_the_rest(cast, imap_user, dovecot, monkeypatch):
     """A disk that refuses one attachment (the storage edge) poisons one message, not the sync."""
-    poisoned = email(1, attachments=[("poison.bin", b"x" * 10, "application/octet-stream")])
+    poison = b"refused by the disk"
+    poisoned = email(1, attachments=[("poison.bin", poison, "application/octet-stream")])
     dovecot.append(imap_user.username, "INBOX", poisoned)
     dovecot.append(imap_user.username, "INBOX", email(2))
     account = connect_account(cast, imap_user)
@@ -458,8 +460,9 @@ def test_a_message_whose_delivery_fails_is_recorded_and_does_not_block_the_rest(
     real_save = default_storage.save
 
     def failing_save(name, content, max_length=None):
-        if "poison" in name:
+        if content.read() == poison:
             raise OSError("No space left on device")
+        content.seek(0)
         return real_save(name, content, max_length=max_length)
 
     monkeypatch.setattr(default_storage, "save", failing_save)
@@ -483,6 +486,26 @@ def test_mail_deleted_on_the_server_stays_in_missive(cast, imap_user, dovecot):
 
     assert owner_state(cast, "<m1@outside.test>").location == Location.INBOX, "Missive keeps it"
     assert not ImapMessage.objects.exists(), "no longer on the server"
+
+
+def test_with_qresync_expunged_mail_is_found_without_listing_the_folder(cast, imap_user, dovecot, monkeypatch):
+    uids = [dovecot.append(imap_user.username, "INBOX", email(n)) for n in range(3)]
+    account = connect_account(cast, imap_user)
+    sync_account(account)
+    searches = []
+    real_search = IMAPClient.search
+
+    def recorded_search(client, criteria="ALL", charset=None):
+        searches.append(criteria)
+        return real_search(client, criteria, charset)
+
+    monkeypatch.setattr(IMAPClient, "search", recorded_search)
+    dovecot.delete(imap_user.username, "INBOX", uids[1])
+
+    sync_account(account)
+
+    assert sorted(ImapMessage.objects.values_list("uid", flat=True)) == [uids[0], uids[2]]
+    assert "ALL" not in searches, "the server's VANISHED answer named the expunged message"
 
 
 def test_spam_and_not_spam_move_the_mail_on_the_server(cast, imap_user, dovecot):

@@ -16,7 +16,7 @@ from channels_app.email.parsing import (
     html_to_text,
     parse_email,
 )
-from conversations.delivery import IncomingAttachment, IncomingMessage
+from conversations.incoming import IncomingAttachment, IncomingMessage
 
 EML = Path(__file__).parent / "eml"
 PNG_START = b"\x89PNG\r\n\x1a\n"

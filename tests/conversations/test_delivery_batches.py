@@ -15,13 +15,8 @@ import pytest
 
 from conversations import delivery
 from conversations.actions import do_archive, do_assign_conversation, do_close, do_snooze
-from conversations.delivery import (
-    Delivery,
-    IncomingAttachment,
-    IncomingMessage,
-    do_receive_message,
-    do_receive_messages,
-)
+from conversations.delivery import Delivery, do_receive_message, do_receive_messages
+from conversations.incoming import IncomingAttachment, IncomingMessage
 from conversations.models import (
     Attachment,
     BlockedSender,

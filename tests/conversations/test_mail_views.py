@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 from conversations import mail_views
-from conversations.delivery import IncomingAttachment
+from conversations.incoming import IncomingAttachment
 from conversations.sanitize import sign_image_url
 from tests.conftest import login
 from tests.factories import receive

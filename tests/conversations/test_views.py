@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from conversations.actions import do_assign_conversation
-from conversations.delivery import IncomingAttachment
+from conversations.incoming import IncomingAttachment
 from conversations.models import ConversationLabel, ConversationState
 from tests.conftest import login
 from tests.factories import LabelFactory, receive
