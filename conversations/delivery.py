@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
-from django.db.models import Field, Model, Q
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from conversations.actions import team_member_ids
@@ -41,7 +40,7 @@ from conversations.models import (
     Status,
 )
 from inboxes.models import Account, AccountAccess, NewMessages
-from missive.db import copy_insert
+from missive.db import copy_insert, snapshot, update_changed
 
 MAX_MESSAGES_PER_CONVERSATION = 400  # the seed's limit: past it, a new conversation starts
 
@@ -81,9 +80,6 @@ def recipients_for_new_conversation(account: Account) -> dict[UUID, tuple[str, s
     return placement
 
 
-MAX_MESSAGES_PER_CONVERSATION = 400  # the seed's limit: past it, a new conversation starts
-
-
 _CONVERSATION_FIELDS = (
     "participants",
     "preview",
@@ -115,10 +111,6 @@ class Delivery:
     seen: bool = False
     message: Message | None = None
     created: bool = False
-
-
-def _snapshot(obj: object, fields: Sequence[str]) -> tuple:
-    return tuple(getattr(obj, name) for name in fields)
 
 
 class _Batch:
@@ -154,9 +146,9 @@ class _Batch:
                 "conversation_id", "user_id"
             ):
                 self.assignees[conversation_id].add(user_id)
-        self.conversation_before = {cid: _snapshot(c, _CONVERSATION_FIELDS) for cid, c in self.conversations.items()}
+        self.conversation_before = {cid: snapshot(c, _CONVERSATION_FIELDS) for cid, c in self.conversations.items()}
         self.state_before = {
-            state.pk: _snapshot(state, _STATE_FIELDS) for states in self.states.values() for state in states.values()
+            state.pk: snapshot(state, _STATE_FIELDS) for states in self.states.values() for state in states.values()
         }
         self.blocked_addresses: set[str] = set()
         self.blocked_domains: set[str] = set()
@@ -389,41 +381,13 @@ class _Batch:
         copy_insert(Message, self.new_messages)
         copy_insert(Attachment, self.new_attachments)
         ConversationState.objects.bulk_create(self.new_states, ignore_conflicts=True)
-        _update_changed(Conversation, self.conversations.values(), self.conversation_before, _CONVERSATION_FIELDS)
+        update_changed(Conversation, self.conversations.values(), self.conversation_before, _CONVERSATION_FIELDS)
         states = [state for states in self.states.values() for state in states.values()]
-        _update_changed(ConversationState, states, self.state_before, _STATE_FIELDS)
+        update_changed(ConversationState, states, self.state_before, _STATE_FIELDS)
         copy_insert(ConversationEvent, self.events)
         user_ids = [user_id for cid in self.touched for user_id in self.states[cid]]
         if user_ids:
             invalidate_counts_now_and_after_commit(user_ids)
-
-
-def _update_changed(
-    model: type[Model], objects: Iterable[Model], before: dict[Any, tuple], fields: Sequence[str]
-) -> None:
-    """UPDATE the rows that existed before the batch and changed, only the fields that changed: one
-    statement per row, sent together (psycopg pipelines executemany) per set of changed fields.
-    (bulk_update's CASE expressions cost more Python than the updates themselves.)"""
-    by_fields: dict[tuple[str, ...], list[Model]] = defaultdict(list)
-    for obj in objects:
-        if obj.pk not in before:
-            continue  # inserted by this batch
-        now = _snapshot(obj, fields)
-        changed = tuple(name for name, old, new in zip(fields, before[obj.pk], now, strict=True) if old != new)
-        if changed:
-            by_fields[changed].append(obj)
-    meta, quote = model._meta, connection.ops.quote_name
-    table, pk = quote(meta.db_table), quote(meta.pk.column if meta.pk and meta.pk.column else "id")
-    for changed, group in by_fields.items():
-        columns = [field for name in changed if isinstance(field := meta.get_field(name), Field)]
-        assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in columns)
-        sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 - names from the model
-        rows = [
-            [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns] + [obj.pk]
-            for obj in group
-        ]
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
 
 
 @transaction.atomic
