@@ -425,7 +425,7 @@ def report(figures: Figures) -> list[str]:
         f"(setup: {mb.seconds:.1f} s to generate and APPEND, {f.connect_seconds:.2f} s to connect; not measured)",
         f"Initial sync: {f.worker.seconds:.1f} s wall for the process ("
         + (f"{reported:.1f} s inside sync_account, {mb.messages / reported:,.0f} messages/s; " if reported else "")
-        + f"the rest is Python and Django start-up), peak RSS {f.peak_rss_mb:,.0f} MB (worker and parser process)",
+        + f"the rest is Python and Django start-up), peak RSS {f.peak_rss_mb:,.0f} MB (worker and parser processes)",
         f"Database: {c.get(f'imap_{ImapMessageState.INGESTED}', 0):,} ImapMessage rows ingested, "
         f"{c.get(f'imap_{ImapMessageState.FAILED}', 0):,} failed; {c['messages']:,} messages, "
         f"{c['conversations']:,} conversations (expected {mb.expected_conversations:,}), "
