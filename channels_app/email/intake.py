@@ -44,7 +44,8 @@ def store_and_parse_many(raws: list[bytes]) -> list[IncomingMessage]:
         # The storage goes by its settings, not the process's own: both write to the same place.
         work = functools.partial(_store_and_parse_elsewhere, json.dumps(settings.STORAGES["default"], sort_keys=True))
         try:
-            parsed = list(_parser_processes().map(work, raws, chunksize=10))
+            with _children_allowed():
+                parsed = list(_parser_processes().map(work, raws, chunksize=10))
         except Exception:  # a process could not start or died: do it here, lose nothing
             logger.warning("The parser processes failed; parsing in the sync's own process", exc_info=True)
             _parser_processes.cache_clear()
@@ -100,6 +101,27 @@ def _parser_processes() -> ProcessPoolExecutor:
         initializer=_exit_with_parent,
         initargs=(os.getpid(),),
     )
+
+
+@contextlib.contextmanager
+def _children_allowed() -> Iterator[None]:
+    """Let a Celery prefork worker's task start the parser processes.
+
+    Celery runs tasks in daemonic processes, which multiprocessing forbids to start processes
+    (they would be orphaned when the daemon is terminated): ours exit with their parent
+    (_exit_with_parent), so the rule is lifted while they are started. And those processes are
+    billiard's, whose process key refuses to be pickled into a spawned child: it is handed over as
+    multiprocessing's own kind of key, with the same bytes."""
+    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
+    saved = dict(config)
+    config.pop("daemon", None)
+    if "authkey" in config:
+        config["authkey"] = multiprocessing.process.AuthenticationString(bytes(config["authkey"]))  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        config.clear()
+        config.update(saved)
 
 
 def _exit_with_parent(parent_pid: int) -> None:

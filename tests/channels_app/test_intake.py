@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from pathlib import Path
 
+import billiard
 import pytest
 from django.core.files.storage import FileSystemStorage
 
@@ -88,3 +91,28 @@ def test_a_file_the_disk_refuses_stays_on_the_message_for_delivery_to_retry(stor
     [attachment] = incoming.attachments
     assert attachment.stored_path == "" and attachment.content == b"refused"
     assert Path(storage_root / incoming.raw_path).exists()
+
+
+def _parse_in_a_daemon(answers) -> None:
+    raws = list(varied_corpus(intake.ELSEWHERE_FROM, seed=5))
+    parsed = store_and_parse_many(raws)
+    answers.put((len(parsed), intake._parser_processes.cache_info().currsize))
+    answers.close()
+    answers.join_thread()
+    os._exit(0)  # as billiard's workers end: the parser processes then notice and exit on their own
+
+
+@pytest.mark.parametrize("library", [multiprocessing, billiard])
+def test_a_celery_prefork_worker_can_start_the_parser_processes(library):
+    """Celery runs tasks in daemonic billiard processes: multiprocessing forbids daemonic processes
+    to have children, and billiard's process key refuses to be handed to a spawned one."""
+    context = library.get_context("spawn")
+    answers = context.Queue()
+    worker = context.Process(target=_parse_in_a_daemon, args=(answers,), daemon=True)
+    worker.start()
+    try:
+        assert answers.get(timeout=60) == (intake.ELSEWHERE_FROM, 1), "parsed by the processes, no fallback"
+    finally:
+        worker.join(timeout=10)
+        if worker.is_alive():
+            worker.kill()
