@@ -101,6 +101,8 @@ class ImapMessage(models.Model):
     raw_path = models.CharField(max_length=300, blank=True)
     state = models.CharField(max_length=8, choices=ImapMessageState.choices, default=ImapMessageState.STORED)
     error = models.TextField(blank=True)
+    # Failed deliveries are tried again on later syncs, up to sync.DELIVERY_ATTEMPTS in all.
+    attempts = models.PositiveSmallIntegerField(default=0)
     seen = models.BooleanField(default=False)
     flagged = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)

@@ -23,7 +23,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 FETCH_BATCH = 100
 # Batches in flight ahead of the one being delivered (fetched, stored, parsed).
 PIPELINE_DEPTH = 2
+# How many times a message whose delivery fails is tried, over as many syncs.
+DELIVERY_ATTEMPTS = 3
 # The per-account lock expires this long after its holder last renewed it (renewed every few
 # messages), so a worker killed mid-sync blocks the account for seconds, not for the whole sync.
 LOCK_SECONDS = 20
@@ -149,12 +151,19 @@ def _sync_folders(client: IMAPClient, account: Account, config: ImapConfig, resu
     # folder's UIDs being listed to find them. It must be enabled before a folder is selected.
     qresync = condstore and client.has_capability("QRESYNC") and bool(client.enable("QRESYNC"))
     moved: set[Any] = set()
+    retry = set(
+        ImapMessage.objects.filter(
+            account=account, state=ImapMessageState.FAILED, attempts__lt=DELIVERY_ATTEMPTS
+        ).values_list("folder_id", flat=True)
+    )
     for folder in discover_folders(client, account):
         if folder.role == FolderRole.DRAFTS:
             continue
         result.keepalive()
         try:
-            moved |= _sync_folder(client, account, config, folder, result, condstore=condstore, qresync=qresync)
+            moved |= _sync_folder(
+                client, account, config, folder, result, condstore=condstore, qresync=qresync, retry=folder.pk in retry
+            )
         except IMAPClientAbortError:
             raise
         except IMAPClientError:  # this folder refused something; the others still sync
@@ -212,6 +221,7 @@ def _sync_folder(
     *,
     condstore: bool,
     qresync: bool = False,
+    retry: bool = False,
 ) -> set[Any]:
     """Fetch what is new in one folder and notice flag changes and removals. Returns the ids of
     messages whose copies moved or vanished here."""
@@ -227,7 +237,7 @@ def _sync_folder(
         and folder.message_count == count
         and (modseq is None or folder.highest_modseq == modseq)
     )
-    if unchanged:
+    if unchanged and not retry:
         return set()
     client.select_folder(folder.name, readonly=True)
     if folder.uidvalidity is not None and folder.uidvalidity != uidvalidity:
@@ -239,6 +249,8 @@ def _sync_folder(
         folder.last_uid = uidnext - 1
         ImapFolder.objects.filter(pk=folder.pk).update(last_uid=folder.last_uid, uidvalidity=uidvalidity)
     _fetch_new(client, account, config, folder, result)
+    if retry:
+        _retry_failed(client, account, folder, result)
     vanished: set[int] = set()
     known_modseq = condstore and folder.highest_modseq is not None and modseq is not None
     if known_modseq and modseq != folder.highest_modseq:
@@ -387,10 +399,20 @@ def ingest(account: Account, folder: ImapFolder, uid: int, raw: bytes, flags: It
     return _deliver(account, folder, Fetched(uid, store_and_parse(raw), set(flags)))
 
 
+def _retry_failed(client: IMAPClient, account: Account, folder: ImapFolder, result: SyncResult) -> None:
+    """Messages whose delivery failed (a full disk, say) are tried again on later syncs."""
+    failed = folder.copies().filter(state=ImapMessageState.FAILED, attempts__lt=DELIVERY_ATTEMPTS)
+    for uid, raw, flags in _fetch(client, list(failed.values_list("uid", flat=True)[:FETCH_BATCH])):
+        outcome = _deliver(account, folder, Fetched(uid, store_and_parse(raw), set(flags)))
+        setattr(result, outcome, getattr(result, outcome) + 1)
+
+
 def _deliver(account: Account, folder: ImapFolder, item: Fetched) -> str:
     uid, raw_path = item.uid, item.incoming.raw_path
     try:
         with transaction.atomic():
+            # A retry replaces the record of the earlier failure (kept if this one fails too).
+            folder.copies().filter(uid=uid, state=ImapMessageState.FAILED).delete()
             return _deliver_batch(account, folder, [item])[0]
     except Exception as error:  # one poisoned message must not stop the sync
         logger.exception("Message %s in %s could not be delivered", uid, folder.name)
@@ -398,13 +420,19 @@ def _deliver(account: Account, folder: ImapFolder, item: Fetched) -> str:
             folder=folder,
             uidvalidity=folder.uidvalidity or 0,
             uid=uid,
-            defaults={"state": ImapMessageState.FAILED, "error": str(error)[:2000], "raw_path": raw_path},
+            defaults={
+                "state": ImapMessageState.FAILED,
+                "error": str(error)[:2000],
+                "raw_path": raw_path,
+                "attempts": F("attempts") + 1,
+            },
             create_defaults={
                 "organization_id": account.organization_id,
                 "account": account,
                 "state": ImapMessageState.FAILED,
                 "error": str(error)[:2000],
                 "raw_path": raw_path,
+                "attempts": 1,
             },
         )
         return "failed"

@@ -12,10 +12,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import connection
 from django.utils import timezone
 from imapclient import IMAPClient
 
+from channels_app.imap import sync
 from channels_app.imap.accounts import ImapAccountDetails, do_connect_imap_account
 from channels_app.imap.connection import CERTIFICATE_ERROR, ConnectionProblem, ServerSettings, connect
 from channels_app.imap.sync import record_failure, sync_account
@@ -448,24 +450,35 @@ def test_a_connection_dropped_mid_fetch_resumes_with_each_message_exactly_once(c
     assert Message.objects.count() == total and ImapMessage.objects.count() == total
 
 
-def test_a_message_whose_delivery_fails_is_recorded_and_does_not_block_the_rest(cast, imap_user, dovecot, monkeypatch):
-    """A disk that refuses one attachment (the storage edge) poisons one message, not the sync."""
-    poison = b"refused by the disk"
-    poisoned = email(1, attachments=[("poison.bin", poison, "application/octet-stream")])
-    dovecot.append(imap_user.username, "INBOX", poisoned)
-    dovecot.append(imap_user.username, "INBOX", email(2))
-    account = connect_account(cast, imap_user)
-    from django.core.files.storage import default_storage
+POISON = b"refused by the disk"
 
-    real_save = default_storage.save
 
-    def failing_save(name, content, max_length=None):
-        if content.read() == poison:
+def _full_disk(monkeypatch, settings, tmp_path) -> None:
+    """A disk that refuses POISON. Stored files are content-addressed: each test needs its own
+    storage, or the bytes stored by another test would not be written (nor refused) again."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    real_save = FileSystemStorage.save
+
+    def full_disk(storage, name, content, max_length=None):
+        if content.read() == POISON:
             raise OSError("No space left on device")
         content.seek(0)
-        return real_save(name, content, max_length=max_length)
+        return real_save(storage, name, content, max_length=max_length)
 
-    monkeypatch.setattr(default_storage, "save", failing_save)
+    monkeypatch.setattr(FileSystemStorage, "save", full_disk)
+
+
+def test_a_message_whose_delivery_fails_is_recorded_and_does_not_block_the_rest(
+    cast, imap_user, dovecot, monkeypatch, settings, tmp_path
+):
+    """A disk that refuses one attachment (the storage edge) poisons one message, not the sync."""
+    dovecot.append(imap_user.username, "INBOX", email(1, attachments=[("poison.bin", POISON, "application/pdf")]))
+    dovecot.append(imap_user.username, "INBOX", email(2))
+    account = connect_account(cast, imap_user)
+    _full_disk(monkeypatch, settings, tmp_path)
 
     result = sync_account(account)
 
@@ -474,6 +487,33 @@ def test_a_message_whose_delivery_fails_is_recorded_and_does_not_block_the_rest(
     assert "No space left" in failed.error and failed.raw_path, "kept raw, with the reason"
     assert Message.objects.filter(rfc_message_id="<m2@outside.test>").exists()
     assert not Message.objects.filter(rfc_message_id="<m1@outside.test>").exists(), "nothing half-delivered"
+
+
+def test_a_failed_delivery_is_tried_again_on_the_next_sync(cast, imap_user, dovecot, monkeypatch, settings, tmp_path):
+    dovecot.append(imap_user.username, "INBOX", email(1, attachments=[("a.bin", POISON, "application/pdf")]))
+    account = connect_account(cast, imap_user)
+    _full_disk(monkeypatch, settings, tmp_path)
+    assert sync_account(account).failed == 1
+
+    monkeypatch.undo()  # the disk has room again
+    result = sync_account(account)
+
+    assert (result.new, result.failed) == (1, 0)
+    record = ImapMessage.objects.get()
+    assert record.state == ImapMessageState.INGESTED and record.message.rfc_message_id == "<m1@outside.test>"
+
+
+def test_a_delivery_that_keeps_failing_is_tried_three_times_then_left_alone(
+    cast, imap_user, dovecot, monkeypatch, settings, tmp_path
+):
+    dovecot.append(imap_user.username, "INBOX", email(1, attachments=[("a.bin", POISON, "application/pdf")]))
+    account = connect_account(cast, imap_user)
+    _full_disk(monkeypatch, settings, tmp_path)
+
+    assert [sync_account(account).failed for _ in range(4)] == [1, 1, 1, 0]
+    record = ImapMessage.objects.get()
+    assert (record.state, record.attempts) == (ImapMessageState.FAILED, sync.DELIVERY_ATTEMPTS)
+    assert "No space left" in record.error and record.raw_path
 
 
 def test_mail_deleted_on_the_server_stays_in_missive(cast, imap_user, dovecot):
