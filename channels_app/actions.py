@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from channels_app.imap.accounts import ImapAccountDetails, do_connect_imap_account
-from channels_app.models import ImapConfig, ImapFolder
+from channels_app.models import ImapConfig, ImapFolder, ImapMessage, ImapMessageState
 from channels_app.tasks import sync_imap_account
 from inboxes.models import Account, AccountAccess, Organization, Team, User
 
@@ -97,3 +97,13 @@ def do_map_folder_roles(account: Account, *, roles: dict[str, ImapFolder]) -> No
             role="", role_is_manual=False
         )
         ImapFolder.objects.filter(account=account, pk=folder.pk).update(role=role, role_is_manual=True)
+
+
+@transaction.atomic
+def do_retry_failed_messages(account: Account) -> int:
+    """Messages whose import failed even after retries get their attempts back; the sync queued
+    now tries them again. Returns how many."""
+    count = ImapMessage.objects.filter(account=account, state=ImapMessageState.FAILED).update(attempts=0)
+    if count:
+        _queue_sync(account)
+    return count

@@ -16,4 +16,10 @@ urlpatterns = [
     path(account + "mailboxes/save/", views.update_account_mailboxes, name="settings_account_mailboxes_update"),
     path(account + "connection/", views.account_connection, name="settings_account_connection"),
     path(account + "connection/reconnect/", views.reconnect_account, name="settings_account_reconnect"),
+    path(account + "connection/failed/retry/", views.retry_failed_messages, name="settings_account_retry_failed"),
+    path(
+        account + "connection/failed/<int:imap_message_id>/raw/",
+        views.failed_message_raw,
+        name="settings_account_failed_raw",
+    ),
 ]

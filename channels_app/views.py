@@ -13,9 +13,11 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
@@ -25,6 +27,7 @@ from channels_app.actions import (
     do_change_import_history,
     do_map_folder_roles,
     do_reconnect_imap_account,
+    do_retry_failed_messages,
     do_update_account_details,
 )
 from channels_app.forms import (
@@ -36,7 +39,8 @@ from channels_app.forms import (
     ReconnectForm,
 )
 from channels_app.imap.connection import ConnectionProblem
-from channels_app.models import FolderRole, ImapConfig, ImapFolder
+from channels_app.imap.sync import DELIVERY_ATTEMPTS
+from channels_app.models import FolderRole, ImapConfig, ImapFolder, ImapMessage, ImapMessageState
 from inboxes.access import get_membership
 from inboxes.models import Account, Membership, Role
 from missive.htmx import AuthenticatedRequest, render_page
@@ -273,11 +277,25 @@ def update_account_mailboxes(request: AuthenticatedRequest, org_id: UUID, accoun
     return _leave_page(request, reverse("settings_account_mailboxes", args=[org_id, account_id]))
 
 
+# The newest failures are listed; an account with more has a bigger problem than a list shows.
+FAILED_SHOWN = 50
+
+
 def _render_connection(
     request: AuthenticatedRequest, membership: Membership, account: Account, config: ImapConfig, form: ReconnectForm
 ) -> HttpResponse:
+    failed = ImapMessage.objects.filter(account=account, state=ImapMessageState.FAILED)
     return _render_account(
-        request, membership, account, "connection", config=config, form=form, partials={"reconnect": "reconnect_form"}
+        request,
+        membership,
+        account,
+        "connection",
+        config=config,
+        form=form,
+        failed=failed.select_related("folder").order_by("-created_at")[:FAILED_SHOWN],
+        failed_count=failed.count(),
+        attempts=DELIVERY_ATTEMPTS,
+        partials={"reconnect": "reconnect_form"},
     )
 
 
@@ -306,3 +324,32 @@ def reconnect_account(request: AuthenticatedRequest, org_id: UUID, account_id: U
         return _render_connection(request, membership, account, config, form)
     messages.success(request, f"{account.address} is connected again.")
     return _leave_page(request, reverse("settings_account_connection", args=[org_id, account_id]))
+
+
+@require_POST
+@login_required
+def retry_failed_messages(request: AuthenticatedRequest, org_id: UUID, account_id: UUID) -> HttpResponse:
+    """Try the messages that could not be imported again (after the cause has been fixed)."""
+    _, account = _get_changeable_account(request, org_id, account_id)
+    count = do_retry_failed_messages(account)
+    messages.success(request, f"{count} message{pluralize(count)} will be tried again in the next sync.")
+    return _leave_page(request, reverse("settings_account_connection", args=[org_id, account_id]))
+
+
+@require_safe
+@login_required
+def failed_message_raw(
+    request: AuthenticatedRequest, org_id: UUID, account_id: UUID, imap_message_id: int
+) -> FileResponse:
+    """The original bytes of a message that could not be imported, as an .eml download. Raw mail
+    is not shown to everyone who can see the account: only to those who may change it."""
+    _, account = _get_changeable_account(request, org_id, account_id)
+    record = get_object_or_404(ImapMessage, pk=imap_message_id, account=account, state=ImapMessageState.FAILED)
+    if not record.raw_path or not default_storage.exists(record.raw_path):
+        raise Http404("The original of this message was not kept.")
+    response = FileResponse(
+        default_storage.open(record.raw_path, "rb"), as_attachment=True, filename=f"uid-{record.uid}.eml"
+    )
+    response.headers["Content-Type"] = "message/rfc822"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

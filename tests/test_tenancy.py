@@ -63,7 +63,23 @@ def first_org_objects(cast):
         "membership_id": Membership.objects.get(organization=cast.org, user=cast.teammate).id,
         "user_id": cast.teammate.id,
         "invitation_id": invitation.id,
+        "imap_message_id": _failed_import(cast).id,
     }
+
+
+def _failed_import(cast):
+    from channels_app.models import ImapFolder, ImapMessage, ImapMessageState
+
+    folder = ImapFolder.objects.create(organization=cast.org, account=cast.support_account, name="INBOX")
+    return ImapMessage.objects.create(
+        organization=cast.org,
+        account=cast.support_account,
+        folder=folder,
+        uidvalidity=1,
+        uid=1,
+        raw_path="raw/00/none.eml",
+        state=ImapMessageState.FAILED,
+    )
 
 
 # Parameters that name no object: any value is fine.

@@ -11,11 +11,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from channels_app.email.storage import store_raw
 from channels_app.forms import ImapAccountForm
 from channels_app.imap.accounts import ImapAccountDetails, do_connect_imap_account
 from channels_app.imap.connection import CERTIFICATE_ERROR
 from channels_app.imap.sync import sync_account
-from channels_app.models import FolderRole, ImapConfig, ImapFolder
+from channels_app.models import FolderRole, ImapConfig, ImapFolder, ImapMessage, ImapMessageState
 from conversations.models import Message
 from inboxes.models import Account, AccountAccess, AccountStatus, DeliveryMode, Membership, NewMessages
 from tests.conftest import Cast, login
@@ -492,6 +493,41 @@ def test_password_change_disconnects_and_reconnect_refreshes_in_place(
     assert account.credentials["smtp_password"] == "brand-new-password"
     assert Account.objects.filter(address=account.address).count() == 1
     assert ImapConfig.objects.get(account=account).imap_host == imap_user.host
+
+
+def test_messages_that_could_not_be_imported_are_listed_downloadable_and_can_be_retried(
+    owner_client: Client, cast: Cast, imap_user: ImapUser
+) -> None:
+    account = connect(cast, imap_user, team=cast.support, shared=True)
+    raw = make_email(subject="Broken", sender="a@outside.test", to="box@acme.test", body="Hi")
+    record = ImapMessage.objects.create(
+        organization=cast.org,
+        account=account,
+        folder=folder(account, "INBOX"),
+        uidvalidity=1,
+        uid=77,
+        raw_path=store_raw(raw),
+        state=ImapMessageState.FAILED,
+        error="No space left on device",
+        attempts=3,
+    )
+    download = account_url("settings_account_connection", account) + f"failed/{record.id}/raw/"
+
+    page = owner_client.get(account_url("settings_account_connection", account)).content.decode()
+    assert "1 message could not be imported" in page and "No space left on device" in page and download in page
+    response = owner_client.get(download)
+    assert b"".join(response.streaming_content) == raw
+    assert response["Content-Disposition"].startswith("attachment") and response["X-Content-Type-Options"] == "nosniff"
+
+    member = Client()
+    login(member, cast.teammate)  # reads the shared account, may not change it: no raw mail
+    assert download not in member.get(account_url("settings_account_connection", account)).content.decode()
+    assert member.get(download).status_code == 403
+    assert member.post(account_url("settings_account_retry_failed", account)).status_code == 403
+
+    response = owner_client.post(account_url("settings_account_retry_failed", account))
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert ImapMessage.objects.get(id=record.id).attempts == 0, "tried again by the next syncs"
 
 
 # --- Who sees and changes what -----------------------------------------------------------------------
