@@ -62,7 +62,7 @@ from tests.mail_factory import varied_corpus
 
 MESSAGES = 20_000
 SEED = 1
-RECHECKS = 10
+RECHECKS = 30
 PROFILE_MESSAGES = 2_000
 TARGET_RATE = 300  # messages/s, end to end, one worker
 TARGET_RSS_MB = 300
