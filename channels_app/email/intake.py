@@ -48,6 +48,8 @@ def store_and_parse_many(raws: list[bytes]) -> list[IncomingMessage]:
                 parsed = list(_parser_processes().map(work, raws, chunksize=10))
         except Exception:  # a process could not start or died: do it here, lose nothing
             logger.warning("The parser processes failed; parsing in the sync's own process", exc_info=True)
+            with contextlib.suppress(Exception):
+                _parser_processes().shutdown(wait=False, cancel_futures=True)
             _parser_processes.cache_clear()
         else:
             for incoming, raw in zip(parsed, raws, strict=True):
