@@ -41,6 +41,7 @@ from missive.db import copy_insert
 logger = logging.getLogger(__name__)
 
 FETCH_BATCH = 100
+FETCH_BATCH_BYTES = 32 * 1024 * 1024
 # Batches in flight ahead of the one being delivered (fetched, stored, parsed).
 PIPELINE_DEPTH = 2
 # How many times a message whose delivery fails is tried, over as many syncs.
@@ -275,7 +276,7 @@ def _fetch_new(
         criteria += ["SINCE", since]
     uids = sorted(uid for uid in client.search(criteria) if uid > folder.last_uid)
     known = set(folder.copies().filter(uid__in=uids).values_list("uid", flat=True))
-    batches = [uids[start : start + FETCH_BATCH] for start in range(0, len(uids), FETCH_BATCH)]
+    batches = _batches(uids, _sizes(client, [uid for uid in uids if uid not in known]))
     to_fetch = [[uid for uid in batch if uid not in known] for batch in batches]
     # A pipeline: while one batch is delivered, the next is being stored and parsed and the one
     # after that fetched, each stage in a thread of its own. Delivery waits for PostgreSQL,
@@ -304,6 +305,32 @@ def _fetch_new(
                     setattr(result, outcome, getattr(result, outcome) + 1)
                 folder.last_uid = max(folder.last_uid, *batch)
                 ImapFolder.objects.filter(pk=folder.pk).update(last_uid=folder.last_uid, uidvalidity=folder.uidvalidity)
+
+
+def _sizes(client: IMAPClient, uids: list[int]) -> dict[int, int]:
+    sizes: dict[int, int] = {}
+    for start in range(0, len(uids), 2000):  # chunked to stay under command line limits
+        for uid, data in client.fetch(uids[start : start + 2000], ["RFC822.SIZE"]).items():
+            sizes[uid] = int(data.get(b"RFC822.SIZE", 0))
+    return sizes
+
+
+def _batches(uids: list[int], sizes: dict[int, int]) -> list[list[int]]:
+    """Consecutive UIDs in batches of at most FETCH_BATCH messages and FETCH_BATCH_BYTES (a
+    message larger than that alone): the pipeline holds a few batches in memory at once."""
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if batch and (len(batch) == FETCH_BATCH or total + size > FETCH_BATCH_BYTES):
+            batches.append(batch)
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def _fetch(client: IMAPClient, uids: list[int]) -> list[tuple[int, bytes, Iterable[bytes]]]:

@@ -187,6 +187,27 @@ def test_incremental_sync_fetches_only_new_mail_and_an_unchanged_mailbox_costs_n
     assert Message.objects.count() == 2
 
 
+def test_large_messages_are_fetched_in_smaller_batches(cast, imap_user, dovecot, monkeypatch):
+    big = [email(n, attachments=[("big.bin", bytes([n]) * 300_000, "application/pdf")]) for n in range(5)]
+    dovecot.append_many(imap_user.username, "INBOX", big)
+    account = connect_account(cast, imap_user)
+    monkeypatch.setattr(sync, "FETCH_BATCH_BYTES", 1_000_000)  # each message is about 410 KB: two fit
+    bodies_fetched = []
+    real_fetch = IMAPClient.fetch
+
+    def recorded_fetch(client, messages, data, modifiers=None):
+        if "BODY.PEEK[]" in data:
+            bodies_fetched.append(len(messages))
+        return real_fetch(client, messages, data, modifiers)
+
+    monkeypatch.setattr(IMAPClient, "fetch", recorded_fetch)
+
+    result = sync_account(account)
+
+    assert result.new == 5 and Message.objects.count() == 5
+    assert bodies_fetched == [2, 2, 1]
+
+
 def test_history_window_skips_older_mail_on_the_first_sync(cast, imap_user, dovecot):
     old = timezone.now() - timedelta(days=90)
     dovecot.append(imap_user.username, "INBOX", email(1, date=old), date=old)
