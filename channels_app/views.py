@@ -20,7 +20,6 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
-from django_htmx.http import HttpResponseClientRedirect
 
 from channels_app.actions import (
     do_add_imap_account,
@@ -43,7 +42,8 @@ from channels_app.imap.sync import DELIVERY_ATTEMPTS
 from channels_app.models import FolderRole, ImapConfig, ImapFolder, ImapMessage, ImapMessageState
 from inboxes.access import get_membership
 from inboxes.models import Account, Membership, Role
-from missive.htmx import AuthenticatedRequest, render_page
+from inboxes.pages import settings_context
+from missive.htmx import AuthenticatedRequest, leave_page, render_page
 
 TABS = [
     ("general", "General", "settings_account"),
@@ -51,24 +51,6 @@ TABS = [
     ("mailboxes", "Mailboxes", "settings_account_mailboxes"),
     ("connection", "Connection", "settings_account_connection"),
 ]
-
-
-def _settings_context(request: AuthenticatedRequest, membership: Membership, **context: Any) -> dict[str, Any]:
-    """What the settings layout needs (the same as the pages in inboxes): nav and organization."""
-    context.update(
-        nav="accounts",
-        nav_memberships=Membership.objects.filter(user=request.user)
-        .select_related("organization")
-        .order_by("organization__name"),
-        membership=membership,
-        organization=membership.organization,
-        can_manage=membership.can_manage,
-    )
-    return context
-
-
-def _leave_page(request: AuthenticatedRequest, url: str) -> HttpResponse:
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def _can_change(membership: Membership, account: Account) -> bool:
@@ -112,7 +94,7 @@ def _get_connecting_membership(request: AuthenticatedRequest, org_id: UUID) -> M
 
 
 def _render_add(request: AuthenticatedRequest, membership: Membership, form: ImapAccountForm) -> HttpResponse:
-    context = _settings_context(request, membership, form=form)
+    context = settings_context(request, membership, "accounts", form=form)
     return render_page(request, "channels_app/add_imap.html", context, partials={"add-imap": "imap_form"})
 
 
@@ -149,7 +131,7 @@ def connect_imap_account(request: AuthenticatedRequest, org_id: UUID) -> HttpRes
         return _render_add(request, membership, form)
     verb = "Connected" if created else "Reconnected"
     messages.success(request, f"{verb} {account.address}. Its mail is being imported.")
-    return _leave_page(request, reverse("settings_account", args=[org_id, account.id]))
+    return leave_page(request, reverse("settings_account", args=[org_id, account.id]))
 
 
 # --- The account's page --------------------------------------------------------------------------
@@ -169,9 +151,10 @@ def _render_account(
     roles = set(ImapFolder.objects.filter(account=account).values_list("role", flat=True)) if config else set()
     missing_roles = [FolderRole(role).label for role in MAPPED_ROLES if roles and role not in roles]
     tabs = [(name, label, reverse(url, args=[account.organization_id, account.id])) for name, label, url in TABS]
-    context = _settings_context(
+    context = settings_context(
         request,
         membership,
+        "accounts",
         account=account,
         tab=tab,
         tabs=tabs if config else tabs[:1],
@@ -207,7 +190,7 @@ def update_account(request: AuthenticatedRequest, org_id: UUID, account_id: UUID
     do_update_account_details(account, **form.cleaned_data)
     messages.success(request, "Account saved.")
     # The whole page: its title is the account's description.
-    return _leave_page(request, reverse("settings_account", args=[org_id, account_id]))
+    return leave_page(request, reverse("settings_account", args=[org_id, account_id]))
 
 
 def _render_history(
@@ -274,7 +257,7 @@ def update_account_mailboxes(request: AuthenticatedRequest, org_id: UUID, accoun
     do_map_folder_roles(account, roles=form.changes())
     messages.success(request, "Mailboxes saved.")
     # The whole page: the tab's "not configured" mark may go.
-    return _leave_page(request, reverse("settings_account_mailboxes", args=[org_id, account_id]))
+    return leave_page(request, reverse("settings_account_mailboxes", args=[org_id, account_id]))
 
 
 # The newest failures are listed; an account with more has a bigger problem than a list shows.
@@ -323,7 +306,7 @@ def reconnect_account(request: AuthenticatedRequest, org_id: UUID, account_id: U
         form.add_error(None, problem.message)
         return _render_connection(request, membership, account, config, form)
     messages.success(request, f"{account.address} is connected again.")
-    return _leave_page(request, reverse("settings_account_connection", args=[org_id, account_id]))
+    return leave_page(request, reverse("settings_account_connection", args=[org_id, account_id]))
 
 
 @require_POST
@@ -333,7 +316,7 @@ def retry_failed_messages(request: AuthenticatedRequest, org_id: UUID, account_i
     _, account = _get_changeable_account(request, org_id, account_id)
     count = do_retry_failed_messages(account)
     messages.success(request, f"{count} message{pluralize(count)} will be tried again in the next sync.")
-    return _leave_page(request, reverse("settings_account_connection", args=[org_id, account_id]))
+    return leave_page(request, reverse("settings_account_connection", args=[org_id, account_id]))
 
 
 @require_safe

@@ -51,15 +51,23 @@ class ActionRefused(ValidationError):
     """The action does not apply here (e.g. closing a chat room); the message says why."""
 
 
-def refresh_team_inbox(conversation: Conversation) -> None:
-    """Recompute whether the conversation waits in its team inbox (spec: in_team_inbox(T))."""
-    waiting = (
+def waits_in_team_inbox(conversation: Conversation, *, assigned: bool) -> bool:
+    """Whether the conversation belongs in its team inbox (spec: in_team_inbox(T))."""
+    return (
         conversation.team_id is not None
         and conversation.status == Status.OPEN
         and not conversation.is_spam
         and conversation.snoozed_until is None
         and not conversation.is_room
-        and not conversation.assignments.exists()
+        and not assigned
+    )
+
+
+def refresh_team_inbox(conversation: Conversation) -> None:
+    """Recompute whether the conversation waits in its team inbox, and save it if that changed."""
+    # (The team check first spares a query for conversations without a team.)
+    waiting = conversation.team_id is not None and waits_in_team_inbox(
+        conversation, assigned=conversation.assignments.exists()
     )
     if waiting != conversation.in_team_inbox:
         conversation.in_team_inbox = waiting

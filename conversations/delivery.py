@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations.actions import team_member_ids
+from conversations.actions import team_member_ids, waits_in_team_inbox
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.incoming import IncomingMessage
 from conversations.models import (
@@ -318,14 +318,7 @@ class _Batch:
         self.refresh_team_inbox(conversation)
 
     def refresh_team_inbox(self, conversation: Conversation) -> None:
-        conversation.in_team_inbox = (
-            conversation.team_id is not None
-            and conversation.status == Status.OPEN
-            and not conversation.is_spam
-            and conversation.snoozed_until is None
-            and not conversation.is_room
-            and not self.assignees[conversation.id]
-        )
+        conversation.in_team_inbox = waits_in_team_inbox(conversation, assigned=bool(self.assignees[conversation.id]))
 
     def apply_new_message_to_existing(self, conversation: Conversation) -> None:
         assignee_ids = self.assignees[conversation.id]

@@ -18,7 +18,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from django_htmx.http import HttpResponseClientRedirect
 
 from inboxes.access import get_managed_membership, get_membership
 from inboxes.actions import (
@@ -48,28 +47,13 @@ from inboxes.forms import (
     TeamSettingsForm,
 )
 from inboxes.models import Account, Invitation, Membership, Role, Team, TeamRole, User
-from missive.htmx import AuthenticatedRequest, render_page
-
-
-def _page(request: AuthenticatedRequest, membership: Membership | None, nav: str, **context: Any) -> dict[str, Any]:
-    """The context every settings page shares: the nav and the organization being viewed."""
-    context["nav"] = nav
-    context["nav_memberships"] = (
-        Membership.objects.filter(user=request.user).select_related("organization").order_by("organization__name")
-    )
-    if membership is not None:
-        context.update(membership=membership, organization=membership.organization, can_manage=membership.can_manage)
-    return context
+from inboxes.pages import settings_context
+from missive.htmx import AuthenticatedRequest, leave_page, render_page
 
 
 def _in_organization(queryset: QuerySet[Any], membership: Membership, **lookup: Any) -> Any:
     """One row of the membership's organization, or 404."""
     return get_object_or_404(queryset, organization_id=membership.organization_id, **lookup)
-
-
-def _leave_page(request: AuthenticatedRequest, url: str) -> HttpResponse:
-    """After a change that leaves the current page: a redirect, done by the browser for HTMX."""
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 # --- Entry and profile ------------------------------------------------------------------------
@@ -87,7 +71,7 @@ def settings_home(request: AuthenticatedRequest) -> HttpResponse:
 
 def _render_profile(request: AuthenticatedRequest, form: ProfileForm) -> HttpResponse:
     has_totp = Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists()
-    context = _page(request, None, "profile", form=form, has_totp=has_totp)
+    context = settings_context(request, None, "profile", form=form, has_totp=has_totp)
     return render_page(request, "inboxes/settings/profile.html", context, partials={"profile": "profile_form"})
 
 
@@ -115,7 +99,7 @@ def profile_update(request: AuthenticatedRequest) -> HttpResponse:
 
 def _render_organization(request: AuthenticatedRequest, membership: Membership, form: OrganizationForm) -> HttpResponse:
     member_count = Membership.objects.filter(organization_id=membership.organization_id).count()
-    context = _page(request, membership, "organization", form=form, member_count=member_count)
+    context = settings_context(request, membership, "organization", form=form, member_count=member_count)
     return render_page(
         request, "inboxes/settings/organization.html", context, partials={"organization": "organization_form"}
     )
@@ -168,7 +152,7 @@ def _render_users(
         .order_by("-created_at")
     )
     role_choices = [c for c in Role.choices if acting.role == Role.OWNER or c[0] != Role.OWNER]
-    context = _page(
+    context = settings_context(
         request,
         acting,
         "users",
@@ -262,7 +246,7 @@ def _render_teams(request: AuthenticatedRequest, membership: Membership, form: T
         active_count=Count("memberships", filter=Q(memberships__role=TeamRole.ACTIVE)),
         observer_count=Count("memberships", filter=Q(memberships__role=TeamRole.OBSERVER)),
     )
-    context = _page(request, membership, "teams", teams=teams, form=form)
+    context = settings_context(request, membership, "teams", teams=teams, form=form)
     return render_page(request, "inboxes/settings/teams.html", context, partials={"create-team": "create_team"})
 
 
@@ -284,7 +268,7 @@ def create_team(request: AuthenticatedRequest, org_id: UUID) -> HttpResponse:
         return _render_teams(request, membership, form)
     team = do_create_team(membership.organization, **form.cleaned_data)
     messages.success(request, f"Team {team.name} created. Now pick its members.")
-    return _leave_page(request, reverse("settings_team", args=[org_id, team.id]))
+    return leave_page(request, reverse("settings_team", args=[org_id, team.id]))
 
 
 def _render_team(
@@ -301,7 +285,7 @@ def _render_team(
         .select_related("user")
         .order_by("user__name", "user__email")
     )
-    context = _page(
+    context = settings_context(
         request,
         membership,
         "teams",
@@ -363,7 +347,7 @@ def delete_team(request: AuthenticatedRequest, org_id: UUID, team_id: UUID) -> H
     except ValidationError as error:
         return _render_team(request, membership, team, delete_error=error.messages[0])
     messages.success(request, f"Team {team.name} deleted.")
-    return _leave_page(request, reverse("settings_teams", args=[org_id]))
+    return leave_page(request, reverse("settings_teams", args=[org_id]))
 
 
 # --- Accounts and personal options ------------------------------------------------------------
@@ -378,12 +362,12 @@ def accounts_settings(request: AuthenticatedRequest, org_id: UUID) -> HttpRespon
     if not membership.can_manage:
         # Members see shared accounts and their own, not colleagues' personal mailboxes.
         accounts = accounts.filter(Q(is_shared=True) | Q(owner=request.user))
-    context = _page(request, membership, "accounts", accounts=accounts)
+    context = settings_context(request, membership, "accounts", accounts=accounts)
     return render_page(request, "inboxes/settings/accounts.html", context)
 
 
 def _render_personal(request: AuthenticatedRequest, membership: Membership, form: PersonalOptionsForm) -> HttpResponse:
-    context = _page(request, membership, "personal", form=form)
+    context = settings_context(request, membership, "personal", form=form)
     return render_page(
         request, "inboxes/settings/personal.html", context, partials={"personal-options": "personal_options"}
     )

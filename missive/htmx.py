@@ -1,9 +1,10 @@
-"""The one helper that answers a request with the full page or the HTMX partial it asked for."""
+"""Answering a request with the full page or the HTMX partial it asked for, or sending it on."""
 
 from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 if TYPE_CHECKING:
@@ -27,6 +28,11 @@ def render_page(
     response = render(request, template, context, status=status)
     response.headers["Vary"] = "HX-Request, HX-Target"
     return response
+
+
+def leave_page(request: HttpRequest, url: str) -> HttpResponse:
+    """After a change that leaves the current page: a redirect, done by the browser for HTMX."""
+    return HttpResponseClientRedirect(url) if getattr(request, "htmx", None) else redirect(url)
 
 
 class AuthenticatedRequest(HttpRequest):

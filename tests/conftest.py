@@ -52,6 +52,17 @@ class Cast:
 
 
 @pytest.fixture
+def tmp_storage(settings, tmp_path):
+    """Stored files in a folder of the test's own: content-addressed files written by another test
+    would otherwise already exist."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    return tmp_path
+
+
+@pytest.fixture
 def cast(db) -> Cast:
     org = OrganizationFactory(name="Acme")
     owner = UserFactory(email="owner@acme.test", name="Olivia Owner")

@@ -4,6 +4,7 @@
 `imap_user`: a fresh user with a random name and password (and the special-use folders), so
 tests never see each other's mail; its mail is deleted afterwards.
 `imap_user_factory`: more users in one test, e.g. imap_user_factory(special_folders=False).
+`trust_dovecot`: the app trusts Dovecot's certificate, and Celery tasks run at once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ def dovecot() -> Iterator[DovecotServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def trust_dovecot(settings, dovecot: DovecotServer, tmp_path) -> None:
+    path = tmp_path / "dovecot-ca.pem"
+    path.write_text(dovecot.cert_pem)
+    settings.IMAP_EXTRA_CA_FILE = str(path)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
 @pytest.fixture

@@ -28,16 +28,8 @@ from conversations.models import Conversation, ConversationState, Location, Mess
 from inboxes.models import AccountStatus
 from tests.mail_factory import make_email
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("trust_dovecot")]
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _trust_test_certificate(settings, dovecot, tmp_path):
-    path = tmp_path / "dovecot-ca.pem"
-    path.write_text(dovecot.cert_pem)
-    settings.IMAP_EXTRA_CA_FILE = str(path)
-    settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
 def details(user, **overrides):
@@ -474,13 +466,9 @@ def test_a_connection_dropped_mid_fetch_resumes_with_each_message_exactly_once(c
 POISON = b"refused by the disk"
 
 
-def _full_disk(monkeypatch, settings, tmp_path) -> None:
-    """A disk that refuses POISON. Stored files are content-addressed: each test needs its own
-    storage, or the bytes stored by another test would not be written (nor refused) again."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
-    }
+def _full_disk(monkeypatch) -> None:
+    """A disk that refuses POISON (with tmp_storage: files stored by another test are not
+    written, nor refused, again)."""
     real_save = FileSystemStorage.save
 
     def full_disk(storage, name, content, max_length=None):
@@ -493,13 +481,13 @@ def _full_disk(monkeypatch, settings, tmp_path) -> None:
 
 
 def test_a_message_whose_delivery_fails_is_recorded_and_does_not_block_the_rest(
-    cast, imap_user, dovecot, monkeypatch, settings, tmp_path
+    cast, imap_user, dovecot, monkeypatch, tmp_storage
 ):
     """A disk that refuses one attachment (the storage edge) poisons one message, not the sync."""
     dovecot.append(imap_user.username, "INBOX", email(1, attachments=[("poison.bin", POISON, "application/pdf")]))
     dovecot.append(imap_user.username, "INBOX", email(2))
     account = connect_account(cast, imap_user)
-    _full_disk(monkeypatch, settings, tmp_path)
+    _full_disk(monkeypatch)
 
     result = sync_account(account)
 
@@ -510,10 +498,10 @@ def test_a_message_whose_delivery_fails_is_recorded_and_does_not_block_the_rest(
     assert not Message.objects.filter(rfc_message_id="<m1@outside.test>").exists(), "nothing half-delivered"
 
 
-def test_a_failed_delivery_is_tried_again_on_the_next_sync(cast, imap_user, dovecot, monkeypatch, settings, tmp_path):
+def test_a_failed_delivery_is_tried_again_on_the_next_sync(cast, imap_user, dovecot, monkeypatch, tmp_storage):
     dovecot.append(imap_user.username, "INBOX", email(1, attachments=[("a.bin", POISON, "application/pdf")]))
     account = connect_account(cast, imap_user)
-    _full_disk(monkeypatch, settings, tmp_path)
+    _full_disk(monkeypatch)
     assert sync_account(account).failed == 1
 
     monkeypatch.undo()  # the disk has room again
@@ -525,11 +513,11 @@ def test_a_failed_delivery_is_tried_again_on_the_next_sync(cast, imap_user, dove
 
 
 def test_a_delivery_that_keeps_failing_is_tried_three_times_then_left_alone(
-    cast, imap_user, dovecot, monkeypatch, settings, tmp_path
+    cast, imap_user, dovecot, monkeypatch, tmp_storage
 ):
     dovecot.append(imap_user.username, "INBOX", email(1, attachments=[("a.bin", POISON, "application/pdf")]))
     account = connect_account(cast, imap_user)
-    _full_disk(monkeypatch, settings, tmp_path)
+    _full_disk(monkeypatch)
 
     assert [sync_account(account).failed for _ in range(4)] == [1, 1, 1, 0]
     record = ImapMessage.objects.get()

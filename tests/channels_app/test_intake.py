@@ -16,12 +16,8 @@ from tests.mail_factory import make_email, varied_corpus
 
 
 @pytest.fixture
-def storage_root(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
-    }
-    return tmp_path
+def storage_root(tmp_storage):
+    return tmp_storage
 
 
 def _batch() -> list[bytes]:

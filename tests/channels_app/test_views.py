@@ -25,14 +25,7 @@ from tests.imap_server import DovecotServer, ImapUser
 from tests.mail_factory import make_email
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _trust_test_certificate(settings, dovecot, tmp_path):
-    path = tmp_path / "dovecot-ca.pem"
-    path.write_text(dovecot.cert_pem)
-    settings.IMAP_EXTRA_CA_FILE = str(path)
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+pytestmark = pytest.mark.usefixtures("trust_dovecot")
 
 
 def url(name: str, *args: object) -> str:

@@ -43,15 +43,11 @@ SNOOZE_UNTIL = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _small_limit_and_storage(monkeypatch, settings, tmp_path):
+def _small_limit_and_storage(monkeypatch, tmp_storage):
     # Actions stamp activity with the time: both organizations must be built at the same instant.
     monkeypatch.setattr("django.utils.timezone.now", lambda: T0 + timedelta(days=1))
     # The 400-message limit, made reachable.
     monkeypatch.setattr(delivery, "MAX_MESSAGES_PER_CONVERSATION", 3)
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
-    }
 
 
 def mail(mid, minute, *, reply_to=None, refs=(), sender="customer@outside.test", attachments=0, subject=None):
