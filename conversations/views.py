@@ -21,6 +21,7 @@ from conversations.models import (
     AccessSource,
     Assignment,
     Attachment,
+    Comment,
     ConversationEvent,
     ConversationState,
     Direction,
@@ -171,8 +172,11 @@ def conversation_context(request: AuthenticatedRequest, state: ConversationState
         .filter(Q(private_to__isnull=True) | Q(private_to=request.user))
         .select_related("actor")
     )
+    comments = list(Comment.objects.filter(conversation=conversation).select_related("author"))
     timeline = sorted(
-        [("message", m.sent_at, m) for m in messages] + [("event", e.created_at, e) for e in events],
+        [("message", m.sent_at, m) for m in messages]
+        + [("comment", c.created_at, c) for c in comments]
+        + [("event", e.created_at, e) for e in events],
         key=lambda item: item[1],
     )
     return {

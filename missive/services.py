@@ -40,6 +40,9 @@ def _free_port() -> int:
 def embedded_postgres() -> Iterator[str]:
     import pgserver  # type: ignore[import-untyped]
 
+    from missive import pg_extensions
+
+    pg_extensions.install(Path(pgserver.__file__).parent / "pginstall", log=log)
     data_dir = VAR_DIR / "postgres"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
