@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from conversations import search_index
 from conversations.actions import team_member_ids, waits_in_team_inbox
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.incoming import IncomingMessage
@@ -378,6 +379,7 @@ class _Batch:
         states = [state for states in self.states.values() for state in states.values()]
         update_changed(ConversationState, states, self.state_before, _STATE_FIELDS)
         copy_insert(ConversationEvent, self.events)
+        search_index.queue(self.org_id, (message.conversation_id for message in self.new_messages))
         user_ids = [user_id for cid in self.touched for user_id in self.states[cid]]
         if user_ids:
             invalidate_counts_now_and_after_commit(user_ids)

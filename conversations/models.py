@@ -6,6 +6,8 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -414,3 +416,54 @@ class ConversationEvent(models.Model):
     def until(self) -> datetime | None:
         value = self.data.get("until")
         return datetime.fromisoformat(value) if value else None
+
+
+# The PostgreSQL text search configuration of search documents and queries: English stemming
+# with accents removed (migration 0008 creates it; "résumé" finds "resume").
+SEARCH_CONFIG = "missive_search"
+
+
+class SearchDocument(models.Model):
+    """What search reads for one conversation, rebuilt by search_index from its messages,
+    comments and attachments. Kept out of Conversation so that triage updates, which rewrite
+    conversation rows, never touch the search indexes."""
+
+    conversation = models.OneToOneField(
+        Conversation, primary_key=True, on_delete=models.CASCADE, related_name="search_document"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Weighted: A subject, B participants, C attachment names, D bodies and comments.
+    document = SearchVectorField()
+    # The text the snippets are cut from (capped, see search_index.CONTENT_LIMIT).
+    content = models.TextField()
+    # "name <address>" lists in lower case without accents, for from:/to:/cc:/filename: and
+    # partial addresses (trigram indexed, so `LIKE '%acme%'` is an index scan).
+    senders = models.TextField()
+    recipients = models.TextField()
+    copied = models.TextField()
+    filenames = models.TextField()
+    indexed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["document"], name="search_document"),
+            GinIndex(fields=["senders"], opclasses=["gin_trgm_ops"], name="search_senders"),
+            GinIndex(fields=["recipients"], opclasses=["gin_trgm_ops"], name="search_recipients"),
+            GinIndex(fields=["copied"], opclasses=["gin_trgm_ops"], name="search_copied"),
+            GinIndex(fields=["filenames"], opclasses=["gin_trgm_ops"], name="search_filenames"),
+        ]
+
+    def __str__(self) -> str:
+        return f"search document of {self.conversation_id}"
+
+
+class SearchBacklog(models.Model):
+    """A conversation whose search document is out of date. Written in the transaction that
+    changed the conversation, so a lost task or a crashed worker delays indexing, never skips it."""
+
+    conversation = models.OneToOneField(Conversation, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    queued_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"reindex {self.conversation_id}"

@@ -12,6 +12,7 @@ from typing import Any
 from conversations.counts import sidebar_counts
 from conversations.mailboxes import PERSONAL_MAILBOXES, Mailbox, label_mailbox, team_mailbox
 from conversations.models import ConversationState, Label
+from conversations.search_views import search_shortcuts
 from inboxes.models import Membership, Organization, Team, TeamMembership, User
 
 PINNED_LIMIT = 20
@@ -71,6 +72,7 @@ def sidebar_context(user: User) -> dict[str, Any]:
         .order_by("-last_activity_at")[:PINNED_LIMIT]
     )
     return {
+        **search_shortcuts(user),
         "sidebar_pinned": pinned,
         "sidebar_organizations": organizations,
         "sidebar_main": main,

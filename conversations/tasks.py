@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from conversations import search_index
 from conversations.actions import do_wake_due_snoozes
 
 
@@ -12,3 +13,10 @@ def wake_due_snoozes() -> int:
     """Beat, every 30 seconds. No retry: a missed run is made up by the next one, which picks up
     every snooze that is due by then."""
     return do_wake_due_snoozes()
+
+
+@shared_task(ignore_result=True)
+def index_search_backlog() -> int:
+    """After each change that search reads, and from beat every minute (which catches a kick
+    lost with a broker restart). Several running at once share the backlog."""
+    return search_index.index_backlog()

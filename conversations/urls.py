@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import action_views, mail_views, views
+from conversations import action_views, mail_views, search_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,6 +17,8 @@ urlpatterns = [
     path("labels/<uuid:label_id>/<uuid:conversation_id>/", views.label_mailbox_view, name="label_conversation"),
     path("c/<uuid:conversation_id>/act/<slug:action>/", action_views.conversation_action, name="conversation_action"),
     path("bulk/<slug:action>/", action_views.bulk_action, name="bulk_action"),
+    path("searches/save/", search_views.save_search, name="save_search"),
+    path("searches/<slug:saved_search_id>/delete/", search_views.delete_saved_search, name="delete_saved_search"),
     path("attachments/<uuid:attachment_id>/", views.attachment_download, name="attachment_download"),
     path("messages/<uuid:message_id>/body/", mail_views.message_body, name="message_body"),
     path("messages/<uuid:message_id>/cid/<str:content_id>", mail_views.message_inline_part, name="message_inline_part"),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -28,6 +29,7 @@ from conversations.models import (
     Label,
     Message,
 )
+from conversations.search_views import search_context
 from conversations.sidebar import sidebar_context
 from inboxes.access import get_team_for_member
 from inboxes.models import Membership, Role, Team
@@ -114,6 +116,9 @@ def render_mailbox(
         response = render_page(request, f"conversations/mailbox.html#{partial}", context)
     else:
         response = render_page(request, "conversations/mailbox.html", context, partials=PARTIALS)
+    if request.htmx and "record" in request.GET:
+        # The submitted search was recorded; the address bar keeps the search, not the flag.
+        response["HX-Push-Url"] = f"{request.path}?{urlencode({k: v for k, v in request.GET.items() if k != 'record'})}"
     if context.get("was_unread") and target == "conversation_pane":
         trigger_client_event(response, "counts-changed")
     return response
@@ -130,30 +135,36 @@ def sidebar_view(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def _list_context(request: AuthenticatedRequest, mailbox: Mailbox) -> dict:
-    states = mailbox.states(request.user)
     query = request.GET.get("q", "").strip()
     if query:
-        # A plain filter within the mailbox; the full search language comes with the search work.
-        states = states.filter(Q(conversation__subject__icontains=query) | Q(conversation__preview__icontains=query))
+        return search_context(request, mailbox, query, fetch_page, PAGE_SIZE)
+    states = mailbox.states(request.user)
     before = parse_datetime(request.GET.get("before", "")) if request.GET.get("before") else None
     if isinstance(before, datetime):
         states = states.filter(last_activity_at__lt=before)
-    rows = list(
-        states.select_related("conversation", "conversation__team", "conversation__organization")
-        .prefetch_related(
-            Prefetch("conversation__assignments", queryset=Assignment.objects.select_related("user")),
-            "conversation__labels",
-        )
-        .order_by("-last_activity_at", "-id")[: PAGE_SIZE + 1]
-    )
+    rows = fetch_page(states.order_by("-last_activity_at", "-id"))
     has_more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
+    next_before = rows[-1].last_activity_at.isoformat() if has_more else ""
+    more_url = f"{mailbox.url}?{urlencode({'before': next_before})}" if has_more else ""
     return {
         "rows": rows,
-        "query": query,
-        "next_before": rows[-1].last_activity_at.isoformat() if has_more else "",
+        "query": "",
+        "next_before": next_before,
+        "more_url": more_url,
         "appending": before is not None,
     }
+
+
+def fetch_page(states: QuerySet[ConversationState]) -> list[ConversationState]:
+    """A page of ordered states, one more than shown (to know whether there is a next page),
+    with everything a row shows."""
+    return list(
+        states.select_related("conversation", "conversation__team", "conversation__organization").prefetch_related(
+            Prefetch("conversation__assignments", queryset=Assignment.objects.select_related("user")),
+            "conversation__labels",
+        )[: PAGE_SIZE + 1]
+    )
 
 
 def conversation_context(request: AuthenticatedRequest, state: ConversationState) -> dict:

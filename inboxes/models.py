@@ -46,6 +46,13 @@ class User(AbstractBaseUser):
     archive_assigned = models.CharField(max_length=14, choices=ArchiveAssigned.choices, default=ArchiveAssigned.ASK)
     # "Leave in Inbox" is remembered as the default for the next snooze.
     snooze_leave_in_inbox = models.BooleanField(default=False)
+    # "Show recent searches": how many the sidebar lists; 0 turns them off (and stops recording).
+    recent_searches_shown = models.PositiveSmallIntegerField(default=5)
+    # The sidebar's searches, kept on the person's own row: the page has it already, so showing
+    # them costs no query. [{"query", "mailbox_url"}] newest first, and
+    # [{"id", "name", "query", "mailbox_url"}] by name (see conversations.search_views).
+    recent_searches = models.JSONField(default=list, blank=True)
+    saved_searches = models.JSONField(default=list, blank=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -130,6 +130,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 30},
     },
+    # Search documents are rebuilt after each change; this catches any kick that was lost.
+    "index-search-backlog": {
+        "task": "conversations.tasks.index_search_backlog",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     "sync-imap-accounts": {
         "task": "channels_app.tasks.schedule_imap_syncs",
         "schedule": float(IMAP_POLL_INTERVAL),

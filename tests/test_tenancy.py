@@ -64,7 +64,15 @@ def first_org_objects(cast):
         "user_id": cast.teammate.id,
         "invitation_id": invitation.id,
         "imap_message_id": _failed_import(cast).id,
+        "saved_search_id": _saved_search(cast.owner),
     }
+
+
+def _saved_search(user):
+    """Saved searches belong to a person: only they can remove one."""
+    user.saved_searches = [{"id": "a1b2c3", "name": "Acme", "query": "from:acme", "mailbox_url": "/m/all/"}]
+    user.save()
+    return "a1b2c3"
 
 
 def _failed_import(cast):

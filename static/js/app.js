@@ -245,6 +245,14 @@
     if (row) markSelected(row.dataset.id);
   });
 
+  // A search counts as "recent" when it is submitted (Enter), not while it is being typed.
+  document.addEventListener("htmx:configRequest", (event) => {
+    const form = event.detail.elt;
+    if (form.matches && form.matches("form.search") && event.detail.triggeringEvent?.type === "submit") {
+      event.detail.parameters.record = "1";
+    }
+  });
+
   document.addEventListener("htmx:load", (event) => {
     localizeTimes(event.detail.elt);
     event.detail.elt.querySelectorAll?.(".tz-field").forEach((f) => { f.value = timeZone; });

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from conversations import search_index
 from conversations.actions import do_assign_conversation
 from conversations.incoming import IncomingAttachment
 from conversations.models import ConversationLabel, ConversationState
@@ -104,6 +105,7 @@ def test_label_mailbox_lists_labelled_conversations(owner_client, cast):
 def test_search_filters_within_the_mailbox(owner_client, cast):
     receive(cast.personal_account, subject="Invoice overdue")
     receive(cast.personal_account, subject="Party")
+    search_index.index_backlog()  # what the worker does after each delivery
 
     page = owner_client.get(reverse("mailbox", args=["inbox"]), {"q": "invoice"}).content.decode()
 

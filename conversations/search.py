@@ -1,0 +1,364 @@
+"""The search language and how a search becomes one query over the user's conversation states.
+
+    invoice from:anna@acme.com label:Billing has:attachment -"out of office" after:2026-01-01
+
+Words match word prefixes in any order (stemmed, accents ignored) in subjects, bodies, comments,
+participants and attachment names; "quoted words" match as a phrase; a leading minus excludes;
+operators take their value right after the colon (the seed's rule: `from: anna` is two words,
+not an operator). Filters are operators too, so a saved or recent search is just its text.
+
+Every search runs over ConversationState rows of the searching user, so it can only ever find
+conversations that user has access to.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from conversations.models import (
+    SEARCH_CONFIG,
+    Assignment,
+    ConversationLabel,
+    ConversationState,
+    Label,
+    Location,
+    Message,
+    Status,
+)
+from inboxes.models import Account, Team, User
+
+
+class SearchError(ValueError):
+    """A query that cannot be run, with a message that says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Term:
+    """One piece of a query: a word, a "phrase" or an operator with its value."""
+
+    operator: str  # "" for free text
+    value: str
+    quoted: bool = False
+    negated: bool = False
+
+    def __str__(self) -> str:
+        value = f'"{self.value}"' if self.quoted else self.value
+        return ("-" if self.negated else "") + (f"{self.operator}:{value}" if self.operator else value)
+
+
+# operator -> what it does, as the help overlay and error messages list them.
+OPERATORS = {
+    "from": "sender name or address (partial: from:acme)",
+    "to": "recipient name or address",
+    "cc": "copied recipient",
+    "bcc": "blind-copied recipient (as recorded on sent mail)",
+    "subject": "words in the subject",
+    "body": "words in the messages and comments",
+    "filename": "attachment name",
+    "label": "organization label (label:Billing, label:Features/Bugs)",
+    "has": "has:attachment",
+    "is": "unread, read, starred, open, closed, assigned, unassigned, snoozed",
+    "in": "inbox, all, anywhere, archive, snoozed, sent, trash, spam",
+    "after": "last activity on or after a date (after:2026-01-31)",
+    "before": "last activity before a date",
+    "newer_than": "activity within a period (newer_than:7d; d, w, m, y)",
+    "older_than": "no activity within a period",
+    "account": "an account's address or name",
+    "team": "a team's name",
+    "assignee": "me, others, none, or a teammate's name or address",
+}
+ALIASES = {"assigned": "assignee", "hasattachment": "has", "isread": "isread", "received": "after"}
+IS_VALUES = {"unread", "read", "starred", "unstarred", "open", "closed", "assigned", "unassigned", "snoozed"}
+IN_VALUES = {"inbox", "all", "anywhere", "archive", "snoozed", "sent", "trash", "spam"}
+PERIOD_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+SORTS = ("date", "relevance")
+
+_OPERATOR = re.compile(r"([A-Za-z_]+):")
+_WORD = re.compile(r"\w+")
+
+
+def _operator_list() -> str:
+    return ", ".join(f"{name}:" for name in OPERATORS)
+
+
+def parse(text: str) -> list[Term]:
+    """The terms of a query, or SearchError saying what is wrong and how to write it."""
+    terms: list[Term] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        start = i
+        negated = text[i] == "-" and i + 1 < n and not text[i + 1].isspace()
+        if negated:
+            i += 1
+        operator = ""
+        match = _OPERATOR.match(text, i)
+        if match and match.end() < n and not text[match.end()].isspace() and not text.startswith("//", match.end()):
+            operator = match.group(1).lower()
+            operator = ALIASES.get(operator, operator)
+            if operator not in OPERATORS and operator != "isread":
+                raw = text[start:].split()[0]
+                raise SearchError(
+                    f"Unknown operator “{match.group(1)}:”. Known operators: {_operator_list()}. "
+                    f'To search for the text itself, put it in quotes: "{raw.lstrip("-")}".'
+                )
+            i = match.end()
+        if i < n and text[i] == '"':
+            close = text.find('"', i + 1)
+            if close == -1:
+                raise SearchError(
+                    f'The quote before “{text[i + 1 : i + 21]}” is never closed: add the closing quote (").'
+                )
+            value, quoted, i = text[i + 1 : close], True, close + 1
+        else:
+            end = i
+            while end < n and not text[end].isspace():
+                end += 1
+            value, quoted, i = text[i:end], False, end
+            if '"' in value:
+                raise SearchError(f"Stray quote in “{value}”: quotes go around a whole phrase or value.")
+        value = value.strip()
+        if not value:
+            continue
+        terms.append(Term(operator, value, quoted, negated))
+    return terms
+
+
+def normalize(text: str) -> str:
+    """Lower case without accents, as the senders/recipients/filenames columns are stored."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _tsquery_words(value: str, *, prefix: bool, weight: str = "") -> str:
+    """A to_tsquery expression for the words of `value`: one word, or a phrase of several.
+
+    Only \\w characters reach the tsquery syntax, each word quoted, so user input cannot inject
+    operators; to_tsquery still stems, unaccents and drops stop words with the configuration."""
+    words = _WORD.findall(value)
+    if not words:
+        return ""
+    if len(words) == 1:
+        marks = ("*" if prefix else "") + weight
+        return f"'{words[0]}'" + (f":{marks}" if marks else "")
+    weighted = f":{weight}" if weight else ""
+    return "(" + " <-> ".join(f"'{word}'{weighted}" for word in words) + ")"
+
+
+def _looks_like_address(value: str) -> bool:
+    return "@" in value or bool(re.search(r"\w\.\w", value))
+
+
+def scope_of(terms: list[Term]) -> str:
+    """The mailbox an `in:` term names ("" when none; the last one wins)."""
+    scope = ""
+    for term in terms:
+        if term.operator == "in":
+            if term.value.lower() not in IN_VALUES or term.negated:
+                raise SearchError(f"in: takes one of {', '.join(sorted(IN_VALUES))}, not “{term}”.")
+            scope = term.value.lower()
+    return scope
+
+
+@dataclass
+class Compiled:
+    """A parsed query turned into filters on the states it was given."""
+
+    states: QuerySet[ConversationState]
+    text_query: SearchQuery | None = None
+    tsquery: str = ""  # the to_tsquery text of text_query
+
+
+class Search:
+    """Turns terms into filters on a user's ConversationState rows."""
+
+    def __init__(self, user: User, organization_ids: list[Any], now: datetime | None = None) -> None:
+        self.user = user
+        self.organization_ids = organization_ids
+        self.now = now or timezone.now()
+
+    def compile(self, terms: list[Term], states: QuerySet[ConversationState]) -> Compiled:
+        compiled = Compiled(states)
+        text_parts: list[str] = []
+        for term in terms:
+            if term.operator in ("", "subject", "body"):
+                self._text(term, text_parts, compiled)
+                continue
+            if term.operator == "in":
+                continue  # chooses the states passed in: see scope_of
+            condition = self._filter(term)
+            compiled.states = compiled.states.exclude(condition) if term.negated else compiled.states.filter(condition)
+        if text_parts:
+            compiled.tsquery = " & ".join(text_parts)
+            compiled.text_query = SearchQuery(compiled.tsquery, search_type="raw", config=SEARCH_CONFIG)
+            compiled.states = compiled.states.filter(conversation__search_document__document=compiled.text_query)
+        return compiled
+
+    # Text --------------------------------------------------------------------------------------
+
+    def _text(self, term: Term, parts: list[str], compiled: Compiled) -> None:
+        weight = {"subject": "A", "body": "D"}.get(term.operator, "")
+        expression = _tsquery_words(term.value, prefix=not term.quoted, weight=weight)
+        if not expression:
+            raise SearchError(f"“{term.value}” has no words to search for.")
+        if term.operator == "" and _looks_like_address(term.value):
+            # Addresses and domains are whole tokens in the document; match parts of them in the
+            # participant lists instead (trigram-indexed).
+            value = normalize(term.value)
+            in_people = (
+                Q(conversation__search_document__senders__contains=value)
+                | Q(conversation__search_document__recipients__contains=value)
+                | Q(conversation__search_document__copied__contains=value)
+                | Q(conversation__search_document__filenames__contains=value)
+            )
+            query = SearchQuery(expression, search_type="raw", config=SEARCH_CONFIG)
+            condition = in_people | Q(conversation__search_document__document=query)
+            compiled.states = compiled.states.exclude(condition) if term.negated else compiled.states.filter(condition)
+            return
+        parts.append(f"!{expression}" if term.negated else expression)
+
+    # Filters -----------------------------------------------------------------------------------
+
+    def _filter(self, term: Term) -> Q:
+        handler: Callable[[str], Q] = getattr(self, f"_op_{term.operator}")
+        return handler(term.value)
+
+    def _people(self, column: str, value: str) -> Q:
+        return Q(**{f"conversation__search_document__{column}__contains": normalize(value)})
+
+    def _op_from(self, value: str) -> Q:
+        return self._people("senders", value)
+
+    def _op_to(self, value: str) -> Q:
+        return self._people("recipients", value)
+
+    def _op_cc(self, value: str) -> Q:
+        return self._people("copied", value)
+
+    _op_bcc = _op_cc
+
+    def _op_filename(self, value: str) -> Q:
+        return self._people("filenames", value)
+
+    def _op_has(self, value: str) -> Q:
+        if value.lower() not in ("attachment", "attachments", "true", "yes"):
+            raise SearchError(f"has: takes “attachment” (has:attachment), not “{value}”.")
+        return Q(conversation__has_attachments=True)
+
+    def _op_isread(self, value: str) -> Q:
+        if value.lower() not in ("true", "false"):
+            raise SearchError(f"isread: takes true or false, not “{value}”.")
+        return Q(unread=value.lower() == "false")
+
+    def _op_is(self, value: str) -> Q:
+        value = value.lower()
+        if value not in IS_VALUES:
+            raise SearchError(f"is: takes one of {', '.join(sorted(IS_VALUES))}, not “{value}”.")
+        assigned = Exists(Assignment.objects.filter(conversation=OuterRef("conversation")))
+        return {
+            "unread": Q(unread=True),
+            "read": Q(unread=False),
+            "starred": Q(starred=True),
+            "unstarred": Q(starred=False),
+            "open": Q(conversation__status=Status.OPEN),
+            "closed": Q(conversation__status=Status.CLOSED),
+            "assigned": Q(assigned),
+            "unassigned": ~Q(assigned),
+            "snoozed": Q(location=Location.SNOOZED) | Q(snoozed_until__isnull=False),
+        }[value]
+
+    def _date(self, operator: str, value: str) -> datetime:
+        lowered = value.lower()
+        today = timezone.localdate(self.now)
+        if lowered in ("today", "yesterday"):
+            day = today - timedelta(days=1 if lowered == "yesterday" else 0)
+        else:
+            try:
+                day = date.fromisoformat(value.replace("/", "-"))
+            except ValueError:
+                raise SearchError(f"{operator}: takes a date like 2026-01-31, not “{value}”.") from None
+        return timezone.make_aware(datetime.combine(day, time.min))
+
+    def _op_after(self, value: str) -> Q:
+        return Q(last_activity_at__gte=self._date("after", value))
+
+    def _op_before(self, value: str) -> Q:
+        return Q(last_activity_at__lt=self._date("before", value))
+
+    def _period(self, operator: str, value: str) -> datetime:
+        match = re.fullmatch(r"(\d{1,4})([dwmy])", value.lower())
+        if not match:
+            raise SearchError(f"{operator}: takes a number and d, w, m or y (newer_than:7d), not “{value}”.")
+        return self.now - timedelta(days=int(match.group(1)) * PERIOD_DAYS[match.group(2)])
+
+    def _op_newer_than(self, value: str) -> Q:
+        return Q(last_activity_at__gte=self._period("newer_than", value))
+
+    def _op_older_than(self, value: str) -> Q:
+        return Q(last_activity_at__lt=self._period("older_than", value))
+
+    def _op_label(self, value: str) -> Q:
+        wanted = normalize(value).replace("-", " ")
+        labels = Label.objects.filter(organization_id__in=self.organization_ids).select_related("parent")
+        ids = [label.id for label in labels if wanted in (_key(label.name), _key(label_path(label)))]
+        if not ids:
+            raise SearchError(f"No label is called “{value}”. Labels with spaces take hyphens or quotes.")
+        return Q(Exists(ConversationLabel.objects.filter(conversation=OuterRef("conversation"), label_id__in=ids)))
+
+    def _op_account(self, value: str) -> Q:
+        wanted = normalize(value)
+        accounts = Account.objects.filter(organization_id__in=self.organization_ids)
+        ids = [a.id for a in accounts if wanted in (normalize(a.address), normalize(a.description))]
+        if not ids:
+            raise SearchError(f"No account is “{value}”: use its address (account:support@example.com).")
+        return Q(Exists(Message.objects.filter(conversation=OuterRef("conversation"), account_id__in=ids)))
+
+    def _op_team(self, value: str) -> Q:
+        wanted = normalize(value).replace("-", " ")
+        teams = Team.objects.filter(organization_id__in=self.organization_ids)
+        ids = [t.id for t in teams if _key(t.name) == wanted]
+        if not ids:
+            raise SearchError(f"No team is called “{value}”.")
+        return Q(conversation__team_id__in=ids)
+
+    def _op_assignee(self, value: str) -> Q:
+        assignments = Assignment.objects.filter(conversation=OuterRef("conversation"))
+        lowered = value.lower()
+        if lowered == "me":
+            return Q(Exists(assignments.filter(user=self.user)))
+        if lowered == "others":
+            return Q(Exists(assignments.exclude(user=self.user)))
+        if lowered == "none":
+            return ~Q(Exists(assignments))
+        wanted = normalize(value).replace("-", " ")
+        people = User.objects.filter(memberships__organization_id__in=self.organization_ids).distinct()
+        ids = [u.id for u in people if wanted in (normalize(u.email), _key(u.display_name), _key(u.first_name))]
+        if not ids:
+            raise SearchError(f"Nobody here is “{value}”: use me, others, none, or a teammate's name or address.")
+        return Q(Exists(assignments.filter(user_id__in=ids)))
+
+
+def _key(name: str) -> str:
+    return normalize(name).replace("-", " ")
+
+
+def label_path(label: Label) -> str:
+    """ "Parent/Child" for a nested label (parents loaded with select_related)."""
+    return f"{label_path(label.parent)}/{label.name}" if label.parent_id and label.parent else label.name
+
+
+def ranked(states: QuerySet[ConversationState], text_query: SearchQuery) -> QuerySet[ConversationState]:
+    """Best matches first: subject words weigh most, then participants, attachment names, bodies."""
+    rank = SearchRank(F("conversation__search_document__document"), text_query)
+    return states.annotate(rank=rank).order_by("-rank", "-last_activity_at", "-id")

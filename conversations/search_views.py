@@ -1,0 +1,172 @@
+"""Search results in the conversation list, and saved and recent searches."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import Http404, HttpResponse
+from django.utils.dateparse import parse_datetime
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_POST
+
+from conversations.mailboxes import Mailbox, personal_mailbox, team_mailbox
+from conversations.models import SEARCH_CONFIG, ConversationState
+from conversations.search import SORTS, Search, SearchError, parse, ranked, scope_of
+from inboxes.models import Membership, User
+from missive.htmx import AuthenticatedRequest, leave_page
+
+# Recent searches kept per person (the sidebar shows User.recent_searches_shown of them).
+RECENT_KEPT = 20
+SNIPPET_SOURCE_CHARS = 20_000
+_START, _STOP = "\x02", "\x03"
+HEADLINE_OPTIONS = (
+    f"StartSel={_START}, StopSel={_STOP}, MaxWords=24, MinWords=10, MaxFragments=1, FragmentDelimiter= … "
+)
+
+
+def search_scope(mailbox: Mailbox, scope: str) -> Mailbox | None:
+    """Where a search runs: `in:` when given; else the Inbox searches All, a team inbox the
+    team's All, and any other mailbox itself (the seed's defaults). None means everywhere,
+    Trash and Spam included (in:anywhere)."""
+    if scope == "anywhere":
+        return None
+    if scope:
+        return personal_mailbox("archive" if scope == "archive" else scope)
+    if mailbox.team is not None and mailbox.key == "inbox":
+        return team_mailbox(mailbox.team, "all")
+    if mailbox.team is None and mailbox.org_label is None and mailbox.key == "inbox":
+        return personal_mailbox("all")
+    return mailbox
+
+
+def search_context(
+    request: AuthenticatedRequest, mailbox: Mailbox, query: str, fetch: Any, page_size: int
+) -> dict[str, Any]:
+    """The list context for a search: rows (with snippets), where it ran, and the next page.
+
+    `fetch(states)` loads page_size + 1 ordered states with what the rows show (the list's own)."""
+    user = request.user
+    sort = request.GET.get("sort", "date")
+    sort = sort if sort in SORTS else "date"
+    context: dict[str, Any] = {"query": query, "sort": sort, "searching": True, "rows": [], "more_url": ""}
+    organization_ids = list(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+    search = Search(user, organization_ids)
+    try:
+        terms = parse(query)
+        scope = search_scope(mailbox, scope_of(terms))
+        base = ConversationState.objects.filter(user=user) if scope is None else scope.states(user)
+        compiled = search.compile(terms, base)
+    except SearchError as error:
+        context["search_error"] = str(error)
+        return context
+    context["search_scope"] = "everywhere" if scope is None else scope.title
+    states = compiled.states
+    before, page = _cursor(request)
+    relevance = sort == "relevance" and compiled.text_query is not None
+    if relevance:
+        rows = fetch(ranked(states, compiled.text_query)[(page - 1) * page_size :])
+    else:
+        if before is not None:
+            states = states.filter(last_activity_at__lt=before)
+        rows = fetch(states.order_by("-last_activity_at", "-id"))
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    if has_more:
+        cursor = {"page": page + 1} if relevance else {"before": rows[-1].last_activity_at.isoformat()}
+        context["more_url"] = f"{mailbox.url}?{urlencode({'q': query, 'sort': sort, **cursor})}"
+    if compiled.text_query is not None and rows:
+        _attach_snippets(rows, compiled.tsquery)
+    context.update(rows=rows, appending=before is not None or page > 1)
+    if not context["appending"] and request.GET.get("record"):
+        remember_search(user, mailbox, query)
+    return context
+
+
+def _cursor(request: AuthenticatedRequest) -> tuple[datetime | None, int]:
+    before = parse_datetime(request.GET.get("before", "")) if request.GET.get("before") else None
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    return (before if isinstance(before, datetime) else None), page
+
+
+def _attach_snippets(rows: list[ConversationState], tsquery: str) -> None:
+    """`row.snippet`: the best matching passage of each conversation, escaped, terms in <mark>."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT conversation_id, ts_headline(%s::regconfig, left(content, {SNIPPET_SOURCE_CHARS}), "  # noqa: S608
+            f"to_tsquery(%s::regconfig, %s), %s) FROM conversations_searchdocument WHERE conversation_id = ANY(%s)",
+            [SEARCH_CONFIG, SEARCH_CONFIG, tsquery, HEADLINE_OPTIONS, [row.conversation_id for row in rows]],
+        )
+        headlines = dict(cursor.fetchall())
+    for row in rows:
+        headline = headlines.get(row.conversation_id) or ""
+        row.snippet = highlight(headline) if _START in headline else None  # type: ignore[attr-defined]
+
+
+def highlight(headline: str) -> SafeString:
+    """ts_headline's text escaped, with its match markers turned into <mark>."""
+    escaped = escape(" ".join(headline.split()))
+    return mark_safe(escaped.replace(_START, "<mark>").replace(_STOP, "</mark>"))  # noqa: S308 - escaped above
+
+
+# Saved and recent searches ---------------------------------------------------------------------
+# Both live on the person's row (User.saved_searches, User.recent_searches): the request has it.
+
+
+def search_url(mailbox_url: str, query: str) -> str:
+    return f"{mailbox_url}?{urlencode({'q': query})}"
+
+
+def remember_search(user: User, mailbox: Mailbox, query: str) -> None:
+    """Record a search that was run (submitted, not typed), keeping the newest RECENT_KEPT."""
+    if user.recent_searches_shown == 0:
+        return
+    entry = {"query": query, "mailbox_url": mailbox.url}
+    user.recent_searches = [entry, *[e for e in user.recent_searches if e != entry]][:RECENT_KEPT]
+    User.objects.filter(pk=user.pk).update(recent_searches=user.recent_searches)
+
+
+def search_shortcuts(user: User) -> dict[str, Any]:
+    """The sidebar's saved searches and the recent ones it shows, with their URLs."""
+    saved = [{**entry, "url": search_url(entry["mailbox_url"], entry["query"])} for entry in user.saved_searches]
+    recent = [
+        {**entry, "url": search_url(entry["mailbox_url"], entry["query"])}
+        for entry in user.recent_searches[: user.recent_searches_shown]
+    ]
+    return {"saved_searches": saved, "recent_searches": recent}
+
+
+@require_POST
+@login_required
+def save_search(request: AuthenticatedRequest) -> HttpResponse:
+    query = request.POST.get("q", "").strip()[:500]
+    mailbox_url = request.POST.get("mailbox_url", "")
+    if not query or not mailbox_url.startswith("/") or mailbox_url.startswith("//"):
+        raise Http404("Nothing to save.")
+    user = request.user
+    if not any(e["query"] == query and e["mailbox_url"] == mailbox_url for e in user.saved_searches):
+        name = (request.POST.get("name") or query).strip()[:80]
+        entry = {"id": uuid.uuid4().hex, "name": name, "query": query, "mailbox_url": mailbox_url}
+        user.saved_searches = sorted([*user.saved_searches, entry], key=lambda e: e["name"].lower())
+        User.objects.filter(pk=user.pk).update(saved_searches=user.saved_searches)
+    return leave_page(request, search_url(mailbox_url, query))
+
+
+@require_POST
+@login_required
+def delete_saved_search(request: AuthenticatedRequest, saved_search_id: str) -> HttpResponse:
+    user = request.user
+    kept = [entry for entry in user.saved_searches if entry["id"] != saved_search_id]
+    if len(kept) == len(user.saved_searches):
+        raise Http404("No such saved search.")
+    User.objects.filter(pk=user.pk).update(saved_searches=kept)
+    return_to = request.POST.get("return_to", "")
+    return leave_page(request, return_to if return_to.startswith("/") and not return_to.startswith("//") else "/")
