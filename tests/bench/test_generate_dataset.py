@@ -13,6 +13,7 @@ from conversations.delivery import make_preview
 from conversations.management.commands.generate_dataset import Rows, dataset_organizations
 from conversations.models import (
     Assignment,
+    Comment,
     Conversation,
     ConversationEvent,
     ConversationState,
@@ -20,7 +21,7 @@ from conversations.models import (
     Message,
     Status,
 )
-from inboxes.models import Membership, Team, TeamMembership
+from inboxes.models import Membership, Role, Team, TeamMembership
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +100,36 @@ def test_access_follows_the_delivery_rules(dataset):
     assert ConversationState.objects.filter(location=Location.INBOX).exists()
 
 
+def test_messages_are_shared_out_as_requested():
+    generate(conversations=100, messages=700)
+    assert Message.objects.count() == 700
+    assert Conversation.objects.count() == 100
+
+
+def test_comments_are_written_by_people_who_see_the_conversation(dataset):
+    comments = list(Comment.objects.select_related("conversation"))
+    commented = {comment.conversation_id for comment in comments}
+    assert 0.1 * 200 <= len(commented) <= 0.35 * 200  # a share of the conversations, not all
+    for comment in comments:
+        assert comment.organization_id == comment.conversation.organization_id
+        assert ConversationState.objects.filter(conversation=comment.conversation_id, user=comment.author_id).exists()
+        assert not Membership.objects.filter(user=comment.author_id, role=Role.GUEST).exists()
+        assert comment.conversation.created_at <= comment.created_at <= comment.conversation.last_activity_at
+    mentions = [comment for comment in comments if "@" in comment.body]
+    assert mentions
+    for comment in mentions:
+        # "@Full Name" of someone else who can see the conversation.
+        names = ConversationState.objects.filter(conversation=comment.conversation_id).exclude(user=comment.author_id)
+        assert any(f"@{name}" in comment.body for name in names.values_list("user__name", flat=True)), comment.body
+
+
+def test_deleting_the_dataset_deletes_its_comments(dataset):
+    assert Comment.objects.exists()
+    generate(conversations=50, reset=True)
+    assert not Comment.objects.exclude(conversation__in=Conversation.objects.all()).exists()
+    assert Conversation.objects.count() == 50
+
+
 def test_refuses_to_run_twice_unless_reset(dataset):
     with pytest.raises(CommandError, match="--reset"):
         generate()
@@ -122,3 +153,4 @@ def test_the_harness_times_pages_and_actions():
     lines = table([page, slow])
     assert "Inbox list" in lines[2]
     assert lines[3].endswith("FAIL")
+

@@ -1,12 +1,15 @@
 """A large, realistic dataset for the benchmarks: `manage.py generate_dataset`.
 
 Organizations, people, teams (active members and observers), shared and personal accounts,
-labels, and conversations with their messages, attachments, assignments, events and per-user
-states. Rows are streamed with COPY in one transaction: the per-message actions would take hours
-at this size. They are nonetheless what the actions would have produced: who gets a state row
-and where is decided by the same delivery function `do_receive_message` uses, and the later
-history of each conversation (assign, close, archive, snooze, trash, spam) follows
-docs/state-machine.md, so every mailbox query sees data shaped like production's.
+labels, and conversations with their messages, attachments, internal comments (some @mentioning a
+teammate), assignments, events and per-user states. Rows are streamed with COPY in one
+transaction: the per-message actions would take hours at this size. They are nonetheless what the
+actions would have produced: who gets a state row and where is decided by the same delivery
+function `do_receive_message` uses, and the later history of each conversation (assign, close,
+archive, snooze, trash, spam) follows docs/state-machine.md, so every mailbox query sees data
+shaped like production's. The default size is the issue's benchmark: 1,000,000 messages in
+200,000 conversations, 2 organizations, 50 people, 10 teams; the search documents are built at
+the end in one set-based pass.
 
 Generated organizations end with " (dataset)" and their people's addresses with
 ".dataset.test"; --reset deletes exactly those.
@@ -15,6 +18,8 @@ Generated organizations end with " (dataset)" and their people's addresses with
 from __future__ import annotations
 
 import html
+import importlib
+import importlib.util
 import json
 import random
 import time
@@ -35,6 +40,7 @@ from conversations.models import (
     AccessSource,
     Assignment,
     Attachment,
+    Comment,
     Conversation,
     ConversationEvent,
     ConversationLabel,
@@ -66,6 +72,8 @@ ORG_SUFFIX = " (dataset)"
 EMAIL_SUFFIX = ".dataset.test"
 PASSWORD = "dataset-password"  # noqa: S105 - every generated person can sign in with it, on purpose
 CHUNK = 5000  # conversations generated and copied per round trip
+MESSAGES_PER_CONVERSATION = 5  # the issue's benchmark size: 1,000,000 messages in 200,000 conversations
+COMMENTED_SHARE = 0.2  # conversations with an internal discussion
 # The first organization is the big one the benchmark measures; the others share the rest.
 ORG_WEIGHTS = [4, 1]
 
@@ -183,6 +191,27 @@ REPLIES = [
     "Good news: the refund has been issued and should appear within five business days.",
     "I have attached the document you asked for.",
 ]
+# Internal comments: teammates talking about the conversation, never sent to the customer.
+COMMENTS = [
+    "I think this is the same issue as last week, checking the logs now.",
+    "Customer is on the annual plan, so the refund goes through finance.",
+    "Looks like a duplicate of the ticket from yesterday.",
+    "I can take this one after lunch.",
+    "Engineering confirmed the fix ships on Thursday.",
+    "They are a big account, let's answer today.",
+    "Waiting on the carrier before replying.",
+    "Already answered by phone, closing once they confirm.",
+    "Not sure about the pricing here, any idea?",
+    "Escalated to the technical team.",
+]
+# Comments that @mention a teammate: "{name}" is their full name, as the composer inserts it.
+MENTIONS = [
+    "@{name} can you have a look at this one?",
+    "@{name} this is one of yours, I think.",
+    "Thanks @{name}, that worked.",
+    "@{name} do you know whether we promised them a discount?",
+    "Looping in @{name} for the billing side.",
+]
 ATTACHMENTS = [
     ("screenshot.png", "image/png"),
     ("invoice.pdf", "application/pdf"),
@@ -211,9 +240,20 @@ def delete_dataset() -> int:
     """Delete every generated organization and person; the bulky tables by SQL, the rest by the ORM."""
     org_ids = list(dataset_organizations().values_list("id", flat=True))
     with connection.cursor() as cursor:
-        for model in (ConversationEvent, ConversationLabel, Assignment, ConversationState, Attachment, Message):
+        # Every table that points at a message or a conversation (comments, search documents, ...),
+        # children first: this also covers tables added after this command was written.
+        for parent in (Message, Conversation):
+            for relation in parent._meta.related_objects:
+                if relation.many_to_many or relation.related_model in (Message, Conversation):
+                    continue
+                table, column = relation.related_model._meta.db_table, relation.field.column
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE {column} IN "  # noqa: S608 - names from the models
+                    f"(SELECT id FROM {parent._meta.db_table} WHERE organization_id = ANY(%s))",
+                    [org_ids],
+                )
+        for model in (Message, Conversation):
             cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE organization_id = ANY(%s)", [org_ids])  # noqa: S608
-        cursor.execute(f"DELETE FROM {Conversation._meta.db_table} WHERE organization_id = ANY(%s)", [org_ids])  # noqa: S608
     # Accounts before teams: a team's deletion would otherwise null the team of its team-inbox accounts.
     Account.objects.filter(organization_id__in=org_ids).delete()
     Organization.objects.filter(id__in=org_ids).delete()
@@ -286,6 +326,7 @@ class OrgPlan:
     def __post_init__(self) -> None:
         self.names = {p.id: p.name for p in self.people}
         self.removers = {p.id for p in self.people if p.remove_on_close}
+        self.staff = {p.id for p in self.people if p.role != Role.GUEST}
         self.team_names = {t.team.id: str(t.team) for t in self.teams}
 
 
@@ -362,6 +403,7 @@ class Rows:
             "last_activity_at",
             "last_read_at",
         ],
+        Comment: ["id", "organization", "conversation", "author", "body", "created_at"],
         Assignment: ["organization", "conversation", "user", "assigned_by", "created_at"],
         ConversationLabel: ["organization", "conversation", "label"],
         ConversationEvent: ["organization", "conversation", "actor", "kind", "data", "created_at", "private_to"],
@@ -603,16 +645,16 @@ class Generator:
 
     # --- Conversations (big: COPY) ------------------------------------------------------------------
 
-    def message_counts(self, conversations: int, average: float) -> list[int]:
+    def message_counts(self, conversations: int, target: int) -> list[int]:
         """Messages per conversation: mostly short threads, a long tail, one 50-message thread in
-        500; the total is exactly round(conversations * average)."""
+        500; `target` messages in all."""
         rng = self.rng
+        average = target / conversations
         mean_extra = max(average - 0.5, 0.01)  # E[floor(Exp(m))] ~ m - 0.5
         counts = [min(1 + int(rng.expovariate(1 / mean_extra)), 200) for _ in range(conversations)]
         if average >= 2:
             for i in range(0, conversations, 500):
                 counts[i] = 50
-        target = round(conversations * average)
         difference = target - sum(counts)
         while difference:
             i = rng.randrange(conversations)
@@ -881,6 +923,9 @@ class Generator:
                     row.last_read_at,
                 ),
             )
+        if rng.random() < COMMENTED_SHARE:
+            people = [uid for uid in states if uid in plan.staff]
+            self._comments(plan, conversation_id, people, (created_at, last_activity_at), rows)
         if fate != "team_trash" and rng.random() < 0.3:
             for label in rng.sample(plan.labels, rng.choice([1, 1, 2])):
                 rows.add(ConversationLabel, (org_id, conversation_id, label.id))
@@ -912,13 +957,43 @@ class Generator:
             ),
         )
 
+    def _comments(
+        self,
+        plan: OrgPlan,
+        conversation_id: uuid.UUID,
+        people: list[uuid.UUID],
+        span: tuple[datetime, datetime],
+        rows: Rows,
+    ) -> None:
+        """A short internal discussion among the people who can see the conversation, within its
+        life (so it moves no activity time); a third of the comments @mention another of them."""
+        rng = self.rng
+        if not people:
+            return
+        start, end = span
+        seconds = (end - start).total_seconds()
+        for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 4])):
+            author = rng.choice(people)
+            others = [uid for uid in people if uid != author]
+            if others and rng.random() < 1 / 3:
+                body = rng.choice(MENTIONS).format(name=plan.names[rng.choice(others)])
+            else:
+                body = rng.choice(COMMENTS)
+            when = start + timedelta(seconds=rng.uniform(0, seconds))
+            rows.add(Comment, (self.new_id(), plan.organization.id, conversation_id, author, body, when))
+
 
 class Command(BaseCommand):
     help = "Generate a large, realistic dataset (organizations, people, teams, conversations) for benchmarks."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--conversations", type=int, default=100_000, help="In all organizations together.")
-        parser.add_argument("--messages-per-conversation", type=float, default=5.0, help="On average.")
+        parser.add_argument(
+            "--messages",
+            type=int,
+            default=None,
+            help=f"In all organizations together (default: {MESSAGES_PER_CONVERSATION} per conversation).",
+        )
+        parser.add_argument("--conversations", type=int, default=200_000, help="In all organizations together.")
         parser.add_argument("--organizations", type=int, default=2)
         parser.add_argument("--users", type=int, default=50, help="In all organizations together.")
         parser.add_argument("--teams", type=int, default=10, help="In all organizations together.")
@@ -928,8 +1003,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         conversations, organizations = options["conversations"], options["organizations"]
         users, teams = options["users"], options["teams"]
-        average = options["messages_per_conversation"]
-        if organizations < 1 or conversations < organizations or average < 1:
+        messages = options["messages"] or conversations * MESSAGES_PER_CONVERSATION
+        if organizations < 1 or conversations < organizations or messages < conversations:
             raise CommandError("Need at least one organization, one conversation each, one message per conversation.")
         if users < 5 * organizations or teams < organizations:
             raise CommandError("Need at least five people and one team per organization.")
@@ -951,7 +1026,7 @@ class Command(BaseCommand):
                 generator.plan_organization(i, people=u, teams=t, conversations=c)
                 for i, (c, u, t) in enumerate(zip(conversation_shares, user_shares, team_shares, strict=True))
             ]
-            counts = generator.message_counts(conversations, average)
+            counts = generator.message_counts(conversations, messages)
             offset = 0
             for plan in plans:
                 name = plan.organization.name
@@ -967,9 +1042,21 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             for model in Rows.FIELDS:
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
+        generated = time.monotonic() - started
         totals = ", ".join(f"{n:,} {name}" for name, n in generator.totals.items())
-        self.say(self.style.SUCCESS(f"Generated {totals} in {time.monotonic() - started:.1f} s."))
+        self.say(self.style.SUCCESS(f"Generated {totals} in {generated:.1f} s."))
+        self.index_for_search([plan.organization.id for plan in plans])
         self.say(f"Sign in as {plans[0].people[0].email} / {PASSWORD}.")
+
+    def index_for_search(self, organization_ids: list[uuid.UUID]) -> None:
+        """Build the search documents of the new conversations in one set-based pass, where the
+        search index exists: the per-conversation indexing task would take hours here."""
+        if importlib.util.find_spec("conversations.search_index") is None:
+            return
+        search_index = importlib.import_module("conversations.search_index")
+        started = time.monotonic()
+        documents = search_index.rebuild(organization_ids)
+        self.say(f"Indexed {documents:,} search documents in {time.monotonic() - started:.1f} s.")
 
     def say(self, line: str) -> None:
         self.stdout.write(line)
