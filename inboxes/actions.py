@@ -174,9 +174,10 @@ def do_sign_up_with_invitation(invitation: Invitation, *, name: str, password: s
 
 
 @transaction.atomic
-def do_update_profile(user: User, *, name: str) -> None:
+def do_update_profile(user: User, *, name: str, recent_searches_shown: int) -> None:
     user.name = name
-    user.save(update_fields=["name"])
+    user.recent_searches_shown = recent_searches_shown
+    user.save(update_fields=["name", "recent_searches_shown"])
 
 
 @transaction.atomic

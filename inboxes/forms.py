@@ -141,6 +141,12 @@ class PersonalOptionsForm(forms.Form):
 
 class ProfileForm(forms.Form):
     name = forms.CharField(max_length=150, required=False, help_text="Shown to your teammates.")
+    recent_searches_shown = forms.IntegerField(
+        label="Show recent searches",
+        min_value=0,
+        max_value=20,
+        help_text="How many of your recent searches the sidebar lists; 0 turns them off.",
+    )
 
 
 class InvitationSignUpForm(forms.Form):

@@ -79,7 +79,8 @@ def _render_profile(request: AuthenticatedRequest, form: ProfileForm) -> HttpRes
 @login_required
 def profile_settings(request: AuthenticatedRequest) -> HttpResponse:
     """The user's name, two-factor status and password."""
-    return _render_profile(request, ProfileForm(initial={"name": request.user.name}))
+    initial = {"name": request.user.name, "recent_searches_shown": request.user.recent_searches_shown}
+    return _render_profile(request, ProfileForm(initial=initial))
 
 
 @require_POST
@@ -89,7 +90,7 @@ def profile_update(request: AuthenticatedRequest) -> HttpResponse:
     form = ProfileForm(request.POST)
     if not form.is_valid():
         return _render_profile(request, form)
-    do_update_profile(request.user, name=form.cleaned_data["name"])
+    do_update_profile(request.user, **form.cleaned_data)
     messages.success(request, "Profile saved.")
     return redirect("settings_profile")
 

@@ -454,9 +454,17 @@ def test_profile_changes_name_and_links_to_security(owner_client: Client, cast: 
     body = owner_client.get(url("settings_profile")).content.decode()
     assert reverse("mfa_index") in body
     assert reverse("account_change_password") in body
-    owner_client.post(url("settings_profile_update"), {"name": "Olivia O."})
+    owner_client.post(url("settings_profile_update"), {"name": "Olivia O.", "recent_searches_shown": "3"})
     cast.owner.refresh_from_db()
     assert cast.owner.name == "Olivia O."
+    assert cast.owner.recent_searches_shown == 3
+
+
+def test_profile_refuses_a_recent_searches_count_out_of_range(owner_client: Client, cast: Cast) -> None:
+    response = owner_client.post(url("settings_profile_update"), {"name": "O", "recent_searches_shown": "99"})
+    assert "less than or equal to 20" in response.content.decode()
+    cast.owner.refresh_from_db()
+    assert cast.owner.recent_searches_shown == 5
 
 
 def test_personal_options_page_shows_the_current_choice(client: Client, cast: Cast) -> None:
