@@ -10,24 +10,57 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, HttpResponse
+from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from conversations.mailboxes import Mailbox, personal_mailbox, team_mailbox
-from conversations.models import SEARCH_CONFIG, ConversationState
+from conversations.models import SEARCH_CONFIG, ConversationState, Label
 from conversations.search import SORTS, Search, SearchError, parse, ranked, scope_of
-from inboxes.models import Membership, User
+from inboxes.models import Account, Membership, Team, User
 from missive.htmx import AuthenticatedRequest, leave_page
 
 # Recent searches kept per person (the sidebar shows User.recent_searches_shown of them).
 RECENT_KEPT = 20
+FILTER_CHOICES = 200
 SNIPPET_SOURCE_CHARS = 20_000
 _START, _STOP = "\x02", "\x03"
 HEADLINE_OPTIONS = (
     f"StartSel={_START}, StopSel={_STOP}, MaxWords=24, MinWords=10, MaxFragments=1, FragmentDelimiter= … "
 )
+
+
+# The Filters menu's fields and the operator each one writes into the query.
+FILTER_OPERATORS = {
+    "f_is": "is",
+    "f_assignee": "assignee",
+    "f_team": "team",
+    "f_account": "account",
+    "f_label": "label",
+    "f_from": "from",
+    "f_to": "to",
+    "f_subject": "subject",
+    "f_after": "after",
+    "f_before": "before",
+    "f_when": "newer_than",
+}
+DATE_RANGES = [("", "Anytime"), ("7d", "Last 7 days"), ("4w", "Last 4 weeks"), ("3m", "Last 3 months")]
+DATE_RANGES += [("6m", "Last 6 months"), ("1y", "Last 12 months")]
+
+
+def compose_query(params: Any) -> str:
+    """The search box's text plus what the Filters menu chose, as operators: a filtered view is
+    then an ordinary query, to refine by hand, save or bookmark."""
+    parts = [params.get("q", "").strip()]
+    for name, operator in FILTER_OPERATORS.items():
+        value = " ".join(params.get(name, "").replace('"', "").split())
+        if value:
+            parts.append(f'{operator}:"{value}"' if " " in value else f"{operator}:{value}")
+    if params.get("f_has"):
+        parts.append("has:attachment")
+    return " ".join(part for part in parts if part)
 
 
 def search_scope(mailbox: Mailbox, scope: str) -> Mailbox | None:
@@ -142,6 +175,31 @@ def search_shortcuts(user: User) -> dict[str, Any]:
         for entry in user.recent_searches[: user.recent_searches_shown]
     ]
     return {"saved_searches": saved, "recent_searches": recent}
+
+
+@require_safe
+@login_required
+def search_filters(request: AuthenticatedRequest) -> HttpResponse:
+    """The Filters menu, loaded when first opened: its choices cost queries a plain list does not need."""
+    mailbox_url = request.GET.get("mailbox_url", "")
+    if not mailbox_url.startswith("/") or mailbox_url.startswith("//"):
+        raise Http404("No mailbox.")
+    organization_ids = Membership.objects.filter(user=request.user).values("organization_id")
+    context = {
+        "mailbox_url": mailbox_url,
+        "teams": Team.objects.filter(memberships__user=request.user).order_by("name").distinct()[:FILTER_CHOICES],
+        "accounts": Account.objects.filter(organization_id__in=organization_ids).order_by("address")[:FILTER_CHOICES],
+        "labels": Label.objects.filter(organization_id__in=organization_ids)
+        .select_related("parent")
+        .order_by("name")[:FILTER_CHOICES],
+        "people": User.objects.filter(memberships__organization_id__in=organization_ids)
+        .exclude(id=request.user.id)
+        .order_by("name", "email")
+        .distinct()[:FILTER_CHOICES],
+        "date_ranges": DATE_RANGES,
+        "states": ["unread", "starred", "open", "closed", "assigned", "unassigned", "snoozed"],
+    }
+    return render(request, "conversations/_search_filters.html", context)
 
 
 @require_POST

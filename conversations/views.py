@@ -29,7 +29,7 @@ from conversations.models import (
     Label,
     Message,
 )
-from conversations.search_views import search_context
+from conversations.search_views import FILTER_OPERATORS, compose_query, search_context
 from conversations.sidebar import sidebar_context
 from inboxes.access import get_team_for_member
 from inboxes.models import Membership, Role, Team
@@ -116,9 +116,10 @@ def render_mailbox(
         response = render_page(request, f"conversations/mailbox.html#{partial}", context)
     else:
         response = render_page(request, "conversations/mailbox.html", context, partials=PARTIALS)
-    if request.htmx and "record" in request.GET:
-        # The submitted search was recorded; the address bar keeps the search, not the flag.
-        response["HX-Push-Url"] = f"{request.path}?{urlencode({k: v for k, v in request.GET.items() if k != 'record'})}"
+    if request.htmx and any(name in request.GET for name in ("record", "f_has", *FILTER_OPERATORS)):
+        # The address bar keeps the search as one query (filters folded in), without the flags.
+        kept = {"q": context.get("query", ""), "sort": request.GET.get("sort", "")}
+        response["HX-Push-Url"] = f"{request.path}?{urlencode({k: v for k, v in kept.items() if v})}"
     if context.get("was_unread") and target == "conversation_pane":
         trigger_client_event(response, "counts-changed")
     return response
@@ -135,7 +136,7 @@ def sidebar_view(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def _list_context(request: AuthenticatedRequest, mailbox: Mailbox) -> dict:
-    query = request.GET.get("q", "").strip()
+    query = compose_query(request.GET)
     if query:
         return search_context(request, mailbox, query, fetch_page, PAGE_SIZE)
     states = mailbox.states(request.user)

@@ -4,6 +4,7 @@ pagination, saved and recent searches, and the indexing backlog."""
 import html
 import re
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -465,3 +466,30 @@ def test_new_accounts_of_another_org_are_not_searchable_by_address(client_, cast
     other = AccountFactory(organization=cast.other_org, address="sales@globex.test", owner=UserFactory())
     indexed(receive(other, subject="Globex sales"))
     assert found(client_, "sales@globex.test in:anywhere") == []
+
+
+# The Filters menu --------------------------------------------------------------------------------
+
+
+def test_the_filters_menu_offers_this_users_choices_only(client_, cast):
+    LabelFactory(organization=cast.org, name="Billing")
+    LabelFactory(organization=cast.other_org, name="Globex label")
+    page = client_.get(reverse("search_filters"), {"mailbox_url": "/m/inbox/"}).content.decode()
+    assert 'hx-get="/m/inbox/"' in page
+    assert ">Billing<" in page and "Globex label" not in page
+    assert ">support@acme.test<" in page and "help@globex.test" not in page
+    assert "Tom Teammate" in page and "Xavier" not in page
+    assert client_.get(reverse("search_filters"), {"mailbox_url": "//evil.test"}).status_code == 404
+
+
+def test_filters_become_operators_of_the_query(client_, cast):
+    pdf = IncomingAttachment("a.pdf", "application/pdf", b"%PDF")
+    indexed(receive(cast.support_account, subject="Printer jam", sender="ann@acme.test", attachments=[pdf]))
+    indexed(receive(cast.support_account, subject="Printer ink", sender="bob@beta.test"))
+    headers = {"HX-Request": "true", "HX-Target": "conversation-list"}
+    params = {"q": "printer", "f_from": "ann", "f_team": "Support", "f_has": "1", "f_when": "7d", "record": "1"}
+    response = client_.get("/m/inbox/", params, headers=headers)
+    subjects = re.findall(r'<div class="row-subject">([^<]*)</div>', response.content.decode())
+    assert subjects == ["Printer jam"]
+    expected = "printer team:Support from:ann newer_than:7d has:attachment"
+    assert response.headers["HX-Push-Url"] == "/m/inbox/?" + urlencode({"q": expected})
