@@ -13,7 +13,6 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve
@@ -23,7 +22,8 @@ from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
 from conversations import actions, snooze
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
-from conversations.models import Assignment, Conversation, ConversationState, Label
+from conversations.models import Conversation, ConversationState, Label
+from conversations.rows import load_rows
 from conversations.views import conversation_context, get_state_for_user, header_context
 from inboxes.access import get_team_for_member
 from inboxes.models import Team, User
@@ -268,16 +268,8 @@ def _after_action(
     return trigger_client_event(response, "missive", events)
 
 
-def _list_rows(request: AuthenticatedRequest, mailbox: Mailbox, conversation_ids: list[Any]) -> Any:
-    return (
-        mailbox.states(request.user)
-        .filter(conversation_id__in=conversation_ids)
-        .select_related("conversation", "conversation__team", "conversation__organization")
-        .prefetch_related(
-            Prefetch("conversation__assignments", queryset=Assignment.objects.select_related("user")),
-            "conversation__labels",
-        )
-    )
+def _list_rows(request: AuthenticatedRequest, mailbox: Mailbox, conversation_ids: list[Any]) -> list[ConversationState]:
+    return load_rows(mailbox.states(request.user).filter(conversation_id__in=conversation_ids))
 
 
 def _archive_prompt(

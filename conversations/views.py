@@ -29,6 +29,7 @@ from conversations.models import (
     Label,
     Message,
 )
+from conversations.rows import load_rows
 from conversations.search_views import FILTER_OPERATORS, compose_query, search_context
 from conversations.sidebar import sidebar_context
 from inboxes.access import get_team_for_member
@@ -160,12 +161,7 @@ def _list_context(request: AuthenticatedRequest, mailbox: Mailbox) -> dict:
 def fetch_page(states: QuerySet[ConversationState]) -> list[ConversationState]:
     """A page of ordered states, one more than shown (to know whether there is a next page),
     with everything a row shows."""
-    return list(
-        states.select_related("conversation", "conversation__team", "conversation__organization").prefetch_related(
-            Prefetch("conversation__assignments", queryset=Assignment.objects.select_related("user")),
-            "conversation__labels",
-        )[: PAGE_SIZE + 1]
-    )
+    return load_rows(states[: PAGE_SIZE + 1])
 
 
 def conversation_context(request: AuthenticatedRequest, state: ConversationState) -> dict:
