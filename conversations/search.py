@@ -156,8 +156,26 @@ def _tsquery_words(value: str, *, prefix: bool, weight: str = "") -> str:
     return "(" + " <-> ".join(f"'{word}'{weighted}" for word in words) + ")"
 
 
-def _looks_like_address(value: str) -> bool:
-    return "@" in value or bool(re.search(r"\w\.\w", value))
+def is_address_term(term: Term) -> bool:
+    return term.operator == "" and ("@" in term.value or bool(re.search(r"\w\.\w", term.value)))
+
+
+def _text_expression(term: Term) -> str:
+    weight = {"subject": "A", "body": "D"}.get(term.operator, "")
+    expression = _tsquery_words(term.value, prefix=not term.quoted, weight=weight)
+    if not expression:
+        raise SearchError(f"“{term.value}” has no words to search for.")
+    return expression
+
+
+def text_tsquery(terms: list[Term]) -> str:
+    """The to_tsquery text of a query's words, phrases, subject: and body: terms ("" if none)."""
+    parts = []
+    for term in terms:
+        if term.operator in ("", "subject", "body") and not is_address_term(term):
+            expression = _text_expression(term)
+            parts.append(f"!{expression}" if term.negated else expression)
+    return " & ".join(parts)
 
 
 def scope_of(terms: list[Term]) -> str:
@@ -189,44 +207,32 @@ class Search:
         self.now = now or timezone.now()
 
     def compile(self, terms: list[Term], states: QuerySet[ConversationState]) -> Compiled:
-        compiled = Compiled(states)
-        text_parts: list[str] = []
+        compiled = Compiled(states, tsquery=text_tsquery(terms))
         for term in terms:
-            if term.operator in ("", "subject", "body"):
-                self._text(term, text_parts, compiled)
-                continue
-            if term.operator == "in":
-                continue  # chooses the states passed in: see scope_of
-            condition = self._filter(term)
+            if is_address_term(term):
+                condition = self._address_or_text(term)
+            elif term.operator in ("", "subject", "body", "in"):
+                continue  # text goes into the one tsquery below; in: chose the states passed in
+            else:
+                condition = self._filter(term)
             compiled.states = compiled.states.exclude(condition) if term.negated else compiled.states.filter(condition)
-        if text_parts:
-            compiled.tsquery = " & ".join(text_parts)
+        if compiled.tsquery:
             compiled.text_query = SearchQuery(compiled.tsquery, search_type="raw", config=SEARCH_CONFIG)
             compiled.states = compiled.states.filter(conversation__search_document__document=compiled.text_query)
         return compiled
 
-    # Text --------------------------------------------------------------------------------------
-
-    def _text(self, term: Term, parts: list[str], compiled: Compiled) -> None:
-        weight = {"subject": "A", "body": "D"}.get(term.operator, "")
-        expression = _tsquery_words(term.value, prefix=not term.quoted, weight=weight)
-        if not expression:
-            raise SearchError(f"“{term.value}” has no words to search for.")
-        if term.operator == "" and _looks_like_address(term.value):
-            # Addresses and domains are whole tokens in the document; match parts of them in the
-            # participant lists instead (trigram-indexed).
-            value = normalize(term.value)
-            in_people = (
-                Q(conversation__search_document__senders__contains=value)
-                | Q(conversation__search_document__recipients__contains=value)
-                | Q(conversation__search_document__copied__contains=value)
-                | Q(conversation__search_document__filenames__contains=value)
-            )
-            query = SearchQuery(expression, search_type="raw", config=SEARCH_CONFIG)
-            condition = in_people | Q(conversation__search_document__document=query)
-            compiled.states = compiled.states.exclude(condition) if term.negated else compiled.states.filter(condition)
-            return
-        parts.append(f"!{expression}" if term.negated else expression)
+    def _address_or_text(self, term: Term) -> Q:
+        """Addresses and domains are whole tokens in the document; parts of them are matched in
+        the participant lists (trigram-indexed), the whole as text."""
+        value = normalize(term.value)
+        in_people = (
+            Q(conversation__search_document__senders__contains=value)
+            | Q(conversation__search_document__recipients__contains=value)
+            | Q(conversation__search_document__copied__contains=value)
+            | Q(conversation__search_document__filenames__contains=value)
+        )
+        query = SearchQuery(_text_expression(term), search_type="raw", config=SEARCH_CONFIG)
+        return in_people | Q(conversation__search_document__document=query)
 
     # Filters -----------------------------------------------------------------------------------
 
@@ -358,7 +364,15 @@ def label_path(label: Label) -> str:
     return f"{label_path(label.parent)}/{label.name}" if label.parent_id and label.parent else label.name
 
 
+# Relevance orders the most recent matches only: ranking reads every candidate's whole document,
+# and a common word can match a large part of a big mailbox.
+RELEVANCE_CANDIDATES = 1000
+
+
 def ranked(states: QuerySet[ConversationState], text_query: SearchQuery) -> QuerySet[ConversationState]:
-    """Best matches first: subject words weigh most, then participants, attachment names, bodies."""
+    """Best matches first among the RELEVANCE_CANDIDATES most recent ones: subject words weigh
+    most, then participants, attachment names, bodies."""
+    recent = states.order_by("-last_activity_at", "-id").values("pk")[:RELEVANCE_CANDIDATES]
     rank = SearchRank(F("conversation__search_document__document"), text_query)
-    return states.annotate(rank=rank).order_by("-rank", "-last_activity_at", "-id")
+    candidates = ConversationState.objects.filter(pk__in=recent)
+    return candidates.annotate(rank=rank).order_by("-rank", "-last_activity_at", "-id")

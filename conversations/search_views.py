@@ -18,7 +18,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from conversations.mailboxes import Mailbox, personal_mailbox, team_mailbox
 from conversations.models import SEARCH_CONFIG, ConversationState, Label
-from conversations.search import SORTS, Search, SearchError, parse, ranked, scope_of
+from conversations.search import SORTS, Search, SearchError, parse, ranked, scope_of, text_tsquery
+from conversations.search_index import BODY_LIMIT
 from inboxes.models import Account, Membership, Team, User
 from missive.htmx import AuthenticatedRequest, leave_page
 
@@ -119,6 +120,33 @@ def search_context(
     if not context["appending"] and request.GET.get("record"):
         remember_search(user, mailbox, query)
     return context
+
+
+def matching_items(conversation_id: Any, query: str) -> set[Any]:
+    """Ids of the messages and comments of one conversation that a search's words match: the
+    conversation view outlines them and opens at the latest."""
+    try:
+        tsquery = text_tsquery(parse(query))
+    except SearchError:
+        return set()
+    if not tsquery:
+        return set()
+    config = SEARCH_CONFIG
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT id FROM conversations_message WHERE conversation_id = %(c)s
+              AND (setweight(to_tsvector('{config}', subject), 'A')
+                   || setweight(to_tsvector('{config}', concat_ws(' ', from_name, from_address)), 'B')
+                   || setweight(to_tsvector('{config}', left(body_text, {BODY_LIMIT})), 'D'))
+                  @@ to_tsquery('{config}', %(q)s)
+            UNION ALL
+            SELECT id FROM conversations_comment WHERE conversation_id = %(c)s
+              AND setweight(to_tsvector('{config}', body), 'D') @@ to_tsquery('{config}', %(q)s)
+            """,  # noqa: S608 - constants only; values are parameters
+            {"c": conversation_id, "q": tsquery},
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _cursor(request: AuthenticatedRequest) -> tuple[datetime | None, int]:

@@ -30,7 +30,7 @@ from conversations.models import (
     Message,
 )
 from conversations.rows import load_rows
-from conversations.search_views import FILTER_OPERATORS, compose_query, search_context
+from conversations.search_views import FILTER_OPERATORS, compose_query, matching_items, search_context
 from conversations.sidebar import sidebar_context
 from inboxes.access import get_team_for_member
 from inboxes.models import Membership, Role, Team
@@ -187,8 +187,10 @@ def conversation_context(request: AuthenticatedRequest, state: ConversationState
         + [("event", e.created_at, e) for e in events],
         key=lambda item: item[1],
     )
+    query = request.GET.get("q", "").strip()
     return {
         **header_context(request, state, messages),
+        "matches": matching_items(conversation.id, query) if query else set(),
         "was_unread": was_unread,
         "timeline": timeline,
         "attachments": [a for m in messages for a in m.attachments.all() if not a.is_inline],

@@ -245,11 +245,17 @@
     if (row) markSelected(row.dataset.id);
   });
 
-  // A search counts as "recent" when it is submitted (Enter), not while it is being typed.
+  // A search counts as "recent" when it is submitted (Enter), not while it is being typed; a
+  // conversation opened from search results carries the search, to outline what matched.
   document.addEventListener("htmx:configRequest", (event) => {
-    const form = event.detail.elt;
-    if (form.matches && form.matches("form.search") && event.detail.triggeringEvent?.type === "submit") {
+    const elt = event.detail.elt;
+    if (!elt.matches) return;
+    if (elt.matches("form.search") && event.detail.triggeringEvent?.type === "submit") {
       event.detail.parameters.record = "1";
+    }
+    const query = document.getElementById("search-input")?.value.trim();
+    if (elt.matches(".row-link") && query && document.getElementById("search-bar")) {
+      event.detail.parameters.q = query;
     }
   });
 
@@ -306,9 +312,17 @@
     const match = window.location.pathname.match(/\/([0-9a-f-]{36})\/$/);
     if (match) markSelected(match[1]);
     else rows().forEach((r) => r.classList.remove("selected"));
+    if (event.detail.target.id === "conversation-pane") showLatestMatch();
   });
 
+  // Opened from a search: start at the most recent matching message or comment.
+  function showLatestMatch() {
+    const matches = document.querySelectorAll("#timeline .match");
+    if (matches.length) matches[matches.length - 1].scrollIntoView({ block: "center" });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    showLatestMatch();
     localizeTimes(document);
     document.querySelectorAll(".tz-field").forEach((f) => { f.value = timeZone; });
   });

@@ -437,20 +437,14 @@ def test_delivery_queues_the_conversation_and_the_backlog_task_indexes_it(cast, 
 
 
 def test_indexing_is_idempotent_and_a_second_message_is_added(cast):
-    first = receive(cast.personal_account, subject="Thread", body="alpha")
+    first = receive(cast.personal_account, subject="Thread", body="alpha", rfc_message_id="<t@a.test>")
     search_index.index_backlog()
     search_index.index_conversations([first.conversation_id])
     assert SearchDocument.objects.count() == 1
-    receive(
-        cast.personal_account,
-        subject="Re: Thread",
-        body="beta",
-        in_reply_to=first.rfc_message_id or "",
-        references=[first.rfc_message_id] if first.rfc_message_id else [],
-    )
-    search_index.index_backlog()
-    contents = " ".join(SearchDocument.objects.values_list("content", flat=True))
-    assert "alpha" in contents and "beta" in contents
+    receive(cast.personal_account, subject="Re: Thread", body="beta", in_reply_to="<t@a.test>")
+    assert search_index.index_backlog() == 1
+    document = SearchDocument.objects.get()
+    assert "alpha" in document.content and "beta" in document.content
 
 
 def test_rebuild_indexes_whole_organizations(cast):
@@ -493,3 +487,33 @@ def test_filters_become_operators_of_the_query(client_, cast):
     assert subjects == ["Printer jam"]
     expected = "printer team:Support from:ann newer_than:7d has:attachment"
     assert response.headers["HX-Push-Url"] == "/m/inbox/?" + urlencode({"q": expected})
+
+
+def test_relevance_ranks_the_most_recent_matches(client_, cast, monkeypatch):
+    monkeypatch.setattr("conversations.search.RELEVANCE_CANDIDATES", 2)
+    now = timezone.now()
+    indexed(receive(cast.personal_account, subject="Webhook old", sent_at=now - timedelta(days=3)))
+    indexed(receive(cast.personal_account, subject="Recent", body="webhook", sent_at=now - timedelta(days=1)))
+    indexed(receive(cast.personal_account, subject="Newest", body="webhook", sent_at=now))
+    assert found(client_, "webhook", sort="relevance") == ["Newest", "Recent"]
+
+
+def test_opening_a_result_outlines_the_matching_messages_and_comments(client_, cast):
+    first = receive(cast.personal_account, subject="Order", body="where is my parcel?", rfc_message_id="<o@a.test>")
+    reply = receive(
+        cast.personal_account,
+        subject="Re: Order",
+        body="thanks, it arrived",
+        in_reply_to="<o@a.test>",
+        references=["<o@a.test>"],
+    )
+    assert reply.conversation_id == first.conversation_id
+    comment = Comment.objects.create(
+        organization=cast.org, conversation=first.conversation, author=cast.owner, body="parcel lost by the courier"
+    )
+    url = reverse("conversation", args=["all", first.conversation_id])
+    page = client_.get(url, {"q": "parcel"}).content.decode()
+    assert f'class="message match" id="message-{first.id}"' in page
+    assert f'class="message" id="message-{reply.id}"' in page
+    assert f'class="comment match" id="comment-{comment.id}"' in page
+    assert " match" not in client_.get(url).content.decode()
