@@ -1,42 +1,61 @@
 """`make bench`: server time and query counts of the mailbox pages and the triage actions at scale.
 
 Requests go through django.test.Client in this process, so a figure is server time (middleware,
-view, queries, templates) without the network. The dataset comes from `manage.py
-generate_dataset` (BENCH_CONVERSATIONS, default 100,000) and is generated when missing. The
-benchmark user is the busiest active member of the busiest team of the biggest organization.
+view, queries, templates) without the network, with DEBUG off as in production. Each size in
+BENCH_SIZES (messages; default 100,000 and 1,000,000, five per conversation) is measured in a
+process of its own, against a dataset from `manage.py generate_dataset` kept in a database of its
+own (missive_bench_100k, missive_bench_1m, ... on the same server), created, migrated and
+generated when missing or of another size, and reused otherwise. The benchmark user is the busiest
+active member of the busiest team of the biggest organization.
 
 Actions change the dataset as they would in use; pairs (close/reopen, trash/restore, ...) undo
-each other, so repeated runs measure much the same data. Missed targets print FAIL, but the exit
-code stays 0: the figures are the point. They are also written to bench/results/latest.txt.
+each other, so repeated runs measure much the same data. After the tables of each size comes their
+comparison: a figure more than twice as slow at the largest size as at the smallest fails (issue
+7), and so does a list or search query whose plan scans a big table. Missed targets print FAIL,
+but the exit code stays 0: the figures are the point. They are also written to
+bench/results/latest.txt.
 """
 
 # ruff: noqa: E402 - Django is set up before the project's modules are imported.
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import os
 import platform
+import secrets
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":
     sys.path.insert(0, str(BASE_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "missive.settings")
+    # Production-like: DEBUG off (no debug toolbar-like costs, the cached template loader, the
+    # static manifest). Its required settings get throwaway values, since nothing leaves this process.
+    os.environ.setdefault("DEBUG", "false")
+    if os.environ["DEBUG"].lower() in ("false", "0", "no", "off"):
+        from cryptography.fernet import Fernet
+
+        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+        os.environ.setdefault("ENCRYPTION_KEY", Fernet.generate_key().decode())
+        os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     import django
 
     django.setup()
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, reset_queries
+from django.db import DatabaseError, connection, reset_queries
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import HttpResponse
 from django.test import Client
@@ -51,26 +70,36 @@ from conversations.actions import (
     do_wake_due_snoozes,
 )
 from conversations.counts import invalidate_counts
-from conversations.management.commands.generate_dataset import dataset_organizations
+from conversations.management.commands.generate_dataset import MESSAGES_PER_CONVERSATION, dataset_organizations
 from conversations.models import (
     VISIBLE_IN_ALL,
     VISIBLE_IN_TEAM_INBOX,
     Assignment,
+    Comment,
     Conversation,
     ConversationState,
     Location,
     Message,
     Status,
 )
+from conversations.views import PAGE_SIZE
 from inboxes.models import Organization, Team, TeamMembership, TeamRole, User
 
+# Sizes in messages, smallest first; the comparison is between the first and the last.
+SIZES = sorted(int(size) for size in os.environ.get("BENCH_SIZES", "100000,1000000").split(","))
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 BULK_RUNS = int(os.environ.get("BENCH_BULK_RUNS", "5"))
 BULK_SIZE = 100
 LIST_TARGET_MS = 50  # issue 7: list views p95
 OPEN_TARGET_MS = 80  # issue 7: opening a conversation p95
+SEARCH_TARGET_MS = 150  # issue 7: search p95
+GROWTH_LIMIT = 2.0  # issue 7: no figure more than twice as slow at 1,000,000 messages as at 100,000
+# A list or search query must reach these through an index, never by reading the whole table.
+BIG_TABLES = {ConversationState._meta.db_table, Conversation._meta.db_table, Message._meta.db_table}
 ACTION_TARGET_MS = 100  # issue 4: each action
 RESULTS = BASE_DIR / "bench" / "results" / "latest.txt"
+# Each size's process caches in a Redis database of its own, from this one on (0 is the app's).
+REDIS_FIRST_DATABASE = 8
 HTMX_WORKSPACE = {"HX-Request": "true", "HX-Target": "workspace"}
 HTMX_PANE = {"HX-Request": "true", "HX-Target": "conversation-pane"}
 
@@ -90,6 +119,8 @@ class Result:
     # The slowest run's queries, slowest first: (ms, sql).
     slowest: list[tuple[float, str]] = field(default_factory=list)
     note: str = ""
+    # The query whose plan must use indexes (a list's page of rows, a search), if any.
+    plan_sql: str = ""
 
     def percentile(self, p: float, seconds: list[float] | None = None) -> float:
         """Nearest-rank percentile, in milliseconds."""
@@ -176,14 +207,18 @@ def checked(response: HttpResponse) -> HttpResponse:
 # --- The dataset and the cast ---------------------------------------------------------------------
 
 
-def ensure_dataset(conversations: int, say: Callable[[str], None]) -> None:
+def ensure_dataset(messages: int, say: Callable[[str], None]) -> None:
     """Generate the dataset unless one of about this size exists (runs delete a few conversations)."""
-    existing = Conversation.objects.filter(organization__in=dataset_organizations()).count()
-    if abs(existing - conversations) <= conversations * 0.02 and existing:
-        say(f"Using the generated dataset ({existing:,} conversations).")
+    conversations = messages // MESSAGES_PER_CONVERSATION
+    organizations = dataset_organizations()
+    existing = Conversation.objects.filter(organization__in=organizations).count()
+    existing_messages = Message.objects.filter(organization__in=organizations).count()
+    has_comments = Comment.objects.filter(organization__in=organizations).exists()
+    if existing and has_comments and abs(existing_messages - messages) <= messages * 0.02:
+        say(f"Using the generated dataset ({existing_messages:,} messages, {existing:,} conversations).")
         return
-    say(f"Generating a dataset of {conversations:,} conversations (found {existing:,}).")
-    call_command("generate_dataset", conversations=conversations, reset=bool(existing))
+    say(f"Generating a dataset of {messages:,} messages in {conversations:,} conversations (found {existing:,}).")
+    call_command("generate_dataset", messages=messages, conversations=conversations, reset=bool(existing))
 
 
 def vacuum_analyze() -> float:
@@ -299,7 +334,14 @@ class Bench:
             warmup=2,
             prepare=prepare,
         )
+        # The page of rows: the one query of a list that grows with the mailbox.
+        self.check_plan(result, f"LIMIT {PAGE_SIZE + 1}")
         return self.add(result, self.runs)
+
+    def check_plan(self, result: Result, sql_contains: str) -> None:
+        """Have the report EXPLAIN the measured query containing `sql_contains` and check that it
+        reads the big tables through indexes (searches register theirs the same way)."""
+        result.plan_sql = next((sql for _, sql in result.slowest if sql_contains in sql), "")
 
     def opening(self, name: str, ids: list[Any]) -> Result:
         result = measure(name, ids, lambda i: self.get(f"/m/all/{i}/", HTMX_PANE), target_ms=OPEN_TARGET_MS, warmup=1)
@@ -451,9 +493,39 @@ def explain(sql: str) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def list_query(result: Result) -> str:
-    """The mailbox page's own query: the one fetching a page of rows."""
-    return next((sql for _, sql in result.slowest if "LIMIT 51" in sql), result.slowest[0][1])
+@dataclass
+class PlanCheck:
+    name: str
+    # Every table read by the plan, as "Seq Scan on t" or "Index Scan using i on t".
+    reads: list[str]
+
+    @property
+    def seq_scans(self) -> list[str]:
+        return [read for read in self.reads if read.startswith("Seq Scan") and read.split()[-1] in BIG_TABLES]
+
+    @property
+    def verdict(self) -> str:
+        return "FAIL" if self.seq_scans else "PASS"
+
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def check_indexes(name: str, sql: str) -> PlanCheck:
+    """The plan PostgreSQL picks for `sql`, reduced to how it reads each table."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+        document = cursor.fetchone()[0]
+    plan = (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]
+    reads = []
+    for node in plan_nodes(plan):
+        if "Relation Name" in node:
+            using = f" using {node['Index Name']}" if "Index Name" in node else ""
+            reads.append(f"{node['Node Type']}{using} on {node['Relation Name']}")
+    return PlanCheck(name, reads)
 
 
 def table(results: list[Result]) -> list[str]:
@@ -474,6 +546,34 @@ def table(results: list[Result]) -> list[str]:
     return lines
 
 
+def size_label(messages: int) -> str:
+    """100000 -> "100k", 1000000 -> "1m": for database names and column headers."""
+    for unit, label in ((1_000_000, "m"), (1_000, "k")):
+        if messages >= unit and messages % unit == 0:
+            return f"{messages // unit}{label}"
+    return str(messages)
+
+
+def comparison(sizes: list[tuple[int, list[Result]]]) -> list[str]:
+    """p95 of each figure at each size; FAIL when the largest size is more than GROWTH_LIMIT times
+    the smallest (issue 7: the figures must not grow with the data)."""
+    labels = [size_label(messages) for messages, _ in sizes]
+    header = f"{'p95 ms':<36} " + " ".join(f"{label:>8}" for label in labels) + f" {'ratio':>6}  result"
+    lines = [header, "-" * len(header)]
+    by_size = [{r.name: r for r in results} for _, results in sizes]
+    for name in dict.fromkeys(r.name for _, results in sizes for r in results):
+        found = [results.get(name) for results in by_size]
+        p95s = [r.p95 if r is not None and r.seconds else None for r in found]
+        cells = " ".join(f"{p:>8.1f}" if p is not None else f"{'-':>8}" for p in p95s)
+        if p95s[0] is None or p95s[-1] is None or len(p95s) < 2:
+            lines.append(f"{name:<36} {cells} {'':>6}  SKIP")
+            continue
+        ratio = p95s[-1] / p95s[0]
+        verdict = "FAIL" if ratio > GROWTH_LIMIT else "PASS"
+        lines.append(f"{name:<36} {cells} {ratio:>6.2f}  {verdict}")
+    return lines
+
+
 def describe(cast: Cast, loads: tuple[float, float]) -> list[str]:
     org = cast.organization
     conversations = Conversation.objects.filter(organization=org)
@@ -481,9 +581,10 @@ def describe(cast: Cast, loads: tuple[float, float]) -> list[str]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=BASE_DIR)  # noqa: S603, S607
     return [
         f"Benchmark of {timezone.now():%Y-%m-%d %H:%M} UTC, commit {commit.stdout.strip() or '?'}, "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, DEBUG={settings.DEBUG}",
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, DEBUG={settings.DEBUG}, "
+        f"database {connection.settings_dict['NAME']}",
         f"Database: {Conversation.objects.count():,} conversations, {Message.objects.count():,} messages, "
-        f"{ConversationState.objects.count():,} conversation states",
+        f"{Comment.objects.count():,} comments, {ConversationState.objects.count():,} conversation states",
         f"Organization {org.name}: {conversations.count():,} conversations, "
         f"{Message.objects.filter(organization=org).count():,} messages",
         f"User {cast.user.email}: {user_states.count():,} states, "
@@ -497,7 +598,14 @@ def describe(cast: Cast, loads: tuple[float, float]) -> list[str]:
     ]
 
 
-def main() -> int:
+def prepare_static_files() -> None:
+    """Without DEBUG, pages name static files through the manifest `collectstatic` writes."""
+    if not settings.DEBUG and not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def measure_size(messages: int) -> tuple[list[str], list[Result]]:
+    """Every figure against a dataset of `messages` messages, in the database this process uses."""
     lines: list[str] = []
 
     def say(line: str = "") -> None:
@@ -506,7 +614,8 @@ def main() -> int:
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     call_command("migrate", interactive=False, verbosity=0)
-    ensure_dataset(int(os.environ.get("BENCH_CONVERSATIONS", "100000")), print)
+    prepare_static_files()
+    ensure_dataset(messages, print)
     print(f"VACUUM ANALYZE: {vacuum_analyze():.1f} s", flush=True)
     cast = pick_cast()
     invalidate_counts([cast.user.id])
@@ -514,6 +623,11 @@ def main() -> int:
     load_before = os.getloadavg()[0]
     print("Measuring lists...", flush=True)
     bench.run_lists()
+    # Searches are measured by the search work's own method, where it exists.
+    run_searches = getattr(bench, "run_searches", None)
+    if run_searches is not None:
+        print("Measuring searches...", flush=True)
+        run_searches()
     print("Measuring actions...", flush=True)
     bench.run_actions()
     print("Measuring the snooze beat task...", flush=True)
@@ -523,6 +637,7 @@ def main() -> int:
     bench.undo_changes()
 
     say()
+    say(f"=== {messages:,} messages ===")
     for line in describe(cast, (load_before, load_after)):
         say(line)
     say()
@@ -531,20 +646,86 @@ def main() -> int:
     failed = [r for r in bench.results if r.verdict == "FAIL"]
     say()
     say(f"FAIL: {len(failed)} of {len(bench.results)} figures miss their target." if failed else "All targets met.")
+    say()
+    say("Index use of the list and search queries (no Seq Scan on " + ", ".join(sorted(BIG_TABLES)) + "):")
+    for result in bench.results:
+        if result.plan_sql:
+            check = check_indexes(result.name, result.plan_sql)
+            say(f"  {check.verdict}  {check.name}: " + "; ".join(check.reads))
     by_name = {r.name: r for r in bench.results}
     for name in ("Inbox list", "Team inbox list"):
-        if name in by_name and by_name[name].slowest:
+        if name in by_name and by_name[name].plan_sql:
             say()
             say(f"EXPLAIN (ANALYZE, BUFFERS) of the {name.lower()} query:")
-            sql = list_query(by_name[name])
-            say(sql)
-            for line in explain(sql).splitlines():
+            say(by_name[name].plan_sql)
+            for line in explain(by_name[name].plan_sql).splitlines():
                 say("  " + line)
     for result in failed:
         say()
         say(f"Slowest queries of the slowest '{result.name}' run ({result.max:.1f} ms in all):")
         for ms, sql in result.slowest[:3]:
             say(f"  {ms:7.1f} ms  {sql[:400]}")
+    return lines, bench.results
+
+
+# --- One process per size -------------------------------------------------------------------------
+
+
+def with_path(url: str, path: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=path))
+
+
+def size_environment(index: int, messages: int) -> dict[str, str]:
+    """The environment of the process measuring one size: a database of its own when this server
+    lets us create one (else the configured one, regenerated for each size), and a Redis database
+    of its own, as the generated people have the same ids at every size and cached counts would
+    leak from one dataset to the other."""
+    env = dict(os.environ)
+    name = f"missive_bench_{size_label(messages)}"
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+        env["DATABASE_URL"] = with_path(os.environ["DATABASE_URL"], f"/{name}")
+    except DatabaseError as error:
+        print(f"Cannot create the database {name} ({error}); regenerating in the configured one.", flush=True)
+    redis = urlsplit(os.environ["REDIS_URL"])
+    if redis.scheme in ("redis", "rediss"):
+        env["REDIS_URL"] = with_path(os.environ["REDIS_URL"], f"/{REDIS_FIRST_DATABASE + index}")
+    return env
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, help="Measure this many messages here (one child process's part).")
+    parser.add_argument("--output", type=Path, help="Where the child writes its lines and figures (JSON).")
+    args = parser.parse_args()
+    if args.size:
+        report, results = measure_size(args.size)
+        if args.output:
+            args.output.write_text(json.dumps({"lines": report, "results": [asdict(r) for r in results]}))
+        return 0
+
+    lines: list[str] = []
+    measured: list[tuple[int, list[Result]]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for index, messages in enumerate(SIZES):
+            print(f"\n--- {messages:,} messages ---", flush=True)
+            output = Path(folder) / f"{messages}.json"
+            command = [sys.executable, str(Path(__file__).resolve()), "--size", str(messages), "--output", str(output)]
+            subprocess.run(command, env=size_environment(index, messages), check=True)  # noqa: S603
+            child = json.loads(output.read_text())
+            lines.extend(child["lines"])
+            measured.append((messages, [Result(**fields) for fields in child["results"]]))
+    if len(measured) > 1:
+        growth = [
+            "",
+            f"=== p95 at each size: FAIL when more than {GROWTH_LIMIT:g}x from the smallest to the largest ===",
+            *comparison(measured),
+        ]
+        print("\n".join(growth), flush=True)
+        lines += growth
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
     print(f"\nWritten to {RESULTS.relative_to(BASE_DIR)}.")

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Exists, F, ForeignKey, Max, OuterRef
 
-from bench.run import Bench, measure, pick_cast, table
+from bench.run import Bench, PlanCheck, Result, check_indexes, comparison, measure, pick_cast, size_label, table
 from conversations.delivery import make_preview
 from conversations.management.commands.generate_dataset import Rows, dataset_organizations
 from conversations.models import (
@@ -154,3 +154,33 @@ def test_the_harness_times_pages_and_actions():
     assert "Inbox list" in lines[2]
     assert lines[3].endswith("FAIL")
 
+
+def test_the_harness_registers_the_list_query_for_the_plan_check():
+    generate(conversations=60)
+    bench = Bench(pick_cast(), runs=2)
+    page = bench.page("Inbox list", "/m/inbox/")
+    assert "conversations_conversationstate" in page.plan_sql and "LIMIT 51" in page.plan_sql
+    check = check_indexes(page.name, page.plan_sql)
+    assert any("conversations_conversationstate" in read for read in check.reads)
+
+
+def test_a_sequential_scan_of_a_big_table_fails_the_plan_check():
+    check = check_indexes("everything", "SELECT * FROM conversations_message")
+    assert check.reads == ["Seq Scan on conversations_message"]
+    assert check.verdict == "FAIL"
+    assert PlanCheck("small table", ["Seq Scan on inboxes_team"]).verdict == "PASS"
+    indexed = PlanCheck("list", ["Index Scan using state_mailbox on conversations_conversationstate"])
+    assert indexed.verdict == "PASS"
+
+
+def test_the_comparison_fails_a_figure_more_than_twice_as_slow_at_the_larger_size():
+    def result(name, ms):
+        return Result(name, target_ms=50, seconds=[ms / 1000] * 3)
+
+    small = [result("Inbox list", 20), result("Team inbox list", 20)]
+    large = [result("Inbox list", 39), result("Team inbox list", 41)]
+    lines = comparison([(100_000, small), (1_000_000, large)])
+    assert "100k" in lines[0] and "1m" in lines[0]
+    assert lines[2].startswith("Inbox list") and lines[2].endswith("PASS")
+    assert lines[3].startswith("Team inbox list") and lines[3].endswith("FAIL")
+    assert [size_label(n) for n in (100_000, 1_000_000, 250_000, 1234)] == ["100k", "1m", "250k", "1234"]
