@@ -32,6 +32,7 @@ from conversations.models import (
     Label,
     Location,
     Message,
+    SearchDocument,
     Status,
 )
 from inboxes.models import Account, Team, User
@@ -77,6 +78,8 @@ OPERATORS = {
     "assignee": "me, others, none, or a teammate's name or address",
 }
 ALIASES = {"assigned": "assignee", "hasattachment": "has", "isread": "isread", "received": "after"}
+# Operators that read the search document (the others read states, conversations and their rows).
+DOCUMENT_OPERATORS = {"from", "to", "cc", "bcc", "filename"}
 IS_VALUES = {"unread", "read", "starred", "unstarred", "open", "closed", "assigned", "unassigned", "snoozed"}
 IN_VALUES = {"inbox", "all", "anywhere", "archive", "snoozed", "sent", "trash", "spam"}
 PERIOD_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
@@ -208,17 +211,24 @@ class Search:
 
     def compile(self, terms: list[Term], states: QuerySet[ConversationState]) -> Compiled:
         compiled = Compiled(states, tsquery=text_tsquery(terms))
+        # Conditions on the search document, applied together as one semi-join: going through
+        # the conversation would add a join per match.
+        on_document: list[Q] = []
         for term in terms:
-            if is_address_term(term):
-                condition = self._address_or_text(term)
-            elif term.operator in ("", "subject", "body", "in"):
+            if term.operator in ("", "subject", "body", "in") and not is_address_term(term):
                 continue  # text goes into the one tsquery below; in: chose the states passed in
-            else:
-                condition = self._filter(term)
+            if is_address_term(term) or term.operator in DOCUMENT_OPERATORS:
+                condition = self._address_or_text(term) if is_address_term(term) else self._filter(term)
+                on_document.append(~condition if term.negated else condition)
+                continue
+            condition = self._filter(term)
             compiled.states = compiled.states.exclude(condition) if term.negated else compiled.states.filter(condition)
         if compiled.tsquery:
             compiled.text_query = SearchQuery(compiled.tsquery, search_type="raw", config=SEARCH_CONFIG)
-            compiled.states = compiled.states.filter(conversation__search_document__document=compiled.text_query)
+            on_document.append(Q(document=compiled.text_query))
+        if on_document:
+            documents = SearchDocument.objects.filter(*on_document).values("conversation_id")
+            compiled.states = compiled.states.filter(conversation_id__in=documents)
         return compiled
 
     def _address_or_text(self, term: Term) -> Q:
@@ -226,13 +236,13 @@ class Search:
         the participant lists (trigram-indexed), the whole as text."""
         value = normalize(term.value)
         in_people = (
-            Q(conversation__search_document__senders__contains=value)
-            | Q(conversation__search_document__recipients__contains=value)
-            | Q(conversation__search_document__copied__contains=value)
-            | Q(conversation__search_document__filenames__contains=value)
+            Q(senders__contains=value)
+            | Q(recipients__contains=value)
+            | Q(copied__contains=value)
+            | Q(filenames__contains=value)
         )
         query = SearchQuery(_text_expression(term), search_type="raw", config=SEARCH_CONFIG)
-        return in_people | Q(conversation__search_document__document=query)
+        return in_people | Q(document=query)
 
     # Filters -----------------------------------------------------------------------------------
 
@@ -241,7 +251,7 @@ class Search:
         return handler(term.value)
 
     def _people(self, column: str, value: str) -> Q:
-        return Q(**{f"conversation__search_document__{column}__contains": normalize(value)})
+        return Q(**{f"{column}__contains": normalize(value)})
 
     def _op_from(self, value: str) -> Q:
         return self._people("senders", value)

@@ -104,11 +104,16 @@ def search_context(
     before, page = _cursor(request)
     relevance = sort == "relevance" and compiled.text_query is not None
     if relevance:
-        rows = fetch(ranked(states, compiled.text_query)[(page - 1) * page_size :])
+        ordered = ranked(states, compiled.text_query)[(page - 1) * page_size :]
     else:
         if before is not None:
             states = states.filter(last_activity_at__lt=before)
-        rows = fetch(states.order_by("-last_activity_at", "-id"))
+        ordered = states.order_by("-last_activity_at", "-id")
+    # The page's ids first, then its rows: joined to what a row shows before the LIMIT, the
+    # matching query would read every match's conversation to keep 51.
+    ids = list(ordered.values_list("pk", flat=True)[: page_size + 1])
+    position = {pk: index for index, pk in enumerate(ids)}
+    rows = sorted(fetch(ConversationState.objects.filter(pk__in=ids)), key=lambda row: position[row.pk])
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     if has_more:
