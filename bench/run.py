@@ -62,6 +62,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bench.searches import run_searches
 from conversations.actions import (
     do_move_to_team,
     do_reopen,
@@ -623,11 +624,8 @@ def measure_size(messages: int) -> tuple[list[str], list[Result]]:
     load_before = os.getloadavg()[0]
     print("Measuring lists...", flush=True)
     bench.run_lists()
-    # Searches are measured by the search work's own method, where it exists.
-    run_searches = getattr(bench, "run_searches", None)
-    if run_searches is not None:
-        print("Measuring searches...", flush=True)
-        run_searches()
+    print("Measuring searches...", flush=True)
+    run_searches(bench)
     print("Measuring actions...", flush=True)
     bench.run_actions()
     print("Measuring the snooze beat task...", flush=True)

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Exists, F, ForeignKey, Max, OuterRef
 
 from bench.run import Bench, PlanCheck, Result, check_indexes, comparison, measure, pick_cast, size_label, table
+from bench.searches import run_searches
 from conversations.delivery import make_preview
 from conversations.management.commands.generate_dataset import Rows, dataset_organizations
 from conversations.models import (
@@ -184,3 +185,14 @@ def test_the_comparison_fails_a_figure_more_than_twice_as_slow_at_the_larger_siz
     assert lines[2].startswith("Inbox list") and lines[2].endswith("PASS")
     assert lines[3].startswith("Team inbox list") and lines[3].endswith("FAIL")
     assert [size_label(n) for n in (100_000, 1_000_000, 250_000, 1234)] == ["100k", "1m", "250k", "1234"]
+
+
+def test_the_harness_times_ten_valid_searches_and_checks_their_plans():
+    generate(conversations=60)
+    bench = Bench(pick_cast(), runs=1)
+    run_searches(bench)
+    assert len(bench.results) == 10
+    for result in bench.results:
+        assert len(result.seconds) == 1, result.name
+        assert '"conversations_conversationstate"."id" AS "pk"' in result.plan_sql, result.name
+        assert check_indexes(result.name, result.plan_sql).reads
