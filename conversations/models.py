@@ -315,9 +315,11 @@ class ConversationState(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="unique_state")]
         indexes = [
-            models.Index(fields=["user", "location", "-last_activity_at"], name="state_mailbox"),
+            # Lists order by (-last_activity_at, -id): with the id in the index too, a page is the
+            # index's next 51 entries, not a sort of every row sharing the page's last times.
+            models.Index(fields=["user", "location", "-last_activity_at", "-id"], name="state_mailbox"),
             models.Index(
-                fields=["user", "-last_activity_at"],
+                fields=["user", "-last_activity_at", "-id"],
                 condition=Q(location__in=VISIBLE_IN_ALL),
                 name="state_all",
             ),
