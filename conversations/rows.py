@@ -12,16 +12,22 @@ the template did.
 from __future__ import annotations
 
 from collections import defaultdict
+from html import escape as html_escape
 from typing import Any
 
 from django.db.models import F, QuerySet
-from django.utils.html import conditional_escape, escape
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from conversations.mailboxes import Mailbox
 from conversations.models import Assignment, ConversationState, Label, Status
 from inboxes.models import User
 from inboxes.templatetags.ui import avatar, icon, when
+
+
+def escape(value: object) -> str:
+    """django.utils.html.escape without its lazy-string wrapper, a third of this module's time."""
+    return html_escape(str(value))
 
 
 def load_rows(states: QuerySet[ConversationState]) -> list[ConversationState]:
