@@ -123,7 +123,7 @@ def search_context(
         _attach_snippets(rows, compiled.tsquery)
     context.update(rows=rows, appending=before is not None or page > 1)
     if not context["appending"] and request.GET.get("record"):
-        remember_search(user, mailbox, query)
+        context["remembered"] = remember_search(user, mailbox, query)
     return context
 
 
@@ -191,13 +191,14 @@ def search_url(mailbox_url: str, query: str) -> str:
     return f"{mailbox_url}?{urlencode({'q': query})}"
 
 
-def remember_search(user: User, mailbox: Mailbox, query: str) -> None:
+def remember_search(user: User, mailbox: Mailbox, query: str) -> bool:
     """Record a search that was run (submitted, not typed), keeping the newest RECENT_KEPT."""
     if user.recent_searches_shown == 0:
-        return
+        return False
     entry = {"query": query, "mailbox_url": mailbox.url}
     user.recent_searches = [entry, *[e for e in user.recent_searches if e != entry]][:RECENT_KEPT]
     User.objects.filter(pk=user.pk).update(recent_searches=user.recent_searches)
+    return True
 
 
 def search_shortcuts(user: User) -> dict[str, Any]:

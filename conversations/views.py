@@ -121,6 +121,8 @@ def render_mailbox(
         # The address bar keeps the search as one query (filters folded in), without the flags.
         kept = {"q": context.get("query", ""), "sort": request.GET.get("sort", "")}
         response["HX-Push-Url"] = f"{request.path}?{urlencode({k: v for k, v in kept.items() if v})}"
+        if context.get("remembered"):
+            trigger_client_event(response, "sidebar-changed")  # its Recent searches
     if context.get("was_unread") and target == "conversation_pane":
         trigger_client_event(response, "counts-changed")
     return response

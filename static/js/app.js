@@ -269,7 +269,8 @@
     if (elt.closest && elt.closest("#modal") && event.detail.successful) clearModal();
     if (elt.closest && elt.closest("#bulk-bar") && event.detail.successful) clearSelection();
     // Only a menu's own request closes it: background refreshes must not shut a menu the user opened.
-    if (elt.closest && elt.closest("details.dropdown")) closeMenus(null);
+    // (Not the request of its summary, which only loads the menu's content.)
+    if (elt.closest && elt.closest("details.dropdown") && !elt.matches("summary")) closeMenus(null);
   });
 
   document.addEventListener("htmx:afterSwap", (event) => {
@@ -302,6 +303,7 @@
     if (detail["open-conversation"]) openConversation(detail["open-conversation"].url);
   });
   document.body.addEventListener("counts-changed", refreshSidebar);
+  document.body.addEventListener("sidebar-changed", refreshSidebar);
 
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   document.cookie = `tz=${timeZone}; path=/; SameSite=Lax`;

@@ -396,6 +396,7 @@ def test_submitted_searches_are_recent_typed_ones_are_not(client_, cast):
     client_.get("/m/inbox/", {"q": "inv"}, headers=headers)
     response = client_.get("/m/inbox/", {"q": "invoice", "record": "1"}, headers=headers)
     assert response.headers["HX-Push-Url"] == "/m/inbox/?q=invoice"
+    assert "sidebar-changed" in response.headers["HX-Trigger"]
     cast.owner.refresh_from_db()
     assert cast.owner.recent_searches == [{"query": "invoice", "mailbox_url": "/m/inbox/"}]
     page = client_.get(reverse("mailbox", args=["inbox"])).content.decode()
