@@ -12,9 +12,17 @@ from uuid import UUID
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 
-from conversations.models import VISIBLE_IN_ALL, VISIBLE_IN_TEAM_INBOX, Assignment, ConversationState, Location, Status
+from conversations.models import (
+    VISIBLE_IN_ALL,
+    VISIBLE_IN_TEAM_INBOX,
+    Assignment,
+    Conversation,
+    ConversationState,
+    Location,
+    Status,
+)
 from inboxes.models import TeamRole, User
 
 CACHE_SECONDS = 6 * 3600
@@ -68,12 +76,20 @@ def compute_counts(user: User) -> dict[str, Any]:
             : 5 * COUNT_CAP
         ]
     )
-    assigned = Assignment.objects.filter(
-        user=user,
-        conversation__status=Status.OPEN,
-        conversation__states__user=user,
-        conversation__states__location__in=VISIBLE_IN_ALL,
-    )[:COUNT_CAP].count()
+    # From my assignments, checking each one's conversation by primary key (a correlated
+    # subquery): as a join, the planner hashed every open conversation of the database, a
+    # sequential scan, to keep at most a thousand of mine.
+    status = Conversation.objects.filter(pk=OuterRef("conversation_id")).values("status")[:1]
+    visible_to_me = ConversationState.objects.filter(
+        conversation_id=OuterRef("conversation_id"), user=user, location__in=VISIBLE_IN_ALL
+    )
+    assigned = (
+        Assignment.objects.filter(user=user)
+        .annotate(status=Subquery(status))
+        .filter(Exists(visible_to_me), status=Status.OPEN)
+        .values("id")[:COUNT_CAP]
+        .count()
+    )
     teams: dict[str, int] = {}
     for _, team_id, _, _ in in_teams:
         teams[str(team_id)] = teams.get(str(team_id), 0) + 1
