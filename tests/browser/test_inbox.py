@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from conversations import search_index
 from tests.browser.conftest import log_in, new_page, screenshot
 from tests.factories import receive
 
@@ -25,6 +26,7 @@ def mail(cast):
         for n in range(3)
     ]
     team = receive(cast.support_account, subject="Broken widget", body="The widget is broken.")
+    search_index.index_backlog()  # what the worker does after each delivery
     return {"personal": [m.conversation for m in older], "team": team.conversation}
 
 

@@ -2,6 +2,7 @@
 pagination, saved and recent searches, and the indexing backlog."""
 
 import html
+import random
 import re
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -518,3 +519,49 @@ def test_opening_a_result_outlines_the_matching_messages_and_comments(client_, c
     assert f'class="message" id="message-{reply.id}"' in page
     assert f'class="comment match" id="comment-{comment.id}"' in page
     assert " match" not in client_.get(url).content.decode()
+
+
+def test_no_query_makes_the_search_fail(client_, cast):
+    """Seeded random queries built from the language's own pieces: each gives results or a
+    message, never a server error (a bad tsquery, say)."""
+    indexed(receive(cast.personal_account, subject="Fuzz target", body="alpha beta gamma"))
+    pieces = [
+        *[f"{operator}:" for operator in ("from", "to", "subject", "label", "has", "is", "in", "after", "older_than")],
+        '"',
+        "-",
+        ":",
+        "'",
+        "\\",
+        "&",
+        "|",
+        "!",
+        "(",
+        ")",
+        "<->",
+        ":*",
+        "*",
+        "%",
+        "_",
+        "é",
+        "日本",
+        "@",
+        ".",
+        "alpha",
+        "be",
+        "the",
+        "a@b.c",
+        "2026-01-01",
+        "7d",
+        "attachment",
+        "unread",
+        " ",
+        " ",
+        "  ",
+    ]
+    rng = random.Random(20261122)
+    for _ in range(150):
+        query = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        response = client_.get(
+            reverse("mailbox", args=["all"]), {"q": query, "sort": rng.choice(["date", "relevance"])}
+        )
+        assert response.status_code == 200, query
