@@ -21,7 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from conversations.mailboxes import Mailbox
 from conversations.models import Assignment, ConversationState, Label, Status
-from inboxes.models import User
+from inboxes.models import Organization, Team, User
 from inboxes.templatetags.ui import avatar, icon, when
 
 
@@ -30,12 +30,44 @@ def escape(value: object) -> str:
     return html_escape(str(value))
 
 
+# What a row shows of a conversation's team and organization, read in the rows' own query.
+TEAM_COLUMNS = {
+    "id": "conversation__team_id",
+    "name": "conversation__team__name",
+    "emoji": "conversation__team__emoji",
+    "color": "conversation__team__color",
+}
+ORGANIZATION_COLUMNS = {
+    "id": "conversation__organization_id",
+    "name": "conversation__organization__name",
+    "color": "conversation__organization__color",
+}
+
+
 def load_rows(states: QuerySet[ConversationState]) -> list[ConversationState]:
     """The states, each with its conversation, team and organization, and the conversation's
-    labels and assignees as lists (`row_labels`, `row_assignees`): three queries in all."""
-    rows = list(states.select_related("conversation", "conversation__team", "conversation__organization"))
+    labels and assignees as lists (`row_labels`, `row_assignees`): three queries in all.
+
+    A page holds a handful of teams and organizations: rows share one instance of each, built
+    from a few joined columns (the others load on access), instead of select_related's fifty
+    full copies of each, which cost as much as the conversations themselves."""
+    columns = {f"row_team_{name}": F(path) for name, path in TEAM_COLUMNS.items()}
+    columns |= {f"row_organization_{name}": F(path) for name, path in ORGANIZATION_COLUMNS.items()}
+    rows = list(states.select_related("conversation").annotate(**columns))
     if not rows:
         return rows
+    teams: dict[Any, Team] = {}
+    organizations: dict[Any, Organization] = {}
+    for row in rows:
+        values = [getattr(row, f"row_team_{name}") for name in TEAM_COLUMNS]
+        if values[0] is not None:
+            if values[0] not in teams:
+                teams[values[0]] = Team.from_db(states.db, list(TEAM_COLUMNS), values)
+            row.conversation.team = teams[values[0]]
+        values = [getattr(row, f"row_organization_{name}") for name in ORGANIZATION_COLUMNS]
+        if values[0] not in organizations:
+            organizations[values[0]] = Organization.from_db(states.db, list(ORGANIZATION_COLUMNS), values)
+        row.conversation.organization = organizations[values[0]]
     ids = [row.conversation_id for row in rows]
     labels: dict[Any, list[Label]] = defaultdict(list)
     for label in Label.objects.filter(conversationlabel__conversation__in=ids).annotate(
@@ -43,7 +75,9 @@ def load_rows(states: QuerySet[ConversationState]) -> list[ConversationState]:
     ):
         labels[label.listed_for].append(label)  # type: ignore[attr-defined]
     assignees: dict[Any, list[User]] = defaultdict(list)
-    for assignment in Assignment.objects.filter(conversation__in=ids).select_related("user").order_by("created_at"):
+    for assignment in (
+        Assignment.objects.filter(conversation__in=ids).select_related("user").order_by("created_at", "id")
+    ):
         assignees[assignment.conversation_id].append(assignment.user)
     for row in rows:
         row.conversation.row_labels = labels[row.conversation_id]  # type: ignore[attr-defined]
