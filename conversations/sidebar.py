@@ -18,6 +18,7 @@ from inboxes.models import Membership, Organization, Team, TeamMembership, User
 PINNED_LIMIT = 20
 # Mailboxes shown in the main section; the others sit under "More".
 MAIN_KEYS = ["inbox", "all", "assigned", "team-inboxes"]
+ALL = next(m for m in PERSONAL_MAILBOXES if m.key == "all")  # where pinned conversations open
 
 
 @dataclass
@@ -30,6 +31,16 @@ class TeamEntry:
     @property
     def inbox(self) -> Mailbox:
         return self.mailboxes[0]
+
+
+@dataclass
+class PinnedEntry:
+    """A pinned conversation in the sidebar: a few columns, not the conversation (on every page)."""
+
+    conversation_id: Any
+    display_subject: str
+    unread: bool
+    url: str
 
 
 @dataclass
@@ -66,11 +77,12 @@ def sidebar_context(user: User) -> dict[str, Any]:
     ]
     main = [m for m in PERSONAL_MAILBOXES if m.key in MAIN_KEYS]
     more = [m for m in PERSONAL_MAILBOXES if m.key not in MAIN_KEYS]
-    pinned = list(
-        ConversationState.objects.filter(user=user, pinned=True)
-        .select_related("conversation")
-        .order_by("-last_activity_at")[:PINNED_LIMIT]
-    )
+    pinned = [
+        PinnedEntry(conversation_id, subject or "(no subject)", unread, ALL.conversation_url(conversation_id))
+        for conversation_id, subject, unread in ConversationState.objects.filter(user=user, pinned=True)
+        .order_by("-last_activity_at")
+        .values_list("conversation_id", "conversation__subject", "unread")[:PINNED_LIMIT]
+    ]
     return {
         **search_shortcuts(user),
         "sidebar_pinned": pinned,
