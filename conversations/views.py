@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -23,6 +24,7 @@ from conversations.models import (
     Assignment,
     Attachment,
     Comment,
+    Conversation,
     ConversationEvent,
     ConversationState,
     Direction,
@@ -33,7 +35,7 @@ from conversations.rows import load_rows
 from conversations.search_views import FILTER_OPERATORS, compose_query, matching_items, search_context
 from conversations.sidebar import sidebar_context
 from inboxes.access import get_team_for_member
-from inboxes.models import Membership, Role, Team
+from inboxes.models import Account, Membership, Role, Team
 from missive.htmx import AuthenticatedRequest, render_page
 
 PAGE_SIZE = 50
@@ -171,12 +173,7 @@ def conversation_context(request: AuthenticatedRequest, state: ConversationState
     conversation = state.conversation
     was_unread = state.unread
     do_mark_conversation_read(state)
-    messages = list(
-        Message.objects.filter(conversation=conversation)
-        .select_related("account")
-        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("filename")))
-        .order_by("sent_at")
-    )
+    messages = _load_messages(conversation)
     events = list(
         ConversationEvent.objects.filter(conversation=conversation)
         .filter(Q(private_to__isnull=True) | Q(private_to=request.user))
@@ -195,9 +192,36 @@ def conversation_context(request: AuthenticatedRequest, state: ConversationState
         "matches": matching_items(conversation.id, query) if query else set(),
         "was_unread": was_unread,
         "timeline": timeline,
-        "attachments": [a for m in messages for a in m.attachments.all() if not a.is_inline],
+        "attachments": [a for m in messages for a in m.attachment_list if not a.is_inline],  # type: ignore[attr-defined]
         "contacts": _contacts(messages),
     }
+
+
+def _load_messages(conversation: Conversation) -> list[Message]:
+    """The messages, oldest first, each with its attachments (`attachment_list`, by filename) and
+    its account. A thread has one or two accounts: its messages share one instance of each, built
+    from the two columns read here (the others load on access), instead of select_related's copy per
+    message; and the attachments come in one query grouped here rather than through
+    prefetch_related, which builds a manager and a queryset per message. Both cost more than the
+    messages themselves in a long thread."""
+    messages: list[Message] = list(
+        Message.objects.filter(conversation=conversation)
+        .annotate(account_owner_id=F("account__owner_id"), account_address=F("account__address"))
+        .order_by("sent_at")
+    )
+    attachments: dict[UUID, list[Attachment]] = defaultdict(list)
+    for attachment in Attachment.objects.filter(message__in=[m.id for m in messages]).order_by("filename"):
+        attachments[attachment.message_id].append(attachment)
+    accounts: dict[UUID, Account] = {}
+    for message in messages:
+        message.attachment_list = attachments[message.id]  # type: ignore[attr-defined]
+        if message.account_id is None:
+            continue
+        if message.account_id not in accounts:
+            values = [message.account_id, message.account_owner_id, message.account_address]  # type: ignore[attr-defined]
+            accounts[message.account_id] = Account.from_db(Message.objects.db, ["id", "owner_id", "address"], values)
+        message.account = accounts[message.account_id]
+    return messages
 
 
 def header_context(
