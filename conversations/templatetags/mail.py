@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django import template
-from django.utils.html import Urlizer
+from django.utils.html import Urlizer, escape
 from django.utils.safestring import mark_safe
 from django.utils.text import normalize_newlines
 
@@ -34,6 +35,9 @@ class _Urlizer(Urlizer):
 
 
 _urlize = _Urlizer()
+# Everything the Urlizer can turn into a link contains one of these: a scheme, "www.", an address's
+# "@" or one of the top-level domains it links bare (see django.utils.html.Urlizer.handle_word).
+_LINKABLE = re.compile(r"https?://|www\.|@|\.(?:com|edu|gov|int|mil|net|org)", re.IGNORECASE)
 
 
 @register.simple_tag
@@ -51,8 +55,10 @@ def message_body(message: Message, allow_remote_images: bool = False) -> Message
                 blocked_remote_images=sanitized.blocked_remote_images,
                 blocked_trackers=sanitized.blocked_trackers,
             )
-    # The Urlizer escapes every word it does not turn into a link: the only markup is ours.
-    linked = _urlize(normalize_newlines(message.body_text), nofollow=False, autoescape=True)
+    # The Urlizer escapes every word it does not turn into a link: the only markup is ours. Text
+    # with nothing it could link is that same escaped text, without its word-by-word work.
+    text = normalize_newlines(message.body_text)
+    linked = _urlize(text, nofollow=False, autoescape=True) if _LINKABLE.search(text) else escape(text)
     return MessageBody("text", text_html=mark_safe(linked.replace("\n", "<br>")))  # noqa: S308
 
 

@@ -14,7 +14,9 @@ from django.urls import reverse
 
 from conversations import mail_views
 from conversations.incoming import IncomingAttachment
+from conversations.models import Message
 from conversations.sanitize import sign_image_url
+from conversations.templatetags import mail
 from tests.conftest import login
 from tests.factories import receive
 
@@ -142,6 +144,16 @@ def test_text_bodies_are_escaped_with_links(owner_client, cast):
     assert "&lt;b&gt;bold?&lt;/b&gt;<br>See " in page
     assert '<a href="https://example.com/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer nofollow">' in page
     assert "<iframe" not in page
+
+
+def test_text_without_links_is_escaped_as_the_urlizer_would():
+    texts = ["<b>bold?</b> \"quoted\" & 'single'.\nThanks, Anna", "ratio 3:4, a.b and (c)", "Hi,\n\nsee you."]
+    for text in texts:
+        assert not mail._LINKABLE.search(text)
+        body = mail.message_body(Message(body_text=text))
+        assert body.text_html == mail._urlize(text, nofollow=False, autoescape=True).replace("\n", "<br>")
+    for linkable in ["https://x.test", "www.example.fr", "example.org/a", "anna@acme.test", "HTTP://X.TEST"]:
+        assert mail._LINKABLE.search(linkable)
 
 
 def test_blocked_remote_images_offer_to_show_them(owner_client, cast):
