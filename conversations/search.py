@@ -352,17 +352,20 @@ class Search:
         assignments = Assignment.objects.filter(conversation=OuterRef("conversation"))
         lowered = value.lower()
         if lowered == "me":
-            return Q(Exists(assignments.filter(user=self.user)))
-        if lowered == "others":
+            ids = [self.user.id]
+        elif lowered == "others":
             return Q(Exists(assignments.exclude(user=self.user)))
-        if lowered == "none":
+        elif lowered == "none":
             return ~Q(Exists(assignments))
-        wanted = normalize(value).replace("-", " ")
-        people = User.objects.filter(memberships__organization_id__in=self.organization_ids).distinct()
-        ids = [u.id for u in people if wanted in (normalize(u.email), _key(u.display_name), _key(u.first_name))]
-        if not ids:
-            raise SearchError(f"Nobody here is “{value}”: use me, others, none, or a teammate's name or address.")
-        return Q(Exists(assignments.filter(user_id__in=ids)))
+        else:
+            wanted = normalize(value).replace("-", " ")
+            people = User.objects.filter(memberships__organization_id__in=self.organization_ids).distinct()
+            ids = [u.id for u in people if wanted in (normalize(u.email), _key(u.display_name), _key(u.first_name))]
+            if not ids:
+                raise SearchError(f"Nobody here is “{value}”: use me, others, none, or a teammate's name or address.")
+        # From the person's assignments to their states: an index path at any size, where a
+        # per-state EXISTS lets a small table be read whole.
+        return Q(conversation_id__in=Assignment.objects.filter(user_id__in=ids).values("conversation_id"))
 
 
 def _key(name: str) -> str:
@@ -376,13 +379,22 @@ def label_path(label: Label) -> str:
 
 # Relevance orders the most recent matches only: ranking reads every candidate's whole document,
 # and a common word can match a large part of a big mailbox.
-RELEVANCE_CANDIDATES = 1000
+RELEVANCE_CANDIDATES = 500
 
 
-def ranked(states: QuerySet[ConversationState], text_query: SearchQuery) -> QuerySet[ConversationState]:
-    """Best matches first among the RELEVANCE_CANDIDATES most recent ones: subject words weigh
-    most, then participants, attachment names, bodies."""
-    recent = states.order_by("-last_activity_at", "-id").values("pk")[:RELEVANCE_CANDIDATES]
-    rank = SearchRank(F("conversation__search_document__document"), text_query)
-    candidates = ConversationState.objects.filter(pk__in=recent)
-    return candidates.annotate(rank=rank).order_by("-rank", "-last_activity_at", "-id")
+def ranked_ids(states: QuerySet[ConversationState], text_query: SearchQuery) -> list[Any]:
+    """State ids, best match first, of the RELEVANCE_CANDIDATES most recent matches: subject
+    words weigh most, then participants, attachment names, bodies; ties go to the newer.
+
+    Two bounded steps (the candidates by the date index, then their documents by primary key)
+    rather than one statement, whose plan could read the tables whole."""
+    candidates = list(
+        states.order_by("-last_activity_at", "-id").values_list("pk", "conversation_id")[:RELEVANCE_CANDIDATES]
+    )
+    ranks = dict(
+        SearchDocument.objects.filter(conversation_id__in=[conversation for _, conversation in candidates])
+        .annotate(rank=SearchRank(F("document"), text_query))
+        .values_list("conversation_id", "rank")
+    )
+    order = sorted(range(len(candidates)), key=lambda i: (-ranks.get(candidates[i][1], 0.0), i))
+    return [candidates[i][0] for i in order]

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from conversations.mailboxes import Mailbox, personal_mailbox, team_mailbox
 from conversations.models import SEARCH_CONFIG, ConversationState, Label
-from conversations.search import SORTS, Search, SearchError, parse, ranked, scope_of, text_tsquery
+from conversations.search import SORTS, Search, SearchError, parse, ranked_ids, scope_of, text_tsquery
 from conversations.search_index import BODY_LIMIT
 from inboxes.models import Account, Membership, Team, User
 from missive.htmx import AuthenticatedRequest, leave_page
@@ -102,16 +102,17 @@ def search_context(
     context["search_scope"] = "everywhere" if scope is None else scope.title
     states = compiled.states
     before, page = _cursor(request)
+    # Relevance needs words to rank by; without, results come by date.
     relevance = sort == "relevance" and compiled.text_query is not None
-    if relevance:
-        ordered = ranked(states, compiled.text_query)[(page - 1) * page_size :]
+    # The page's ids first, then its rows: joined to what a row shows before the LIMIT, the
+    # matching query would read every match's conversation to keep 51.
+    if relevance and compiled.text_query is not None:
+        start = (page - 1) * page_size
+        ids = ranked_ids(states, compiled.text_query)[start : start + page_size + 1]
     else:
         if before is not None:
             states = states.filter(last_activity_at__lt=before)
-        ordered = states.order_by("-last_activity_at", "-id")
-    # The page's ids first, then its rows: joined to what a row shows before the LIMIT, the
-    # matching query would read every match's conversation to keep 51.
-    ids = list(ordered.values_list("pk", flat=True)[: page_size + 1])
+        ids = list(states.order_by("-last_activity_at", "-id").values_list("pk", flat=True)[: page_size + 1])
     position = {pk: index for index, pk in enumerate(ids)}
     rows = sorted(fetch(ConversationState.objects.filter(pk__in=ids)), key=lambda row: position[row.pk])
     has_more = len(rows) > page_size
