@@ -70,6 +70,7 @@ def test_search_open_a_result_filter_and_save(page, live_server, cast, mail, pag
     page.locator("#search-input").fill("")
     page.locator(".search-filters > summary").click()
     page.locator("select[name=f_team]").select_option("Support")
+    screenshot(page, "search-filters")
     page.get_by_role("button", name="Apply filters").click()
     expect(_subjects(page)).to_have_text(["Printer jam"])
     expect(page).to_have_url(re.compile(r"q=team%3ASupport"))
