@@ -100,6 +100,8 @@ def search_context(
         context["search_error"] = str(error)
         return context
     context["search_scope"] = "everywhere" if scope is None else scope.title
+    if scope is not None:
+        context["everywhere_url"] = f"{mailbox.url}?{urlencode({'q': f'{query} in:anywhere', 'sort': sort})}"
     states = compiled.states
     before, page = _cursor(request)
     # Relevance needs words to rank by; without, results come by date.

@@ -273,6 +273,8 @@ def test_the_default_scope_follows_the_mailbox_and_in_changes_it(client_, cast):
     assert found(client_, "invoice", mailbox="trash") == ["Trashed invoice"]
     assert found(client_, "invoice in:trash", mailbox="inbox") == ["Trashed invoice"]
     assert found(client_, "invoice in:anywhere") == ["Trashed invoice", "Kept invoice"]
+    page = client_.get(reverse("mailbox", args=["inbox"]), {"q": "invoice"}).content.decode()
+    assert 'href="/m/inbox/?q=invoice+in%3Aanywhere&amp;sort=date"' in page
     assert "in: takes one of" in error_of(client_, "in:nowhere")
 
 
