@@ -216,9 +216,9 @@ def _next_conversation_id(
     oldest = min(states, key=lambda s: (s.last_activity_at, s.id))
     row = (
         mailbox.states(request.user)
-        .filter(last_activity_at__lt=oldest.last_activity_at)
+        .filter(**{f"{mailbox.ordering[0].lstrip('-')}__lt": oldest.last_activity_at})
         .exclude(conversation_id__in=[s.conversation_id for s in states])
-        .order_by("-last_activity_at", "-id")
+        .order_by(*mailbox.ordering)
         .values_list("conversation_id", flat=True)
         .first()
     )

@@ -53,6 +53,16 @@ class Mailbox:
             return self.label
         return f"{self.team} · {self.label}" if self.key != "inbox" else str(self.team)
 
+    @property
+    def ordering(self) -> tuple[str, str]:
+        """Newest first. A team's lists follow the team's own conversation index (organization,
+        team, -last_activity_at), read in order a page at a time; ordering by the state's copy of
+        that time instead made PostgreSQL fetch and sort every conversation of a quiet team, or
+        walk all of a busy member's states to find a team's few."""
+        if self.team is not None:
+            return ("-conversation__last_activity_at", "-conversation_id")
+        return ("-last_activity_at", "-id")
+
     def states(self, user: User) -> QuerySet[ConversationState]:
         base = ConversationState.objects.filter(user=user)
         if self.org_label is not None:
@@ -149,11 +159,11 @@ def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) ->
 
 
 def _team_filter(base: QuerySet[ConversationState], team: Team, key: str) -> QuerySet[ConversationState]:
+    # The organization leads the team indexes of conversations (see Mailbox.ordering).
+    of_team = {"conversation__organization_id": team.organization_id, "conversation__team": team}
     if key == "inbox":
-        return base.filter(
-            location__in=VISIBLE_IN_TEAM_INBOX, conversation__team=team, conversation__in_team_inbox=True
-        )
-    in_team = base.in_all().filter(conversation__team=team)  # type: ignore[attr-defined]
+        return base.filter(location__in=VISIBLE_IN_TEAM_INBOX, conversation__in_team_inbox=True, **of_team)
+    in_team = base.in_all().filter(**of_team)  # type: ignore[attr-defined]
     if key == "assigned":
         assigned = Assignment.objects.filter(conversation=OuterRef("conversation"))
         return in_team.filter(Exists(assigned), conversation__status=Status.OPEN)

@@ -147,8 +147,8 @@ def _list_context(request: AuthenticatedRequest, mailbox: Mailbox) -> dict:
     states = mailbox.states(request.user)
     before = parse_datetime(request.GET.get("before", "")) if request.GET.get("before") else None
     if isinstance(before, datetime):
-        states = states.filter(last_activity_at__lt=before)
-    rows = fetch_page(states.order_by("-last_activity_at", "-id"))
+        states = states.filter(**{f"{mailbox.ordering[0].lstrip('-')}__lt": before})
+    rows = fetch_page(states.order_by(*mailbox.ordering))
     has_more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     next_before = rows[-1].last_activity_at.isoformat() if has_more else ""

@@ -232,6 +232,21 @@ def _fill(cast, count, label):
         do_assign_conversation(conversation, [cast.teammate], acting_user=cast.owner)
 
 
+def test_team_lists_page_by_last_activity_too(owner_client, cast, monkeypatch):
+    monkeypatch.setattr("conversations.views.PAGE_SIZE", 3)
+    for n in range(5):
+        receive(cast.support_account, subject=f"Ticket {n}")
+    url = reverse("team_mailbox", args=[cast.support.id, "inbox"])
+
+    first = owner_client.get(url)
+    more = owner_client.get(
+        url, {"before": first.context["next_before"]}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="list-more"
+    )
+
+    assert [row.conversation.subject for row in first.context["rows"]] == ["Ticket 4", "Ticket 3", "Ticket 2"]
+    assert [row.conversation.subject for row in more.context["rows"]] == ["Ticket 1", "Ticket 0"]
+
+
 @pytest.mark.parametrize("mailbox", ["inbox", "all", "assigned", "team-inboxes", "archive"])
 def test_mailbox_list_runs_a_fixed_number_of_queries(client, cast, mailbox):
     label = LabelFactory(organization=cast.org)
