@@ -439,7 +439,9 @@ class SearchDocument(models.Model):
     # The text the snippets are cut from (capped, see search_index.CONTENT_LIMIT).
     content = models.TextField()
     # "name <address>" lists in lower case without accents, for from:/to:/cc:/filename: and
-    # partial addresses (trigram indexed, so `LIKE '%acme%'` is an index scan).
+    # partial addresses (trigram indexed, so `LIKE '%acme%'` is an index scan); the subject the
+    # same way, for words found inside longer ones ("voice" in "Invoice").
+    subject = models.TextField(default="")
     senders = models.TextField()
     recipients = models.TextField()
     copied = models.TextField()
@@ -449,6 +451,7 @@ class SearchDocument(models.Model):
     class Meta:
         indexes = [
             GinIndex(fields=["document"], name="search_document"),
+            GinIndex(fields=["subject"], opclasses=["gin_trgm_ops"], name="search_subject"),
             GinIndex(fields=["senders"], opclasses=["gin_trgm_ops"], name="search_senders"),
             GinIndex(fields=["recipients"], opclasses=["gin_trgm_ops"], name="search_recipients"),
             GinIndex(fields=["copied"], opclasses=["gin_trgm_ops"], name="search_copied"),

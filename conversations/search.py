@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -84,6 +85,8 @@ IS_VALUES = {"unread", "read", "starred", "unstarred", "open", "closed", "assign
 IN_VALUES = {"inbox", "all", "anywhere", "archive", "snoozed", "sent", "trash", "spam"}
 PERIOD_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
 SORTS = ("date", "relevance")
+# Shorter words would match inside too many others to be useful (and trigrams need three).
+MIN_PARTIAL_WORD = 3
 
 _OPERATOR = re.compile(r"([A-Za-z_]+):")
 _WORD = re.compile(r"\w+")
@@ -159,6 +162,10 @@ def _tsquery_words(value: str, *, prefix: bool, weight: str = "") -> str:
     return "(" + " <-> ".join(f"'{word}'{weighted}" for word in words) + ")"
 
 
+def _raw(tsquery: str) -> SearchQuery:
+    return SearchQuery(tsquery, search_type="raw", config=SEARCH_CONFIG)
+
+
 def is_address_term(term: Term) -> bool:
     return term.operator == "" and ("@" in term.value or bool(re.search(r"\w\.\w", term.value)))
 
@@ -171,11 +178,17 @@ def _text_expression(term: Term) -> str:
     return expression
 
 
-def text_tsquery(terms: list[Term]) -> str:
-    """The to_tsquery text of a query's words, phrases, subject: and body: terms ("" if none)."""
+def is_plain_word(term: Term) -> bool:
+    """One plain word to look for (not excluded, quoted or an operator's)."""
+    return term.operator == "" and not term.quoted and not term.negated and bool(_WORD.fullmatch(term.value))
+
+
+def text_tsquery(terms: list[Term], *, leave_out: Collection[Term] = ()) -> str:
+    """The to_tsquery text of a query's words, phrases, subject: and body: terms ("" if none),
+    but for those in `leave_out`."""
     parts = []
     for term in terms:
-        if term.operator in ("", "subject", "body") and not is_address_term(term):
+        if term.operator in ("", "subject", "body") and not is_address_term(term) and term not in leave_out:
             expression = _text_expression(term)
             parts.append(f"!{expression}" if term.negated else expression)
     return " & ".join(parts)
@@ -210,26 +223,54 @@ class Search:
         self.now = now or timezone.now()
 
     def compile(self, terms: list[Term], states: QuerySet[ConversationState]) -> Compiled:
+        # The whole text query ranks, highlights and outlines; the filter takes plain words
+        # apart, as each may also match inside a subject's word.
         compiled = Compiled(states, tsquery=text_tsquery(terms))
+        if compiled.tsquery:
+            compiled.text_query = _raw(compiled.tsquery)
         # Conditions on the search document, applied together as one semi-join: going through
         # the conversation would add a join per match.
         on_document: list[Q] = []
+        words = [term for term in terms if is_plain_word(term)]
+        stop_words = self._stop_words([term.value for term in words])
+        # Words of MIN_PARTIAL_WORD letters or more also match inside a subject's words.
+        partial = [term for term in words if term.value not in stop_words and len(term.value) >= MIN_PARTIAL_WORD]
         for term in terms:
-            if term.operator in ("", "subject", "body", "in") and not is_address_term(term):
-                continue  # text goes into the one tsquery below; in: chose the states passed in
-            if is_address_term(term) or term.operator in DOCUMENT_OPERATORS:
+            if term in partial:
+                word = _raw(_text_expression(term))
+                on_document.append(Q(document=word) | Q(subject__contains=normalize(term.value)))
+            elif is_address_term(term) or term.operator in DOCUMENT_OPERATORS:
                 condition = self._address_or_text(term) if is_address_term(term) else self._filter(term)
                 on_document.append(~condition if term.negated else condition)
-                continue
-            condition = self._filter(term)
-            compiled.states = compiled.states.exclude(condition) if term.negated else compiled.states.filter(condition)
-        if compiled.tsquery:
-            compiled.text_query = SearchQuery(compiled.tsquery, search_type="raw", config=SEARCH_CONFIG)
-            on_document.append(Q(document=compiled.text_query))
+            elif term.operator not in ("", "subject", "body", "in"):
+                condition = self._filter(term)
+                states = compiled.states
+                compiled.states = states.exclude(condition) if term.negated else states.filter(condition)
+            # Other text goes into the one tsquery below; in: chose the states passed in.
+        ignored = [term for term in words if term.value in stop_words]
+        rest = text_tsquery(terms, leave_out=[*partial, *ignored])
+        if rest:
+            on_document.append(Q(document=_raw(rest)))
+        elif ignored and len(ignored) == len(terms):
+            # Only words the search ignores ("the"): nothing can match them.
+            compiled.states = compiled.states.none()
         if on_document:
             documents = SearchDocument.objects.filter(*on_document).values("conversation_id")
             compiled.states = compiled.states.filter(conversation_id__in=documents)
         return compiled
+
+    @staticmethod
+    def _stop_words(words: list[str]) -> set[str]:
+        """The words the text search configuration ignores ("the", "with"): found inside a
+        subject they would only narrow a search that does not look for them."""
+        if not words:
+            return set()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT w FROM unnest(%s::text[]) AS w WHERE numnode(plainto_tsquery(%s::regconfig, w)) = 0",
+                [words, SEARCH_CONFIG],
+            )
+            return {row[0] for row in cursor.fetchall()}
 
     def _address_or_text(self, term: Term) -> Q:
         """Addresses and domains are whole tokens in the document; parts of them are matched in
@@ -241,8 +282,7 @@ class Search:
             | Q(copied__contains=value)
             | Q(filenames__contains=value)
         )
-        query = SearchQuery(_text_expression(term), search_type="raw", config=SEARCH_CONFIG)
-        return in_people | Q(document=query)
+        return in_people | Q(document=_raw(_text_expression(term)))
 
     # Filters -----------------------------------------------------------------------------------
 

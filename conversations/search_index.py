@@ -26,7 +26,7 @@ BATCH = 200
 # constants of this module are formatted in; values are always query parameters.
 _BUILD_SQL = f"""
 INSERT INTO conversations_searchdocument
-    (conversation_id, organization_id, document, content, senders, recipients, copied, filenames, indexed_at)
+    (conversation_id, organization_id, document, content, subject, senders, recipients, copied, filenames, indexed_at)
 SELECT
     c.id,
     c.organization_id,
@@ -35,6 +35,7 @@ SELECT
         || setweight(to_tsvector('{SEARCH_CONFIG}', coalesce(a.filenames, '')), 'C')
         || setweight(to_tsvector('{SEARCH_CONFIG}', left(concat_ws(E'\\n', m.bodies, k.bodies), {CONTENT_LIMIT})), 'D'),
     left(concat_ws(E'\\n', m.bodies, k.bodies), {CONTENT_LIMIT}),
+    lower(unaccent(c.subject)),
     lower(unaccent(coalesce(m.senders, ''))),
     lower(unaccent(coalesce(r.recipients, ''))),
     lower(unaccent(coalesce(r.copied, ''))),
@@ -75,6 +76,7 @@ WHERE {{where}}
 ON CONFLICT (conversation_id) DO UPDATE SET
     document = EXCLUDED.document,
     content = EXCLUDED.content,
+    subject = EXCLUDED.subject,
     senders = EXCLUDED.senders,
     recipients = EXCLUDED.recipients,
     copied = EXCLUDED.copied,

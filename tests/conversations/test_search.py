@@ -567,3 +567,18 @@ def test_no_query_makes_the_search_fail(client_, cast):
             reverse("mailbox", args=["all"]), {"q": query, "sort": rng.choice(["date", "relevance"])}
         )
         assert response.status_code == 200, query
+
+
+def test_a_word_is_also_found_inside_a_longer_word_of_a_subject(client_, cast):
+    indexed(receive(cast.personal_account, subject="Invoice overdue", body="pay soon"))
+    indexed(receive(cast.personal_account, subject="Voice mail", body="call back"))
+    indexed(receive(cast.personal_account, subject="Other", body="an invoice inside"))
+    assert sorted(found(client_, "voice")) == ["Invoice overdue", "Voice mail"]
+    # Only in subjects, and only for words of three letters or more.
+    assert found(client_, "nvoic") == ["Invoice overdue"]
+    assert found(client_, "vo") == ["Voice mail"]
+    # Words the search ignores ("with") narrow nothing, even where a subject contains them.
+    indexed(receive(cast.personal_account, subject="Shipment damaged", body="box crushed"))
+    assert found(client_, "shipment with damage") == ["Shipment damaged"]
+    assert found(client_, "a shipment") == ["Shipment damaged"]
+    assert found(client_, "the subject:shipment") == ["Shipment damaged"]
