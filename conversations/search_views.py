@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
@@ -16,9 +19,20 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
-from conversations.mailboxes import Mailbox, personal_mailbox, team_mailbox
-from conversations.models import SEARCH_CONFIG, ConversationState, Label
-from conversations.search import SORTS, Search, SearchError, parse, ranked_ids, scope_of, text_tsquery
+from conversations.mailboxes import PERSONAL_MAILBOXES, Mailbox, label_mailbox, personal_mailbox, team_mailbox
+from conversations.models import SEARCH_CONFIG, ConversationState, Label, SearchDocument
+from conversations.search import (
+    MIN_PARTIAL_WORD,
+    SORTS,
+    Search,
+    SearchError,
+    label_path,
+    normalize,
+    parse,
+    ranked_ids,
+    scope_of,
+    text_tsquery,
+)
 from conversations.search_index import BODY_LIMIT
 from inboxes.models import Account, Membership, Team, User
 from missive.htmx import AuthenticatedRequest, leave_page
@@ -237,6 +251,77 @@ def search_filters(request: AuthenticatedRequest) -> HttpResponse:
         "states": ["unread", "starred", "open", "closed", "assigned", "unassigned", "snoozed"],
     }
     return render(request, "conversations/_search_filters.html", context)
+
+
+# Typing in the search box suggests places to go: mailboxes, labels, people and domains.
+SUGGESTIONS_PER_KIND = 5
+_PERSON = re.compile(r"\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    kind: str  # mailbox, label, person, domain
+    label: str
+    url: str
+    hint: str = ""
+
+
+@require_safe
+@login_required
+def search_suggestions(request: AuthenticatedRequest) -> HttpResponse:
+    """Where the words typed so far could lead. Picking one navigates there (it adds no filter),
+    as the seed describes; people and domains come only from conversations the user can open."""
+    fragment = request.GET.get("q", "").strip()
+    suggestions: list[Suggestion] = []
+    if fragment and not any(mark in fragment for mark in (":", '"')) and len(fragment) <= 100:
+        suggestions = [*_mailbox_suggestions(request.user, fragment), *_label_suggestions(request.user, fragment)]
+        suggestions += _people_suggestions(request.user, fragment)
+    return render(request, "conversations/_search_suggestions.html", {"suggestions": suggestions})
+
+
+def _mailbox_suggestions(user: User, fragment: str) -> list[Suggestion]:
+    wanted = normalize(fragment)
+    mailboxes = [m for m in PERSONAL_MAILBOXES if wanted in normalize(m.label)]
+    teams = Team.objects.filter(memberships__user=user, name__icontains=fragment).order_by("name")
+    mailboxes += [m for team in teams[:SUGGESTIONS_PER_KIND] if (m := team_mailbox(team, "inbox"))]
+    return [Suggestion("mailbox", m.title, m.url, "Mailbox") for m in mailboxes[:SUGGESTIONS_PER_KIND]]
+
+
+def _label_suggestions(user: User, fragment: str) -> list[Suggestion]:
+    organization_ids = Membership.objects.filter(user=user).values("organization_id")
+    labels = Label.objects.filter(organization_id__in=organization_ids, name__icontains=fragment).select_related(
+        "parent"
+    )
+    return [
+        Suggestion("label", label_path(label), label_mailbox(label).url, "Label")
+        for label in labels.order_by("name")[:SUGGESTIONS_PER_KIND]
+    ]
+
+
+def _people_suggestions(user: User, fragment: str) -> list[Suggestion]:
+    """Past correspondents and their domains, from participant lists the trigram indexes find."""
+    wanted = normalize(fragment)
+    if len(wanted) < MIN_PARTIAL_WORD:
+        return []
+    documents = (
+        SearchDocument.objects.filter(
+            Q(senders__contains=wanted) | Q(recipients__contains=wanted) | Q(copied__contains=wanted),
+            conversation__states__user=user,
+        )
+        .values_list("senders", "recipients", "copied")
+        .distinct()[:40]
+    )
+    people: dict[str, str] = {}
+    for lists in documents:
+        for name, address in _PERSON.findall(" ".join(lists)):
+            if wanted in name or wanted in address:
+                people.setdefault(address, name)
+    addresses = sorted(people)[:SUGGESTIONS_PER_KIND]
+    domains = sorted({a.split("@", 1)[1] for a in people if wanted in a.split("@", 1)[1]})[:SUGGESTIONS_PER_KIND]
+    return [
+        *[Suggestion("person", a, search_url("/m/all/", a), people[a].title()) for a in addresses],
+        *[Suggestion("domain", d, search_url("/m/all/", f"@{d}"), "Domain") for d in domains],
+    ]
 
 
 @require_POST

@@ -17,6 +17,7 @@ urlpatterns = [
     path("labels/<uuid:label_id>/<uuid:conversation_id>/", views.label_mailbox_view, name="label_conversation"),
     path("c/<uuid:conversation_id>/act/<slug:action>/", action_views.conversation_action, name="conversation_action"),
     path("bulk/<slug:action>/", action_views.bulk_action, name="bulk_action"),
+    path("searches/suggest/", search_views.search_suggestions, name="search_suggestions"),
     path("searches/filters/", search_views.search_filters, name="search_filters"),
     path("searches/save/", search_views.save_search, name="save_search"),
     path("searches/<slug:saved_search_id>/delete/", search_views.delete_saved_search, name="delete_saved_search"),

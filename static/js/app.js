@@ -202,8 +202,60 @@
     return false;
   }
 
+  // The search box's suggestions: arrows move among them, Enter follows one, Escape closes.
+  function suggestionKeys(event) {
+    const box = document.getElementById("search-suggestions");
+    const items = box ? [...box.querySelectorAll(".suggestion")] : [];
+    if (!items.length) return false;
+    const input = document.getElementById("search-input");
+    const index = items.indexOf(document.activeElement);
+    if (event.key === "Escape" && (index >= 0 || document.activeElement === input)) {
+      box.innerHTML = "";
+      input.focus();
+      return true;
+    }
+    if (event.key === "ArrowDown" && (document.activeElement === input || index >= 0)) {
+      items[Math.min(index + 1, items.length - 1)].focus();
+      return true;
+    }
+    if (event.key === "ArrowUp" && index >= 0) {
+      (index === 0 ? input : items[index - 1]).focus();
+      return true;
+    }
+    if (event.key === "Enter" && index >= 0) {
+      items[index].click();
+      return true;
+    }
+    return false;
+  }
+
+  // Leaving the search box (other than for a suggestion) closes the suggestions.
+  document.addEventListener("focusout", (event) => {
+    if (!event.target.closest || !event.target.closest("form.search")) return;
+    setTimeout(() => {
+      const box = document.getElementById("search-suggestions");
+      if (box && !box.closest("form.search").contains(document.activeElement)) box.innerHTML = "";
+    }, 150);
+  });
+  let submittedSearch = null;
+  document.addEventListener("submit", (event) => {
+    if (event.target.matches && event.target.matches("form.search")) {
+      submittedSearch = document.getElementById("search-input")?.value;
+      const box = document.getElementById("search-suggestions");
+      if (box) box.innerHTML = "";
+    }
+  });
+  // Suggestions answering a search already submitted would cover its results.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target.id === "search-suggestions"
+        && document.getElementById("search-input")?.value === submittedSearch) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
   let pendingG = false;
   document.addEventListener("keydown", (event) => {
+    if (suggestionKeys(event)) { event.preventDefault(); return; }
     const mod = event.metaKey || event.ctrlKey;
     if (mod && event.key === ",") { event.preventDefault(); window.location.href = "/settings/"; return; }
     if (event.key === "Escape" && document.querySelector("#modal .modal")) { clearModal(); return; }

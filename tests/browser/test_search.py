@@ -93,3 +93,31 @@ def test_search_open_a_result_filter_and_save(page, live_server, cast, mail, pag
     expect(_subjects(page)).to_have_text(["Invoice INV-2041 is missing the VAT number"])
     screenshot(page, "search-saved")
     assert page_errors == []
+
+
+def test_typing_suggests_places_and_picking_one_navigates(page, live_server, cast, mail, page_errors):
+    log_in(page, live_server.url, cast.owner.email)
+
+    page.keyboard.press("/")
+    page.keyboard.type("lakes")
+    suggestions = page.locator("#search-suggestions .suggestion")
+    expect(suggestions).to_have_count(2)
+    expect(suggestions.first).to_contain_text("maria@lakeside.test")
+    expect(suggestions.nth(1)).to_contain_text("lakeside.test")
+    screenshot(page, "search-suggestions")
+
+    page.keyboard.press("ArrowDown")
+    expect(suggestions.first).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{live_server.url}/m/all/?q=maria%40lakeside.test")
+    expect(_subjects(page)).to_have_text(["Invoice INV-2041 is missing the VAT number"])
+    expect(page.locator("#search-suggestions .suggestion")).to_have_count(0)
+
+    # Escape closes the suggestions and keeps the words typed.
+    page.locator("#search-input").fill("")
+    page.locator("#search-input").type("snoo")
+    expect(page.locator("#search-suggestions .suggestion")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(page.locator("#search-suggestions .suggestion")).to_have_count(0)
+    expect(page.locator("#search-input")).to_have_value("snoo")
+    assert page_errors == []

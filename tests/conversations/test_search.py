@@ -582,3 +582,34 @@ def test_a_word_is_also_found_inside_a_longer_word_of_a_subject(client_, cast):
     assert found(client_, "shipment with damage") == ["Shipment damaged"]
     assert found(client_, "a shipment") == ["Shipment damaged"]
     assert found(client_, "the subject:shipment") == ["Shipment damaged"]
+
+
+# Suggestions -------------------------------------------------------------------------------------
+
+
+def suggestions(client, fragment):
+    page = client.get(reverse("search_suggestions"), {"q": fragment}).content.decode()
+    return re.findall(r'href="([^"]+)"[^>]*data-kind="(\w+)">.*?<span class="suggestion-label">([^<]*)</span>', page)
+
+
+def test_suggestions_offer_mailboxes_labels_people_and_domains(client_, cast):
+    label = LabelFactory(organization=cast.org, name="Lakeside deals")
+    LabelFactory(organization=cast.other_org, name="Lakeside globex")
+    indexed(receive(cast.personal_account, subject="Hi", sender="maria@lakeside.test", from_name="María López"))
+    assert ("/m/snoozed/", "mailbox", "Snoozed") in suggestions(client_, "snoo")
+    assert (f"/teams/{cast.support.id}/inbox/", "mailbox", str(cast.support)) in suggestions(client_, "supp")
+    found_ = suggestions(client_, "lakes")
+    assert (f"/labels/{label.id}/", "label", "Lakeside deals") in found_
+    assert ("/m/all/?q=maria%40lakeside.test", "person", "maria@lakeside.test") in found_
+    assert ("/m/all/?q=%40lakeside.test", "domain", "lakeside.test") in found_
+    assert not any("globex" in entry[2] for entry in found_)
+    assert ("/m/all/?q=maria%40lakeside.test", "person", "maria@lakeside.test") in suggestions(client_, "lopez")
+    assert suggestions(client_, "from:lake") == []
+
+
+def test_suggestions_name_only_people_of_conversations_the_user_can_open(client, cast):
+    indexed(receive(cast.personal_account, subject="Private", sender="secret@hidden.test"))
+    login(client, cast.teammate)
+    assert suggestions(client, "hidden") == []
+    login(client, cast.owner)
+    assert [kind for _, kind, _ in suggestions(client, "hidden")] == ["person", "domain"]
