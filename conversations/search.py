@@ -92,6 +92,12 @@ _OPERATOR = re.compile(r"([A-Za-z_]+):")
 _WORD = re.compile(r"\w+")
 
 
+def period_days(value: str) -> int | None:
+    """ "7d", "4w", "3m", "1y" in days (a month is 30, a year 365); None if it is not one."""
+    match = re.fullmatch(r"(\d{1,4})([dwmy])", value.lower())
+    return int(match.group(1)) * PERIOD_DAYS[match.group(2)] if match else None
+
+
 def _operator_list() -> str:
     return ", ".join(f"{name}:" for name in OPERATORS)
 
@@ -353,10 +359,10 @@ class Search:
         return Q(last_activity_at__lt=self._date("before", value))
 
     def _period(self, operator: str, value: str) -> datetime:
-        match = re.fullmatch(r"(\d{1,4})([dwmy])", value.lower())
-        if not match:
+        days = period_days(value)
+        if days is None:
             raise SearchError(f"{operator}: takes a number and d, w, m or y (newer_than:7d), not “{value}”.")
-        return self.now - timedelta(days=int(match.group(1)) * PERIOD_DAYS[match.group(2)])
+        return self.now - timedelta(days=days)
 
     def _op_newer_than(self, value: str) -> Q:
         return Q(last_activity_at__gte=self._period("newer_than", value))

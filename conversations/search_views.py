@@ -5,36 +5,39 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
 from conversations.mailboxes import PERSONAL_MAILBOXES, Mailbox, label_mailbox, personal_mailbox, team_mailbox
-from conversations.models import SEARCH_CONFIG, ConversationState, Label, SearchDocument
+from conversations.models import SEARCH_CONFIG, ConversationState, Label, Message, SearchDocument
 from conversations.search import (
     MIN_PARTIAL_WORD,
     SORTS,
     Search,
     SearchError,
+    Term,
     label_path,
     normalize,
     parse,
+    period_days,
     ranked_ids,
     scope_of,
     text_tsquery,
 )
 from conversations.search_index import BODY_LIMIT
-from inboxes.models import Account, Membership, Team, User
+from inboxes.models import SEARCH_DATE_RANGES, SEARCH_DEFAULTS, Account, Membership, Team, User
 from missive.htmx import AuthenticatedRequest, leave_page
 
 # Recent searches kept per person (the sidebar shows User.recent_searches_shown of them).
@@ -61,8 +64,6 @@ FILTER_OPERATORS = {
     "f_before": "before",
     "f_when": "newer_than",
 }
-DATE_RANGES = [("", "Anytime"), ("7d", "Last 7 days"), ("4w", "Last 4 weeks"), ("3m", "Last 3 months")]
-DATE_RANGES += [("6m", "Last 6 months"), ("1y", "Last 12 months")]
 
 
 def compose_query(params: Any) -> str:
@@ -78,19 +79,39 @@ def compose_query(params: Any) -> str:
     return " ".join(part for part in parts if part)
 
 
-def search_scope(mailbox: Mailbox, scope: str) -> Mailbox | None:
-    """Where a search runs: `in:` when given; else the Inbox searches All, a team inbox the
-    team's All, and any other mailbox itself (the seed's defaults). None means everywhere,
-    Trash and Spam included (in:anywhere)."""
+def search_scope(mailbox: Mailbox, scope: str, preferences: dict[str, Any]) -> Mailbox | None:
+    """Where a search runs: `in:` when given; else, by default (Settings › Search can change
+    it), the Inbox searches All, a team inbox the team's All, any other mailbox itself. None
+    means everywhere, Trash and Spam included (in:anywhere)."""
     if scope == "anywhere":
         return None
     if scope:
-        return personal_mailbox("archive" if scope == "archive" else scope)
+        return personal_mailbox(scope)
     if mailbox.team is not None and mailbox.key == "inbox":
-        return team_mailbox(mailbox.team, "all")
+        return team_mailbox(mailbox.team, "all") if preferences["in_team_inbox"] == "all" else mailbox
     if mailbox.team is None and mailbox.org_label is None and mailbox.key == "inbox":
-        return personal_mailbox("all")
-    return mailbox
+        return personal_mailbox("all") if preferences["in_inbox"] == "all" else mailbox
+    return personal_mailbox("all") if preferences["elsewhere"] == "all" else mailbox
+
+
+def _apply_preferences(
+    states: QuerySet[ConversationState], terms: list[Term], preferences: dict[str, Any], *, everywhere: bool
+) -> tuple[QuerySet[ConversationState], str]:
+    """The person's default date range and left-out accounts, unless the query says otherwise;
+    returns the states and a note on what was applied."""
+    notes = []
+    operators = {term.operator for term in terms}
+    period = preferences["date_range"]
+    days = period_days(period) if period else None
+    if days is not None and not operators & {"after", "before", "newer_than", "older_than"}:
+        states = states.filter(last_activity_at__gte=timezone.now() - timedelta(days=days))
+        notes.append(dict(SEARCH_DATE_RANGES)[period].lower())
+    excluded = preferences.get("excluded_accounts") or []
+    if excluded and not everywhere and "account" not in operators:
+        from_excluded = Message.objects.filter(conversation=OuterRef("conversation"), account_id__in=excluded)
+        states = states.exclude(Exists(from_excluded))
+        notes.append(f"{len(excluded)} account{'s' if len(excluded) > 1 else ''} left out")
+    return states, " · ".join(notes)
 
 
 def search_context(
@@ -107,8 +128,10 @@ def search_context(
     search = Search(user, organization_ids)
     try:
         terms = parse(query)
-        scope = search_scope(mailbox, scope_of(terms))
+        preferences = {**SEARCH_DEFAULTS, **user.search_preferences}
+        scope = search_scope(mailbox, scope_of(terms), preferences)
         base = ConversationState.objects.filter(user=user) if scope is None else scope.states(user)
+        base, context["search_note"] = _apply_preferences(base, terms, preferences, everywhere=scope is None)
         compiled = search.compile(terms, base)
     except SearchError as error:
         context["search_error"] = str(error)
@@ -247,7 +270,7 @@ def search_filters(request: AuthenticatedRequest) -> HttpResponse:
         .exclude(id=request.user.id)
         .order_by("name", "email")
         .distinct()[:FILTER_CHOICES],
-        "date_ranges": DATE_RANGES,
+        "date_ranges": SEARCH_DATE_RANGES,
         "states": ["unread", "starred", "open", "closed", "assigned", "unassigned", "snoozed"],
     }
     return render(request, "conversations/_search_filters.html", context)

@@ -174,10 +174,30 @@ def do_sign_up_with_invitation(invitation: Invitation, *, name: str, password: s
 
 
 @transaction.atomic
-def do_update_profile(user: User, *, name: str, recent_searches_shown: int) -> None:
+def do_update_profile(user: User, *, name: str) -> None:
     user.name = name
+    user.save(update_fields=["name"])
+
+
+def do_set_search_preferences(
+    user: User,
+    *,
+    in_inbox: str,
+    in_team_inbox: str,
+    elsewhere: str,
+    date_range: str,
+    excluded_accounts: Iterable[Account],
+    recent_searches_shown: int,
+) -> None:
+    user.search_preferences = {
+        "in_inbox": in_inbox,
+        "in_team_inbox": in_team_inbox,
+        "elsewhere": elsewhere,
+        "date_range": date_range,
+        "excluded_accounts": sorted(str(account.id) for account in excluded_accounts),
+    }
     user.recent_searches_shown = recent_searches_shown
-    user.save(update_fields=["name", "recent_searches_shown"])
+    user.save(update_fields=["search_preferences", "recent_searches_shown"])
 
 
 @transaction.atomic

@@ -8,7 +8,18 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.validators import RegexValidator
 
-from inboxes.models import Invitation, Membership, Organization, Role, Team, TeamRole, User
+from inboxes.models import (
+    SEARCH_DATE_RANGES,
+    SEARCH_DEFAULTS,
+    Account,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+    Team,
+    TeamRole,
+    User,
+)
 
 
 class ColorField(forms.CharField):
@@ -141,12 +152,52 @@ class PersonalOptionsForm(forms.Form):
 
 class ProfileForm(forms.Form):
     name = forms.CharField(max_length=150, required=False, help_text="Shown to your teammates.")
+
+
+class SearchPreferencesForm(forms.Form):
+    """Settings › Search: where a search runs, over which dates and accounts, and the sidebar."""
+
+    in_inbox = forms.ChoiceField(
+        label="Searching from the Inbox covers",
+        choices=[("all", "All conversations"), ("inbox", "The Inbox only")],
+        widget=forms.RadioSelect,
+    )
+    in_team_inbox = forms.ChoiceField(
+        label="Searching from a team inbox covers",
+        choices=[("all", "All of the team's conversations"), ("inbox", "The team inbox only")],
+        widget=forms.RadioSelect,
+    )
+    elsewhere = forms.ChoiceField(
+        label="Searching from any other mailbox covers",
+        choices=[("mailbox", "That mailbox"), ("all", "All conversations")],
+        widget=forms.RadioSelect,
+    )
+    date_range = forms.ChoiceField(
+        label="Default date range",
+        choices=SEARCH_DATE_RANGES,
+        required=False,
+        help_text="A search with its own dates (after:, newer_than:…) uses those.",
+    )
+    excluded_accounts = forms.ModelMultipleChoiceField(
+        label="Accounts left out of search",
+        queryset=Account.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Unless a search names them with account: or runs everywhere (in:anywhere).",
+    )
     recent_searches_shown = forms.IntegerField(
         label="Show recent searches",
         min_value=0,
         max_value=20,
         help_text="How many of your recent searches the sidebar lists; 0 turns them off.",
     )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        preferences = {**SEARCH_DEFAULTS, **user.search_preferences}
+        kwargs.setdefault("initial", {**preferences, "recent_searches_shown": user.recent_searches_shown})
+        super().__init__(*args, **kwargs)
+        accounts = Account.objects.filter(organization__memberships__user=user).order_by("address").distinct()
+        cast(forms.ModelMultipleChoiceField, self.fields["excluded_accounts"]).queryset = accounts
 
 
 class InvitationSignUpForm(forms.Form):

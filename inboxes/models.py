@@ -35,6 +35,18 @@ class ArchiveAssigned(models.TextChoices):
     ARCHIVE_AND_CLOSE = "archive_close", "Archive & close"
 
 
+# Search's date ranges ("" is all time) and where a search runs from each kind of mailbox.
+SEARCH_DATE_RANGES = [
+    ("", "All time"),
+    ("7d", "Last 7 days"),
+    ("4w", "Last 4 weeks"),
+    ("3m", "Last 3 months"),
+    ("6m", "Last 6 months"),
+    ("1y", "Last 12 months"),
+]
+SEARCH_DEFAULTS = {"date_range": "", "in_inbox": "all", "in_team_inbox": "all", "elsewhere": "mailbox"}
+
+
 class User(AbstractBaseUser):
     """A person. One login (by email) may belong to several organizations."""
 
@@ -53,6 +65,9 @@ class User(AbstractBaseUser):
     # [{"id", "name", "query", "mailbox_url"}] by name (see conversations.search_views).
     recent_searches = models.JSONField(default=list, blank=True)
     saved_searches = models.JSONField(default=list, blank=True)
+    # Settings › Search: {"date_range", "in_inbox", "in_team_inbox", "elsewhere",
+    # "excluded_accounts"}; a missing key means the seed's default (SEARCH_DEFAULTS).
+    search_preferences = models.JSONField(default=dict, blank=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -9,6 +9,7 @@ urlpatterns = [
     path("settings/", views.settings_home, name="settings_home"),
     path("settings/profile/", views.profile_settings, name="settings_profile"),
     path("settings/profile/save/", views.profile_update, name="settings_profile_update"),
+    path("settings/profile/search/", views.search_preferences_update, name="settings_search_update"),
     path(org, views.organization_settings, name="settings_organization"),
     path(org + "save/", views.organization_update, name="settings_organization_update"),
     path(org + "users/", views.users_settings, name="settings_users"),

@@ -29,6 +29,7 @@ from inboxes.actions import (
     do_remove_member,
     do_revoke_invitation,
     do_set_personal_options,
+    do_set_search_preferences,
     do_set_team_members,
     do_sign_up_with_invitation,
     do_update_organization,
@@ -42,6 +43,7 @@ from inboxes.forms import (
     PersonalOptionsForm,
     ProfileForm,
     RoleForm,
+    SearchPreferencesForm,
     TeamForm,
     TeamMembersForm,
     TeamSettingsForm,
@@ -69,18 +71,27 @@ def settings_home(request: AuthenticatedRequest) -> HttpResponse:
     return redirect("settings_organization", membership.organization_id)
 
 
-def _render_profile(request: AuthenticatedRequest, form: ProfileForm) -> HttpResponse:
+def _render_profile(
+    request: AuthenticatedRequest, form: ProfileForm | None = None, search_form: SearchPreferencesForm | None = None
+) -> HttpResponse:
     has_totp = Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists()
-    context = settings_context(request, None, "profile", form=form, has_totp=has_totp)
-    return render_page(request, "inboxes/settings/profile.html", context, partials={"profile": "profile_form"})
+    context = settings_context(
+        request,
+        None,
+        "profile",
+        form=form or ProfileForm(initial={"name": request.user.name}),
+        search_form=search_form or SearchPreferencesForm(user=request.user),
+        has_totp=has_totp,
+    )
+    partials = {"profile": "profile_form", "search-preferences": "search_form"}
+    return render_page(request, "inboxes/settings/profile.html", context, partials=partials)
 
 
 @require_safe
 @login_required
 def profile_settings(request: AuthenticatedRequest) -> HttpResponse:
-    """The user's name, two-factor status and password."""
-    initial = {"name": request.user.name, "recent_searches_shown": request.user.recent_searches_shown}
-    return _render_profile(request, ProfileForm(initial=initial))
+    """The user's name, search preferences, two-factor status and password."""
+    return _render_profile(request)
 
 
 @require_POST
@@ -89,9 +100,21 @@ def profile_update(request: AuthenticatedRequest) -> HttpResponse:
     """Change the user's display name."""
     form = ProfileForm(request.POST)
     if not form.is_valid():
-        return _render_profile(request, form)
-    do_update_profile(request.user, **form.cleaned_data)
+        return _render_profile(request, form=form)
+    do_update_profile(request.user, name=form.cleaned_data["name"])
     messages.success(request, "Profile saved.")
+    return redirect("settings_profile")
+
+
+@require_POST
+@login_required
+def search_preferences_update(request: AuthenticatedRequest) -> HttpResponse:
+    """Settings › Search: where searches run, their default dates, accounts left out, recent ones."""
+    form = SearchPreferencesForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _render_profile(request, search_form=form)
+    do_set_search_preferences(request.user, **form.cleaned_data)
+    messages.success(request, "Search preferences saved.")
     return redirect("settings_profile")
 
 

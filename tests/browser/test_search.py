@@ -121,3 +121,19 @@ def test_typing_suggests_places_and_picking_one_navigates(page, live_server, cas
     expect(page.locator("#search-suggestions .suggestion")).to_have_count(0)
     expect(page.locator("#search-input")).to_have_value("snoo")
     assert page_errors == []
+
+
+def test_search_settings_change_where_the_inbox_searches(page, live_server, cast, mail, page_errors):
+    log_in(page, live_server.url, cast.owner.email)
+    page.goto(f"{live_server.url}/settings/profile/")
+    page.get_by_label("The Inbox only").check()
+    page.get_by_label("Show recent searches").fill("2")
+    screenshot(page, "search-settings")
+    page.locator("#search-preferences").get_by_role("button", name="Save").click()
+    expect(page.locator("body")).to_contain_text("Search preferences saved.")
+
+    page.goto(f"{live_server.url}/m/inbox/?q=printer")
+    expect(page.locator("#search-bar")).to_contain_text("No results in Inbox")
+    page.locator("#search-bar").get_by_role("link", name="everywhere").click()
+    expect(_subjects(page)).to_have_text(["Printer jam"])
+    assert page_errors == []

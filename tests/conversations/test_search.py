@@ -613,3 +613,27 @@ def test_suggestions_name_only_people_of_conversations_the_user_can_open(client,
     assert suggestions(client, "hidden") == []
     login(client, cast.owner)
     assert [kind for _, kind, _ in suggestions(client, "hidden")] == ["person", "domain"]
+
+
+def test_search_preferences_change_scope_dates_and_accounts(client_, cast):
+    now = timezone.now()
+    kept = indexed(receive(cast.personal_account, subject="Archived invoice"))
+    indexed(receive(cast.personal_account, subject="Inbox invoice"))
+    indexed(receive(cast.personal_account, subject="Old invoice", sent_at=now - timedelta(days=60)))
+    indexed(receive(cast.support_account, subject="Team invoice"))
+    ConversationState.objects.filter(user=cast.owner, conversation=kept).update(location="archived")
+    assert len(found(client_, "invoice", mailbox="inbox")) == 4
+    cast.owner.search_preferences = {"in_inbox": "inbox"}
+    cast.owner.save()
+    assert sorted(found(client_, "invoice", mailbox="inbox")) == ["Inbox invoice", "Old invoice"]
+    cast.owner.search_preferences = {"elsewhere": "all", "date_range": "4w"}
+    cast.owner.save()
+    assert sorted(found(client_, "invoice", mailbox="archive")) == ["Archived invoice", "Inbox invoice", "Team invoice"]
+    assert "Old invoice" in found(client_, "invoice older_than:1m", mailbox="archive")
+    page = client_.get(reverse("mailbox", args=["archive"]), {"q": "invoice"}).content.decode()
+    assert "last 4 weeks" in page
+    cast.owner.search_preferences = {"excluded_accounts": [str(cast.support_account.id)]}
+    cast.owner.save()
+    assert "Team invoice" not in found(client_, "invoice")
+    assert found(client_, "invoice account:support@acme.test") == ["Team invoice"]
+    assert "Team invoice" in found(client_, "invoice in:anywhere")

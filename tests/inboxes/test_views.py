@@ -454,17 +454,44 @@ def test_profile_changes_name_and_links_to_security(owner_client: Client, cast: 
     body = owner_client.get(url("settings_profile")).content.decode()
     assert reverse("mfa_index") in body
     assert reverse("account_change_password") in body
-    owner_client.post(url("settings_profile_update"), {"name": "Olivia O.", "recent_searches_shown": "3"})
+    owner_client.post(url("settings_profile_update"), {"name": "Olivia O."})
     cast.owner.refresh_from_db()
     assert cast.owner.name == "Olivia O."
+
+
+SEARCH_SETTINGS = {
+    "in_inbox": "inbox",
+    "in_team_inbox": "all",
+    "elsewhere": "all",
+    "date_range": "4w",
+    "recent_searches_shown": "3",
+}
+
+
+def test_search_preferences_are_saved(owner_client: Client, cast: Cast) -> None:
+    body = owner_client.get(url("settings_profile")).content.decode()
+    assert "Searching from the Inbox covers" in body and "support@acme.test" in body
+    assert "help@globex.test" not in body  # another organization's account
+    data = {**SEARCH_SETTINGS, "excluded_accounts": [str(cast.support_account.id)]}
+    assert owner_client.post(url("settings_search_update"), data).status_code == 302
+    cast.owner.refresh_from_db()
+    assert cast.owner.search_preferences == {
+        "in_inbox": "inbox",
+        "in_team_inbox": "all",
+        "elsewhere": "all",
+        "date_range": "4w",
+        "excluded_accounts": [str(cast.support_account.id)],
+    }
     assert cast.owner.recent_searches_shown == 3
 
 
-def test_profile_refuses_a_recent_searches_count_out_of_range(owner_client: Client, cast: Cast) -> None:
-    response = owner_client.post(url("settings_profile_update"), {"name": "O", "recent_searches_shown": "99"})
-    assert "less than or equal to 20" in response.content.decode()
+def test_search_preferences_refuse_bad_values(owner_client: Client, cast: Cast) -> None:
+    data = {**SEARCH_SETTINGS, "recent_searches_shown": "99", "excluded_accounts": [str(cast.outsider_account.id)]}
+    body = owner_client.post(url("settings_search_update"), data).content.decode()
+    assert "less than or equal to 20" in body
+    assert "Select a valid choice" in body
     cast.owner.refresh_from_db()
-    assert cast.owner.recent_searches_shown == 5
+    assert cast.owner.search_preferences == {} and cast.owner.recent_searches_shown == 5
 
 
 def test_personal_options_page_shows_the_current_choice(client: Client, cast: Cast) -> None:
