@@ -369,11 +369,27 @@
     if (event.detail.target.id === "conversation-pane") showLatestMatch();
   });
 
-  // Opened from a search: start at the most recent matching message or comment.
-  function showLatestMatch() {
-    const matches = document.querySelectorAll("#timeline .match");
-    if (matches.length) matches[matches.length - 1].scrollIntoView({ block: "center" });
+  // Opened from a search: start at the most recent matching message or comment; the
+  // navigator steps through the matches ("2 of 5").
+  function showMatch(position) {
+    const matches = [...document.querySelectorAll("#timeline .match")];
+    if (!matches.length) return;
+    const index = Math.max(0, Math.min(position, matches.length - 1));
+    matches.forEach((m, i) => m.classList.toggle("current", i === index));
+    matches[index].scrollIntoView({ block: "center" });
+    const label = document.getElementById("match-index");
+    if (label) label.textContent = String(index + 1);
   }
+  function showLatestMatch() { showMatch(Infinity); }
+
+  document.addEventListener("click", (event) => {
+    const step = event.target.closest && event.target.closest("[data-match-step]");
+    if (!step) return;
+    const matches = [...document.querySelectorAll("#timeline .match")];
+    const current = matches.findIndex((m) => m.classList.contains("current"));
+    const value = step.dataset.matchStep;
+    showMatch(value === "last" ? Infinity : current + Number(value));
+  });
 
   document.addEventListener("DOMContentLoaded", () => {
     showLatestMatch();

@@ -64,6 +64,10 @@ def test_search_open_a_result_filter_and_save(page, live_server, cast, mail, pag
     page.locator("#conversation-list .row-link").first.click()
     expect(page.locator("#timeline .message.match")).to_have_count(2)
     expect(page.locator("#timeline .message.match").last).to_be_in_viewport()
+    expect(page.locator("#match-nav")).to_contain_text("2 of 2")
+    page.get_by_role("button", name="Previous match").click()
+    expect(page.locator("#match-nav")).to_contain_text("1 of 2")
+    expect(page.locator("#timeline .message.match").first).to_have_class(re.compile(r"\bcurrent\b"))
     screenshot(page, "search-opened-result")
 
     # The Filters menu adds operators to the query.
@@ -134,6 +138,6 @@ def test_search_settings_change_where_the_inbox_searches(page, live_server, cast
 
     page.goto(f"{live_server.url}/m/inbox/?q=printer")
     expect(page.locator("#search-bar")).to_contain_text("No results in Inbox")
-    page.locator("#search-bar").get_by_role("link", name="everywhere").click()
+    page.locator("#search-bar").get_by_role("link", name="search everywhere").click()
     expect(_subjects(page)).to_have_text(["Printer jam"])
     assert page_errors == []
