@@ -46,6 +46,13 @@ def embedded_postgres() -> Iterator[str]:
     data_dir = VAR_DIR / "postgres"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    # The wheel's server starts with 128 MB of shared buffers: too few to keep a benchmark's
+    # million messages in memory, so every page view would wait on the disk.
+    shared_buffers = os.environ.get("EMBEDDED_POSTGRES_SHARED_BUFFERS", "1GB")
+    if server.psql("SHOW shared_buffers;").split()[2] != shared_buffers:
+        server.psql(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}';")
+        server.cleanup()  # it takes effect at the next start
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")  # noqa: S608 - constant
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE_NAME};")

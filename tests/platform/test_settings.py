@@ -113,6 +113,6 @@ def test_every_variable_read_is_documented() -> None:
     readme = (BASE_DIR / "README.md").read_text()
     env_example = (BASE_DIR / ".env.example").read_text()
     assert [name for name in sorted(read) if f"| `{name}` |" not in readme] == []
-    development_only = {"PORT", "EMBEDDED_REDIS_PORT"}
+    development_only = {"PORT", "EMBEDDED_REDIS_PORT", "EMBEDDED_POSTGRES_SHARED_BUFFERS"}
     in_example = set(re.findall(r"^#? ?([A-Z_]+)=", env_example, re.MULTILINE))
     assert sorted(read - development_only - in_example) == []
