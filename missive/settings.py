@@ -100,7 +100,9 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int
 DATABASES["default"].setdefault("OPTIONS", {})
 # Page queries read a few dozen rows: starting parallel workers, or compiling a plan with JIT
 # (which a search over many candidates can trigger), costs more than it saves.
-DATABASES["default"]["OPTIONS"].setdefault("options", "-c max_parallel_workers_per_gather=0 -c jit=off")
+DATABASES["default"]["OPTIONS"].setdefault(
+    "options", "-c max_parallel_workers_per_gather=0 -c jit=off -c random_page_cost=1.1"
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"), required=True)
