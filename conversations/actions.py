@@ -39,6 +39,10 @@ from inboxes.models import (
     User,
 )
 
+# A state's snooze, as ending or waking one rewrites it (saved by name: other fields, such as
+# `assigned`, may have changed in the database since the object was read).
+SNOOZE_FIELDS = ["location", "snoozed_until", "snooze_due", "snooze_leave_in_inbox", "snooze_discard_if_reply"]
+
 
 def team_member_ids(team_id: UUID) -> list[UUID]:
     return list(TeamMembership.objects.filter(team_id=team_id).values_list("user_id", flat=True))
@@ -241,12 +245,13 @@ def do_assign_conversation(
         ConversationState.objects.update_or_create(
             conversation=conversation,
             user=user,
-            defaults={"location": Location.INBOX, "watching": True, "last_activity_at": now},
+            defaults={"location": Location.INBOX, "watching": True, "assigned": True, "last_activity_at": now},
             create_defaults={
                 "organization_id": conversation.organization_id,
                 "access_source": AccessSource.ASSIGNMENT,
                 "location": Location.INBOX,
                 "watching": True,
+                "assigned": True,
                 "unread": True,
                 "last_activity_at": now,
             },
@@ -258,6 +263,7 @@ def do_assign_conversation(
 
 def _unassign(conversation: Conversation, assignment: Assignment, acting_user: User | None) -> None:
     assignment.delete()
+    ConversationState.objects.filter(conversation=conversation, user_id=assignment.user_id).update(assigned=False)
     _event(
         conversation,
         EventKind.UNASSIGNED,
@@ -353,7 +359,7 @@ def do_unsnooze(conversation: Conversation, *, acting_user: User) -> None:
         state.snoozed_until, state.snooze_due = None, False
         state.snooze_leave_in_inbox = state.snooze_discard_if_reply = False
         state.location = Location.INBOX
-        state.save()
+        state.save(update_fields=SNOOZE_FIELDS)
     # Ending a snooze for everyone changed everyone's copy: everyone sees who did it.
     _event(conversation, EventKind.UNSNOOZED, acting_user, private=not for_everyone)
     _counts_changed(conversation)
@@ -397,7 +403,7 @@ def do_wake_due_snoozes(*, now: datetime | None = None, limit: int = 500) -> int
         state.snooze_due = True
         state.snooze_leave_in_inbox = state.snooze_discard_if_reply = False
         state.unread = True
-        state.save()
+        state.save(update_fields=[*SNOOZE_FIELDS, "unread"])
         if state.conversation_id not in for_everyone:
             # A personal snooze is nobody else's business: only its owner sees the reminder.
             ConversationEvent.objects.create(
@@ -443,7 +449,8 @@ def do_trash(conversation: Conversation, *, acting_user: User, from_team_inbox: 
         state.location_before_trash = state.location
         state.location = Location.TRASHED
         state.snoozed_until, state.snooze_due, state.pinned = None, False, False
-        state.save()
+        # Named fields: _unassign above changed `assigned` in the database, not on this object.
+        state.save(update_fields=["location_before_trash", "location", "snoozed_until", "snooze_due", "pinned"])
         _event(conversation, EventKind.TRASHED, acting_user, private=True)
     refresh_team_inbox(conversation)
     _counts_changed(conversation)

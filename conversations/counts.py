@@ -12,13 +12,11 @@ from uuid import UUID
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Q
 
 from conversations.models import (
     VISIBLE_IN_ALL,
     VISIBLE_IN_TEAM_INBOX,
-    Assignment,
-    Conversation,
     ConversationState,
     Location,
     Status,
@@ -76,17 +74,11 @@ def compute_counts(user: User) -> dict[str, Any]:
             : 5 * COUNT_CAP
         ]
     )
-    # From my assignments, checking each one's conversation by primary key (a correlated
-    # subquery): as a join, the planner hashed every open conversation of the database, a
-    # sequential scan, to keep at most a thousand of mine.
-    status = Conversation.objects.filter(pk=OuterRef("conversation_id")).values("status")[:1]
-    visible_to_me = ConversationState.objects.filter(
-        conversation_id=OuterRef("conversation_id"), user=user, location__in=VISIBLE_IN_ALL
-    )
+    # My assigned states (a partial index), checking each one's conversation by primary key.
     assigned = (
-        Assignment.objects.filter(user=user)
-        .annotate(status=Subquery(status))
-        .filter(Exists(visible_to_me), status=Status.OPEN)
+        ConversationState.objects.filter(
+            user=user, assigned=True, location__in=VISIBLE_IN_ALL, conversation__status=Status.OPEN
+        )
         .values("id")[:COUNT_CAP]
         .count()
     )

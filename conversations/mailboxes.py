@@ -142,7 +142,7 @@ def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) ->
         )
     mine = Assignment.objects.filter(conversation=OuterRef("conversation"), user=user)
     if key == "assigned":
-        return visible.filter(Exists(mine), conversation__status=Status.OPEN)
+        return visible.filter(assigned=True, conversation__status=Status.OPEN)
     if key == "assigned-others":
         others = Assignment.objects.filter(conversation=OuterRef("conversation")).exclude(user=user)
         return visible.filter(Exists(others), ~Exists(mine), conversation__status=Status.OPEN)

@@ -309,6 +309,9 @@ class ConversationState(models.Model):
     location_before_trash = models.CharField(max_length=10, choices=Location.choices, blank=True)
     last_activity_at = models.DateTimeField(default=timezone.now)
     last_read_at = models.DateTimeField(null=True, blank=True)
+    # The user is an assignee (an Assignment row exists): kept by the assign and unassign
+    # actions so that "Assigned to me" reads one index instead of checking assignments per row.
+    assigned = models.BooleanField(default=False)
 
     objects = ConversationStateQuerySet.as_manager()
 
@@ -327,6 +330,9 @@ class ConversationState(models.Model):
             models.Index(fields=["organization", "user"], name="state_org_user"),
             models.Index(fields=["snoozed_until"], condition=Q(snoozed_until__isnull=False), name="state_snoozed"),
             models.Index(fields=["user", "-last_activity_at"], condition=Q(pinned=True), name="state_pinned"),
+            models.Index(
+                fields=["user", "-last_activity_at", "-id"], condition=Q(assigned=True), name="state_assigned"
+            ),
         ]
 
     def __str__(self) -> str:

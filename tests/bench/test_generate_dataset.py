@@ -196,3 +196,10 @@ def test_the_harness_times_ten_valid_searches_and_checks_their_plans():
         assert len(result.seconds) == 1, result.name
         assert '"conversations_conversationstate"."id" AS "pk"' in result.plan_sql, result.name
         assert check_indexes(result.name, result.plan_sql).reads
+
+
+def test_assignees_states_say_they_are_assigned(dataset):
+    assignment = Assignment.objects.filter(conversation=OuterRef("conversation"), user=OuterRef("user"))
+    states = ConversationState.objects.annotate(has=Exists(assignment))
+    assert states.filter(assigned=True).exists()
+    assert not states.exclude(assigned=F("has")).exists()

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Exists, F, Max, OuterRef
 from django.utils import timezone
 
 from conversations import tasks
@@ -35,6 +35,7 @@ from conversations.counts import compute_counts, sidebar_counts
 from conversations.mailboxes import personal_mailbox
 from conversations.models import (
     AccessSource,
+    Assignment,
     Conversation,
     ConversationEvent,
     ConversationKind,
@@ -97,6 +98,14 @@ def _team_count(user: User, team: Team) -> int:
 def _assert_counts_fresh(*users: User) -> None:
     for user in users:
         assert sidebar_counts(user) == compute_counts(user), f"stale cached counts for {user}"
+    _assert_assigned_flags_match_assignments()
+
+
+def _assert_assigned_flags_match_assignments() -> None:
+    """ConversationState.assigned is a copy of "an Assignment row exists": after any action."""
+    assignment = Assignment.objects.filter(conversation=OuterRef("conversation"), user=OuterRef("user"))
+    wrong = ConversationState.objects.annotate(has=Exists(assignment)).exclude(assigned=F("has"))
+    assert not wrong.exists(), list(wrong.values("conversation__subject", "user__email", "assigned"))
 
 
 def _everyone(cast) -> tuple[User, ...]:

@@ -401,6 +401,7 @@ class Rows:
             "location_before_trash",
             "last_activity_at",
             "last_read_at",
+            "assigned",
         ],
         Comment: ["id", "organization", "conversation", "author", "body", "created_at"],
         Assignment: ["organization", "conversation", "user", "assigned_by", "created_at"],
@@ -920,6 +921,7 @@ class Generator:
                     row.location_before_trash,
                     last_activity_at,
                     row.last_read_at,
+                    row.user in assignees,
                 ),
             )
         if rng.random() < COMMENTED_SHARE:
