@@ -383,7 +383,7 @@ class Search:
         ids = [a.id for a in accounts if wanted in (normalize(a.address), normalize(a.description))]
         if not ids:
             raise SearchError(f"No account is “{value}”: use its address (account:support@example.com).")
-        return Q(Exists(Message.objects.filter(conversation=OuterRef("conversation"), account_id__in=ids)))
+        return Q(from_accounts(ids))
 
     def _op_team(self, value: str) -> Q:
         wanted = normalize(value).replace("-", " ")
@@ -411,6 +411,11 @@ class Search:
         # From the person's assignments to their states: an index path at any size, where a
         # per-state EXISTS lets a small table be read whole.
         return Q(conversation_id__in=Assignment.objects.filter(user_id__in=ids).values("conversation_id"))
+
+
+def from_accounts(account_ids: list[Any]) -> Exists:
+    """A state's conversation has a message of one of these accounts."""
+    return Exists(Message.objects.filter(conversation=OuterRef("conversation"), account_id__in=account_ids))
 
 
 def _key(name: str) -> str:

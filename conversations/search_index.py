@@ -85,6 +85,26 @@ ON CONFLICT (conversation_id) DO UPDATE SET
 """  # noqa: S608
 
 
+# The same weights as the document, per message and comment of one conversation.
+_MATCHING_SQL = f"""
+SELECT id FROM conversations_message WHERE conversation_id = %(c)s
+  AND (setweight(to_tsvector('{SEARCH_CONFIG}', subject), 'A')
+       || setweight(to_tsvector('{SEARCH_CONFIG}', concat_ws(' ', from_name, from_address)), 'B')
+       || setweight(to_tsvector('{SEARCH_CONFIG}', left(body_text, {BODY_LIMIT})), 'D'))
+      @@ to_tsquery('{SEARCH_CONFIG}', %(q)s)
+UNION ALL
+SELECT id FROM conversations_comment WHERE conversation_id = %(c)s
+  AND setweight(to_tsvector('{SEARCH_CONFIG}', body), 'D') @@ to_tsquery('{SEARCH_CONFIG}', %(q)s)
+"""  # noqa: S608
+
+
+def matching_items(conversation_id: UUID, tsquery: str) -> set[UUID]:
+    """Ids of the messages and comments of one conversation that a to_tsquery text matches."""
+    with connection.cursor() as cursor:
+        cursor.execute(_MATCHING_SQL, {"c": conversation_id, "q": tsquery})
+        return {row[0] for row in cursor.fetchall()}
+
+
 def index_conversations(conversation_ids: Sequence[UUID]) -> int:
     """Rebuild the search documents of these conversations now."""
     if not conversation_ids:

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -20,14 +20,16 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
+from conversations import search_index
 from conversations.mailboxes import PERSONAL_MAILBOXES, Mailbox, label_mailbox, personal_mailbox, team_mailbox
-from conversations.models import SEARCH_CONFIG, ConversationState, Label, Message, SearchDocument
+from conversations.models import SEARCH_CONFIG, ConversationState, Label, SearchDocument
 from conversations.search import (
     MIN_PARTIAL_WORD,
     SORTS,
     Search,
     SearchError,
     Term,
+    from_accounts,
     label_path,
     normalize,
     parse,
@@ -36,7 +38,6 @@ from conversations.search import (
     scope_of,
     text_tsquery,
 )
-from conversations.search_index import BODY_LIMIT
 from inboxes.models import SEARCH_DATE_RANGES, SEARCH_DEFAULTS, Account, Membership, Team, User
 from missive.htmx import AuthenticatedRequest, leave_page
 
@@ -45,9 +46,7 @@ RECENT_KEPT = 20
 FILTER_CHOICES = 200
 SNIPPET_SOURCE_CHARS = 20_000
 _START, _STOP = "\x02", "\x03"
-HEADLINE_OPTIONS = (
-    f"StartSel={_START}, StopSel={_STOP}, MaxWords=24, MinWords=10, MaxFragments=1, FragmentDelimiter= … "
-)
+HEADLINE_OPTIONS = f"StartSel={_START}, StopSel={_STOP}, MaxWords=24, MinWords=10, MaxFragments=1"
 
 
 # The Filters menu's fields and the operator each one writes into the query.
@@ -108,8 +107,7 @@ def _apply_preferences(
         notes.append(dict(SEARCH_DATE_RANGES)[period].lower())
     excluded = preferences.get("excluded_accounts") or []
     if excluded and not everywhere and "account" not in operators:
-        from_excluded = Message.objects.filter(conversation=OuterRef("conversation"), account_id__in=excluded)
-        states = states.exclude(Exists(from_excluded))
+        states = states.exclude(from_accounts(excluded))
         notes.append(f"{len(excluded)} account{'s' if len(excluded) > 1 else ''} left out")
     return states, " · ".join(notes)
 
@@ -174,24 +172,7 @@ def matching_items(conversation_id: Any, query: str) -> set[Any]:
         tsquery = text_tsquery(parse(query))
     except SearchError:
         return set()
-    if not tsquery:
-        return set()
-    config = SEARCH_CONFIG
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT id FROM conversations_message WHERE conversation_id = %(c)s
-              AND (setweight(to_tsvector('{config}', subject), 'A')
-                   || setweight(to_tsvector('{config}', concat_ws(' ', from_name, from_address)), 'B')
-                   || setweight(to_tsvector('{config}', left(body_text, {BODY_LIMIT})), 'D'))
-                  @@ to_tsquery('{config}', %(q)s)
-            UNION ALL
-            SELECT id FROM conversations_comment WHERE conversation_id = %(c)s
-              AND setweight(to_tsvector('{config}', body), 'D') @@ to_tsquery('{config}', %(q)s)
-            """,  # noqa: S608 - constants only; values are parameters
-            {"c": conversation_id, "q": tsquery},
-        )
-        return {row[0] for row in cursor.fetchall()}
+    return search_index.matching_items(conversation_id, tsquery) if tsquery else set()
 
 
 def _cursor(request: AuthenticatedRequest) -> tuple[datetime | None, int]:
