@@ -147,10 +147,15 @@ def parse(text: str) -> list[Term]:
     return terms
 
 
+# Letters PostgreSQL's unaccent replaces that have no decomposition to strip.
+_UNACCENT_EXTRA = str.maketrans({"ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "ı": "i", "þ": "th"})
+
+
 def normalize(text: str) -> str:
-    """Lower case without accents, as the senders/recipients/filenames columns are stored."""
+    """Lower case without accents, as lower(unaccent(...)) stores the senders/recipients/
+    filenames/subject columns, so a value typed in a search compares with them."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_UNACCENT_EXTRA)
 
 
 def _tsquery_words(value: str, *, prefix: bool, weight: str = "") -> str:

@@ -637,3 +637,11 @@ def test_search_preferences_change_scope_dates_and_accounts(client_, cast):
     assert "Team invoice" not in found(client_, "invoice")
     assert found(client_, "invoice account:support@acme.test") == ["Team invoice"]
     assert "Team invoice" in found(client_, "invoice in:anywhere")
+
+
+def test_typed_names_compare_with_stored_ones_as_unaccent_writes_them(client_, cast):
+    indexed(
+        receive(cast.personal_account, subject="Hej", sender="s.ostergaard@nord.test", from_name="Søren Østergaard")
+    )
+    assert found(client_, "from:søren") == ["Hej"]
+    assert found(client_, "from:soren") == ["Hej"]
