@@ -376,8 +376,8 @@ class Search:
 
     def _op_label(self, value: str) -> Q:
         wanted = normalize(value).replace("-", " ")
-        labels = Label.objects.filter(organization_id__in=self.organization_ids).select_related("parent")
-        ids = [label.id for label in labels if wanted in (_key(label.name), _key(label_path(label)))]
+        labels = {label.id: label for label in Label.objects.filter(organization_id__in=self.organization_ids)}
+        ids = [i for i, label in labels.items() if wanted in (_key(label.name), _key(label_path(label, labels)))]
         if not ids:
             raise SearchError(f"No label is called “{value}”. Labels with spaces take hyphens or quotes.")
         return Q(Exists(ConversationLabel.objects.filter(conversation=OuterRef("conversation"), label_id__in=ids)))
@@ -427,9 +427,13 @@ def _key(name: str) -> str:
     return normalize(name).replace("-", " ")
 
 
-def label_path(label: Label) -> str:
-    """ "Parent/Child" for a nested label (parents loaded with select_related)."""
-    return f"{label_path(label.parent)}/{label.name}" if label.parent_id and label.parent else label.name
+def label_path(label: Label, labels: dict[Any, Label] | None = None) -> str:
+    """ "Parent/Child" for a nested label: parents from `labels` when given (no query per level),
+    else through label.parent (select_related it)."""
+    if not label.parent_id:
+        return label.name
+    parent = labels[label.parent_id] if labels is not None else label.parent
+    return f"{label_path(parent, labels)}/{label.name}" if parent else label.name
 
 
 # Relevance orders the most recent matches only: ranking reads every candidate's whole document,
