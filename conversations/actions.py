@@ -68,14 +68,18 @@ def waits_in_team_inbox(conversation: Conversation, *, assigned: bool) -> bool:
 
 
 def refresh_team_inbox(conversation: Conversation) -> None:
-    """Recompute whether the conversation waits in its team inbox, and save it if that changed."""
-    # (The team check first spares a query for conversations without a team.)
-    waiting = conversation.team_id is not None and waits_in_team_inbox(
-        conversation, assigned=conversation.assignments.exists()
-    )
-    if waiting != conversation.in_team_inbox:
-        conversation.in_team_inbox = waiting
-        conversation.save(update_fields=["in_team_inbox"])
+    """Recompute whether the conversation is assigned and waits in its team inbox, and save
+    what changed."""
+    assigned = conversation.assignments.exists()
+    waiting = waits_in_team_inbox(conversation, assigned=assigned)
+    changed = [
+        name
+        for name, value in (("assigned", assigned), ("in_team_inbox", waiting))
+        if getattr(conversation, name) != value
+    ]
+    if changed:
+        conversation.assigned, conversation.in_team_inbox = assigned, waiting
+        conversation.save(update_fields=changed)
 
 
 def _event(
@@ -707,5 +711,11 @@ def revoke_team_access(team: Team, user_ids: Iterable[UUID]) -> None:
 def revoke_organization_access(organization_id: UUID, user_id: UUID) -> None:
     """A user removed from an organization loses every conversation of it, at once."""
     ConversationState.objects.filter(organization_id=organization_id, user_id=user_id).delete()
-    Assignment.objects.filter(organization_id=organization_id, user_id=user_id).delete()
+    assignments = Assignment.objects.filter(organization_id=organization_id, user_id=user_id)
+    conversation_ids = list(assignments.values_list("conversation_id", flat=True))
+    assignments.delete()
+    # Conversations left with nobody assigned go back to their team inbox.
+    for conversation in Conversation.objects.filter(id__in=conversation_ids):
+        refresh_team_inbox(conversation)
+        _counts_changed(conversation)
     invalidate_counts_now_and_after_commit([user_id])

@@ -6,22 +6,22 @@ Every action that moves a conversation calls `invalidate_counts` for the people 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Q
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 
 from conversations.models import (
     VISIBLE_IN_ALL,
     VISIBLE_IN_TEAM_INBOX,
     ConversationState,
     Location,
-    Status,
 )
-from inboxes.models import TeamRole, User
+from inboxes.models import TeamMembership, TeamRole, User
 
 CACHE_SECONDS = 6 * 3600
 
@@ -42,11 +42,13 @@ def invalidate_counts_now_and_after_commit(user_ids: Iterable[UUID | str]) -> No
     transaction.on_commit(lambda: invalidate_counts(user_ids))
 
 
-def sidebar_counts(user: User) -> dict[str, Any]:
-    """{"inbox": n, "spam": n, "teams": {team_id: n}, "team-inboxes": n, "badge": n}."""
+def sidebar_counts(user: User, team_roles: Mapping[UUID, str] | None = None) -> dict[str, Any]:
+    """{"inbox": n, "spam": n, "assigned": n, "teams": {team_id: n}, "team-inboxes": n, "badge": n}.
+
+    `team_roles` ({team_id: role} of the user's teams), when the caller has them, spares a query."""
     counts = cache.get(_key(user.id))
     if counts is None:
-        counts = compute_counts(user)
+        counts = compute_counts(user, team_roles)
         cache.set(_key(user.id), counts, CACHE_SECONDS)
     return counts
 
@@ -55,50 +57,50 @@ def sidebar_counts(user: User) -> dict[str, Any]:
 COUNT_CAP = 1000
 
 
-def compute_counts(user: User) -> dict[str, Any]:
-    """Three bounded queries, each reading at most a few thousand of the user's unread rows."""
+def compute_counts(user: User, team_roles: Mapping[UUID, str] | None = None) -> dict[str, Any]:
+    """Every count in one statement of capped counts over partial indexes of the user's own
+    states: each reads at most COUNT_CAP index entries, whatever the size of the mailboxes.
+
+    A user has one state per conversation, so the badge ("each conversation once": my Inbox, the
+    team inboxes of my active teams, pinned) is one count of states matching any of them."""
+    if team_roles is None:
+        team_roles = dict(TeamMembership.objects.filter(user=user).values_list("team_id", "role"))
+    active_teams = [team_id for team_id, role in team_roles.items() if role == TeamRole.ACTIVE]
     unread = ConversationState.objects.filter(user=user, unread=True)
-    personal = list(
-        unread.filter(Q(location__in=[Location.INBOX, Location.SPAM]) | Q(pinned=True)).values_list(
-            "conversation_id", "location", "pinned"
-        )[: 3 * COUNT_CAP]
-    )
-    # Team inboxes as each list shows them to me (not my snoozed, trashed or spam copies), with
-    # my role in each team from the same join.
-    in_teams = list(
-        unread.filter(
-            conversation__in_team_inbox=True,
-            location__in=VISIBLE_IN_TEAM_INBOX,
-            conversation__team__memberships__user=user,
-        ).values_list("conversation_id", "conversation__team_id", "location", "conversation__team__memberships__role")[
-            : 5 * COUNT_CAP
-        ]
-    )
-    # My assigned states (a partial index), checking each one's conversation by primary key.
-    assigned = (
-        ConversationState.objects.filter(
-            user=user, assigned=True, location__in=VISIBLE_IN_ALL, conversation__status=Status.OPEN
-        )
-        .values("id")[:COUNT_CAP]
-        .count()
-    )
-    teams: dict[str, int] = {}
-    for _, team_id, _, _ in in_teams:
-        teams[str(team_id)] = teams.get(str(team_id), 0) + 1
-    # The badge counts each conversation once: my Inbox, the team inboxes of teams I am an active
-    # member of, and pinned conversations.
-    in_my_inbox = {cid for cid, location, _ in personal if location == Location.INBOX}
-    in_active_teams = {cid for cid, _, _, role in in_teams if role == TeamRole.ACTIVE}
-    pinned = {cid for cid, _, is_pinned in personal if is_pinned}
+    in_team_inbox = Q(location__in=VISIBLE_IN_TEAM_INBOX, team_inbox__isnull=False)
+    counted = {
+        "inbox": unread.filter(location=Location.INBOX),
+        "spam": unread.filter(location=Location.SPAM),
+        "assigned": ConversationState.objects.filter(
+            user=user, assigned=True, conversation_open=True, location__in=VISIBLE_IN_ALL
+        ),
+        "team-inboxes": unread.filter(in_team_inbox, team_inbox__in=active_teams),
+        "badge": unread.filter(
+            Q(location=Location.INBOX) | Q(pinned=True) | Q(in_team_inbox, team_inbox__in=active_teams)
+        ),
+        **{f"team:{team_id}": unread.filter(in_team_inbox, team_inbox=team_id) for team_id in team_roles},
+    }
+    numbers = _capped_counts(counted)
     return {
-        "assigned": _cap(assigned),
-        "inbox": _cap(len(in_my_inbox)),
-        "spam": _cap(sum(1 for _, location, _ in personal if location == Location.SPAM)),
-        "teams": {team_id: _cap(n) for team_id, n in teams.items()},
-        "team-inboxes": _cap(len(in_active_teams)),
-        "badge": _cap(len(in_my_inbox | in_active_teams | pinned)),
+        **{key: n for key, n in numbers.items() if not key.startswith("team:")},
+        "teams": {key.removeprefix("team:"): n for key, n in numbers.items() if key.startswith("team:") and n},
     }
 
 
-def _cap(n: int) -> int:
-    return min(n, COUNT_CAP - 1)
+def _capped_counts(querysets: Mapping[str, QuerySet[ConversationState]]) -> dict[str, int]:
+    """min(count, COUNT_CAP - 1) of each queryset, in one round trip."""
+    selects: list[str] = []
+    params: list[Any] = []
+    for queryset in querysets.values():
+        try:
+            sql, query_params = queryset.values("id")[:COUNT_CAP].query.sql_with_params()
+        except EmptyResultSet:  # e.g. "in these teams" with no teams
+            selects.append("0")
+            continue
+        # The SQL is Django's own compilation; every value stays a parameter.
+        selects.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped)")  # noqa: S608
+        params.extend(query_params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(selects)}", params)
+        row = cursor.fetchone()
+    return {key: min(n, COUNT_CAP - 1) for key, n in zip(querysets, row, strict=True)}

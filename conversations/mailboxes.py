@@ -142,7 +142,7 @@ def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) ->
         )
     mine = Assignment.objects.filter(conversation=OuterRef("conversation"), user=user)
     if key == "assigned":
-        return visible.filter(assigned=True, conversation__status=Status.OPEN)
+        return visible.filter(assigned=True, conversation_open=True)
     if key == "assigned-others":
         others = Assignment.objects.filter(conversation=OuterRef("conversation")).exclude(user=user)
         return visible.filter(Exists(others), ~Exists(mine), conversation__status=Status.OPEN)
@@ -165,8 +165,7 @@ def _team_filter(base: QuerySet[ConversationState], team: Team, key: str) -> Que
         return base.filter(location__in=VISIBLE_IN_TEAM_INBOX, conversation__in_team_inbox=True, **of_team)
     in_team = base.in_all().filter(**of_team)  # type: ignore[attr-defined]
     if key == "assigned":
-        assigned = Assignment.objects.filter(conversation=OuterRef("conversation"))
-        return in_team.filter(Exists(assigned), conversation__status=Status.OPEN)
+        return in_team.filter(conversation__assigned=True, conversation__status=Status.OPEN)
     if key == "closed":
         return in_team.filter(conversation__status=Status.CLOSED)
     if key == "sent":

@@ -60,6 +60,9 @@ class Conversation(models.Model):
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
     # True exactly when the conversation waits in its team's inbox: see actions.refresh_team_inbox.
     in_team_inbox = models.BooleanField(default=False)
+    # Somebody is assigned (an Assignment row exists), kept with in_team_inbox by
+    # refresh_team_inbox, so a team's Assigned list reads one index.
+    assigned = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     last_activity_at = models.DateTimeField(default=timezone.now)
     preview = models.CharField(max_length=300, blank=True)
@@ -83,6 +86,11 @@ class Conversation(models.Model):
                 name="conversation_team_inbox",
             ),
             models.Index(fields=["organization", "team", "-last_activity_at"], name="conversation_team_all"),
+            models.Index(
+                fields=["organization", "team", "-last_activity_at"],
+                condition=Q(assigned=True, status="open"),
+                name="conversation_team_assigned",
+            ),
             models.Index(
                 fields=["snoozed_until"], condition=Q(snoozed_until__isnull=False), name="conversation_snoozed"
             ),
@@ -312,6 +320,23 @@ class ConversationState(models.Model):
     # The user is an assignee (an Assignment row exists): kept by the assign and unassign
     # actions so that "Assigned to me" reads one index instead of checking assignments per row.
     assigned = models.BooleanField(default=False)
+    # Copies of the conversation's status and team inbox, so the sidebar counts and "Assigned to
+    # me" read this table's partial indexes alone. The database keeps them (the triggers of
+    # migration 0012): whatever code changes a conversation, its states follow in the same
+    # statement, and a state's own values are recomputed whenever it is written.
+    conversation_open = models.BooleanField(default=True, editable=False)
+    team_inbox = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        editable=False,
+        # The conversation's own team reference holds the constraint; this one only follows it.
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        help_text="The team whose inbox shows the conversation.",
+    )
 
     objects = ConversationStateQuerySet.as_manager()
 
@@ -331,7 +356,14 @@ class ConversationState(models.Model):
             models.Index(fields=["snoozed_until"], condition=Q(snoozed_until__isnull=False), name="state_snoozed"),
             models.Index(fields=["user", "-last_activity_at"], condition=Q(pinned=True), name="state_pinned"),
             models.Index(
-                fields=["user", "-last_activity_at", "-id"], condition=Q(assigned=True), name="state_assigned"
+                fields=["user", "-last_activity_at", "-id"],
+                condition=Q(assigned=True, conversation_open=True),
+                name="state_assigned_open",
+            ),
+            models.Index(
+                fields=["user", "team_inbox"],
+                condition=Q(unread=True, team_inbox__isnull=False, location__in=VISIBLE_IN_TEAM_INBOX),
+                name="state_team_inbox_unread",
             ),
         ]
 

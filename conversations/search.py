@@ -331,7 +331,6 @@ class Search:
         value = value.lower()
         if value not in IS_VALUES:
             raise SearchError(f"is: takes one of {', '.join(sorted(IS_VALUES))}, not “{value}”.")
-        assigned = Exists(Assignment.objects.filter(conversation=OuterRef("conversation")))
         return {
             "unread": Q(unread=True),
             "read": Q(unread=False),
@@ -339,8 +338,8 @@ class Search:
             "unstarred": Q(starred=False),
             "open": Q(conversation__status=Status.OPEN),
             "closed": Q(conversation__status=Status.CLOSED),
-            "assigned": Q(assigned),
-            "unassigned": ~Q(assigned),
+            "assigned": Q(conversation__assigned=True),
+            "unassigned": Q(conversation__assigned=False),
             "snoozed": Q(location=Location.SNOOZED) | Q(snoozed_until__isnull=False),
         }[value]
 
@@ -406,7 +405,7 @@ class Search:
         elif lowered == "others":
             return Q(Exists(assignments.exclude(user=self.user)))
         elif lowered == "none":
-            return ~Q(Exists(assignments))
+            return Q(conversation__assigned=False)
         else:
             wanted = normalize(value).replace("-", " ")
             people = User.objects.filter(memberships__organization_id__in=self.organization_ids).distinct()

@@ -56,7 +56,7 @@ def sidebar_context(user: User) -> dict[str, Any]:
         Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
     )
     team_memberships = list(TeamMembership.objects.filter(user=user).select_related("team").order_by("team__name"))
-    counts = sidebar_counts(user)
+    counts = sidebar_counts(user, {tm.team_id: tm.role for tm in team_memberships})
     teams_by_org: dict[Any, list[TeamEntry]] = defaultdict(list)
     for tm in team_memberships:
         mailboxes = [m for key in ("inbox", "assigned", "closed", "sent", "all") if (m := team_mailbox(tm.team, key))]

@@ -65,16 +65,19 @@ def test_every_state_copies_its_conversations_last_activity(dataset):
 
 
 def test_in_team_inbox_holds_exactly_for_open_unassigned_team_conversations(dataset):
-    assigned = Exists(Assignment.objects.filter(conversation=OuterRef("pk")))
-    for conversation in Conversation.objects.annotate(assigned=assigned):
+    has_assignee = Exists(Assignment.objects.filter(conversation=OuterRef("pk")))
+    for conversation in Conversation.objects.annotate(has_assignee=has_assignee):
+        assert conversation.assigned == conversation.has_assignee, conversation.id
         waiting = (
             conversation.team_id is not None
             and conversation.status == Status.OPEN
-            and not conversation.assigned
+            and not conversation.has_assignee
             and not conversation.is_spam
             and conversation.snoozed_until is None
         )
         assert conversation.in_team_inbox == waiting, conversation.id
+        copies = {(conversation.status == Status.OPEN, conversation.team_id if waiting else None)}
+        assert set(conversation.states.values_list("conversation_open", "team_inbox")) == copies, conversation.id
     assert Conversation.objects.filter(in_team_inbox=True).exists()
     assert Conversation.objects.filter(team__isnull=False, in_team_inbox=False).exists()
 

@@ -3,7 +3,8 @@
 from django.utils import timezone
 
 from conversations.actions import do_assign_conversation
-from conversations.models import Conversation, ConversationState, EventKind, Location, Status
+from conversations.counts import sidebar_counts
+from conversations.models import AccessSource, Conversation, ConversationState, EventKind, Location, Status
 from inboxes.actions import do_create_account, do_remove_member, do_set_team_members
 from inboxes.models import Membership, NewMessages
 from tests.factories import UserFactory, receive
@@ -138,6 +139,38 @@ def test_removing_a_member_cuts_all_their_access_in_that_organization(cast):
     assert _state(conversation, cast.teammate) is None
     assert not conversation.assignments.filter(user=cast.teammate).exists()
     assert not cast.support.memberships.filter(user=cast.teammate).exists()
+    conversation.refresh_from_db()
+    assert not conversation.assigned and conversation.in_team_inbox, "nobody is left: back to the team inbox"
+    assert sidebar_counts(cast.owner)["teams"] == {str(cast.support.id): 1}
+
+
+def test_states_copy_their_conversations_status_and_team_inbox_whatever_writes_them(cast):
+    """The database keeps ConversationState.conversation_open and .team_inbox (migration 0012's
+    triggers): a new state, a bulk update of conversations, and a full save of a state read
+    before the conversation changed."""
+    conversation = receive(cast.support_account).conversation
+    stale = _state(conversation, cast.teammate)
+    assert (stale.conversation_open, stale.team_inbox_id) == (True, cast.support.id)
+
+    Conversation.objects.filter(id=conversation.id).update(status=Status.CLOSED, in_team_inbox=False)
+    stale.starred = True
+    stale.save()  # writes every column, including the copies it read while the conversation was open
+
+    assert set(conversation.states.values_list("conversation_open", "team_inbox")) == {(False, None)}
+    newcomer = UserFactory()
+    ConversationState.objects.create(
+        organization=cast.org,
+        conversation=conversation,
+        user=newcomer,
+        access_source=AccessSource.ADDED,
+        conversation_open=True,
+        team_inbox=cast.support,
+    )
+    joined = _state(conversation, newcomer)
+    assert (joined.conversation_open, joined.team_inbox_id) == (False, None), "taken from the conversation"
+
+    Conversation.objects.filter(id=conversation.id).update(status=Status.OPEN, in_team_inbox=True)
+    assert set(conversation.states.values_list("conversation_open", "team_inbox")) == {(True, cast.support.id)}
 
 
 def test_later_message_updates_list_summary(cast):

@@ -102,10 +102,23 @@ def _assert_counts_fresh(*users: User) -> None:
 
 
 def _assert_assigned_flags_match_assignments() -> None:
-    """ConversationState.assigned is a copy of "an Assignment row exists": after any action."""
+    """The denormalised copies hold after any action: ConversationState.assigned is "an
+    Assignment row exists" for its user, Conversation.assigned for anybody, and a state's
+    conversation_open and team_inbox follow its conversation."""
     assignment = Assignment.objects.filter(conversation=OuterRef("conversation"), user=OuterRef("user"))
     wrong = ConversationState.objects.annotate(has=Exists(assignment)).exclude(assigned=F("has"))
     assert not wrong.exists(), list(wrong.values("conversation__subject", "user__email", "assigned"))
+    anybody = Assignment.objects.filter(conversation=OuterRef("id"))
+    wrong_conversations = Conversation.objects.annotate(has=Exists(anybody)).exclude(assigned=F("has"))
+    assert not wrong_conversations.exists(), list(wrong_conversations.values("subject", "assigned"))
+    _assert_state_copies_follow_conversations()
+
+
+def _assert_state_copies_follow_conversations() -> None:
+    for state in ConversationState.objects.select_related("conversation"):
+        conversation = state.conversation
+        expected = (conversation.status == Status.OPEN, conversation.team_id if conversation.in_team_inbox else None)
+        assert (state.conversation_open, state.team_inbox_id) == expected, (conversation.subject, state.user_id)
 
 
 def _everyone(cast) -> tuple[User, ...]:

@@ -352,6 +352,7 @@ class Rows:
             "is_spam",
             "snoozed_until",
             "snooze_discard_if_reply",
+            "assigned",
         ],
         Message: [
             "id",
@@ -402,6 +403,10 @@ class Rows:
             "last_activity_at",
             "last_read_at",
             "assigned",
+            # Copies of the conversation's, which the database's triggers would set; written here
+            # as session_replication_role = replica (see skip_foreign_key_checks) skips triggers.
+            "conversation_open",
+            "team_inbox",
         ],
         Comment: ["id", "organization", "conversation", "author", "body", "created_at"],
         Assignment: ["organization", "conversation", "user", "assigned_by", "created_at"],
@@ -922,6 +927,8 @@ class Generator:
                     last_activity_at,
                     row.last_read_at,
                     row.user in assignees,
+                    status == Status.OPEN,
+                    team_id if in_team_inbox else None,
                 ),
             )
         if rng.random() < COMMENTED_SHARE:
@@ -955,6 +962,7 @@ class Generator:
                 is_spam,
                 snoozed_until,
                 snooze_discard,
+                bool(assignees),
             ),
         )
 
