@@ -12,7 +12,7 @@ from uuid import UUID
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from conversations.counts import invalidate_counts_now_and_after_commit
@@ -384,13 +384,15 @@ def _clear_everyone_snooze(conversation: Conversation) -> None:
 @transaction.atomic
 def do_wake_due_snoozes(*, now: datetime | None = None, limit: int = 500) -> int:
     """Beat task: snoozes whose time has come bring the conversation back to the Inbox with the
-    orange "ready for follow-up" mark; a snooze for everyone also returns it to the team inbox."""
+    orange "ready for follow-up" mark; a snooze for everyone also returns it to the team inbox.
+
+    The due copies are woken together, in a few statements whatever their number."""
     now = now or timezone.now()
-    due_states = list(
+    due = list(
         ConversationState.objects.select_for_update(skip_locked=True)
         .filter(snoozed_until__lte=now)
-        .select_related("conversation")
-        .order_by("snoozed_until")[:limit]
+        .order_by("snoozed_until")
+        .values_list("id", "organization_id", "conversation_id", "user_id")[:limit]
     )
     for_everyone = set()
     for conversation in Conversation.objects.select_for_update(skip_locked=True).filter(snoozed_until__lte=now)[:limit]:
@@ -400,26 +402,34 @@ def do_wake_due_snoozes(*, now: datetime | None = None, limit: int = 500) -> int
         refresh_team_inbox(conversation)
         for_everyone.add(conversation.id)
         _event(conversation, EventKind.SNOOZE_DUE, None)
-    conversation_ids = set(for_everyone)
-    for state in due_states:
-        state.location = Location.INBOX if state.location in (Location.SNOOZED, Location.INBOX) else state.location
-        state.snoozed_until = None
-        state.snooze_due = True
-        state.snooze_leave_in_inbox = state.snooze_discard_if_reply = False
-        state.unread = True
-        state.save(update_fields=[*SNOOZE_FIELDS, "unread"])
-        if state.conversation_id not in for_everyone:
-            # A personal snooze is nobody else's business: only its owner sees the reminder.
-            ConversationEvent.objects.create(
-                organization_id=state.organization_id,
-                conversation_id=state.conversation_id,
-                kind=EventKind.SNOOZE_DUE,
-                private_to_id=state.user_id,
-            )
-        conversation_ids.add(state.conversation_id)
-    for conversation in Conversation.objects.filter(id__in=conversation_ids):
-        _counts_changed(conversation)
-    return len(due_states)
+    ConversationState.objects.filter(id__in=[state_id for state_id, *_ in due]).update(
+        # A copy moved out of the Inbox meanwhile (archived, trashed...) stays where it is.
+        location=Case(
+            When(location__in=[Location.SNOOZED, Location.INBOX], then=Value(Location.INBOX)),
+            default=F("location"),
+        ),
+        snoozed_until=None,
+        snooze_due=True,
+        snooze_leave_in_inbox=False,
+        snooze_discard_if_reply=False,
+        unread=True,
+    )
+    # A personal snooze is nobody else's business: only its owner sees the reminder.
+    ConversationEvent.objects.bulk_create(
+        ConversationEvent(
+            organization_id=organization_id,
+            conversation_id=conversation_id,
+            kind=EventKind.SNOOZE_DUE,
+            private_to_id=user_id,
+        )
+        for _, organization_id, conversation_id, user_id in due
+        if conversation_id not in for_everyone
+    )
+    woken = for_everyone | {conversation_id for _, _, conversation_id, _ in due}
+    invalidate_counts_now_and_after_commit(
+        ConversationState.objects.filter(conversation_id__in=woken).values_list("user_id", flat=True).distinct()
+    )
+    return len(due)
 
 
 # --- Trash, spam ----------------------------------------------------------------------------------
