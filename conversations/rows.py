@@ -4,9 +4,8 @@ A mailbox page draws fifty rows. Through the template engine each cost most of a
 include, three custom tags, some thirty lookups), and Django's prefetch_related built a related
 manager and a queryset per row for labels and assignees: together over half of a list request's
 server time. `load_rows` reads the labels and assignees of all rows in one query each, and
-`render_row` writes the markup the row template had (templates/conversations/_row.html now only
-calls it; the browser tests rely on its classes, ids and data attributes), escaping every value as
-the template did.
+`render_row` writes each row's markup (the `conversation_rows` tag puts a page of them in the
+templates; the browser tests rely on its classes, ids and data attributes), escaping every value.
 """
 
 from __future__ import annotations
