@@ -299,10 +299,19 @@
 
   // A search counts as "recent" when it is submitted (Enter), not while it is being typed; a
   // conversation opened from search results carries the search, to outline what matched.
+  // A search still being typed (its request waits for a pause) when the Filters menu is applied
+  // is dropped: the filters' request carried the typed words, and the late one would undo it.
+  let filtersAppliedAt = -1;
   document.addEventListener("htmx:configRequest", (event) => {
     const elt = event.detail.elt;
     if (!elt.matches) return;
-    if (elt.matches("form.search") && event.detail.triggeringEvent?.type === "submit") {
+    const trigger = event.detail.triggeringEvent;
+    if (elt.matches("form.filters-form")) filtersAppliedAt = performance.now();
+    if (elt.matches("form.search") && trigger?.type === "input" && trigger.timeStamp < filtersAppliedAt) {
+      event.preventDefault();
+      return;
+    }
+    if (elt.matches("form.search") && trigger?.type === "submit") {
       event.detail.parameters.record = "1";
     }
     const query = document.getElementById("search-input")?.value.trim();
