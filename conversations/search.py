@@ -256,17 +256,21 @@ class Search:
         return compiled
 
     def _inside_subject(self, terms: list[Term]) -> Q:
-        """The other way text can match: its plain words of MIN_PARTIAL_WORD letters or more
-        all inside the subject ("voice" in "Invoice"), and the rest of it as words. One
-        alternative to the whole text query keeps the common case a single index lookup."""
+        """The other way text can match, for a word looked up alone: inside a longer word of the
+        subject ("voice" in "Invoice"), with the rest of the text (phrases, exclusions) as
+        words. One alternative to the whole text query keeps it a single index lookup.
+
+        Only for one word of MIN_PARTIAL_WORD letters or more (words the search ignores aside):
+        several words are a sentence, matched as words, and the alternative would read every
+        subject holding them, a cost growing with the mailbox for results the words find anyway."""
         words = [term for term in terms if is_plain_word(term)]
         stop_words = self._stop_words([term.value for term in words])
-        partial = [term for term in words if term.value not in stop_words and len(term.value) >= MIN_PARTIAL_WORD]
-        if not partial:
+        meaningful = [term for term in words if term.value not in stop_words]
+        if len(meaningful) != 1 or len(meaningful[0].value) < MIN_PARTIAL_WORD:
             return Q(pk__in=[])  # nothing
         ignored = [term for term in words if term.value in stop_words]
-        condition = Q(*[Q(subject__contains=normalize(term.value)) for term in partial])
-        rest = text_tsquery(terms, leave_out=[*partial, *ignored])
+        rest = text_tsquery(terms, leave_out=[*meaningful, *ignored])
+        condition = Q(subject__contains=normalize(meaningful[0].value))
         return condition & Q(document=_raw(rest)) if rest else condition
 
     @staticmethod

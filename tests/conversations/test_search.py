@@ -582,6 +582,9 @@ def test_a_word_is_also_found_inside_a_longer_word_of_a_subject(client_, cast):
     assert found(client_, "shipment with damage") == ["Shipment damaged"]
     assert found(client_, "a shipment") == ["Shipment damaged"]
     assert found(client_, "the subject:shipment") == ["Shipment damaged"]
+    # Several words are matched as words: only a word looked up alone is sought inside others.
+    assert found(client_, "voice overdue") == []
+    assert found(client_, "invoice overdue") == ["Invoice overdue"]
 
 
 # Suggestions -------------------------------------------------------------------------------------
