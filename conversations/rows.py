@@ -10,16 +10,18 @@ templates; the browser tests rely on its classes, ids and data attributes), esca
 
 from __future__ import annotations
 
-from collections import defaultdict
 from html import escape as html_escape
 from typing import Any
+from uuid import UUID
 
-from django.db.models import F, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import F, OuterRef, QuerySet
+from django.db.models.functions import JSONObject
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from conversations.mailboxes import Mailbox
-from conversations.models import Assignment, ConversationState, Label, Status
+from conversations.models import Assignment, ConversationLabel, ConversationState, Label, Status
 from inboxes.models import Organization, Team, User
 from inboxes.templatetags.ui import avatar, icon, when
 
@@ -45,43 +47,50 @@ ORGANIZATION_COLUMNS = {
 
 def load_rows(states: QuerySet[ConversationState]) -> list[ConversationState]:
     """The states, each with its conversation, team and organization, and the conversation's
-    labels and assignees as lists (`row_labels`, `row_assignees`): three queries in all.
+    labels and assignees as lists (`row_labels`, `row_assignees`): one query in all.
 
     A page holds a handful of teams and organizations: rows share one instance of each, built
     from a few joined columns (the others load on access), instead of select_related's fifty
-    full copies of each, which cost as much as the conversations themselves."""
-    columns = {f"row_team_{name}": F(path) for name, path in TEAM_COLUMNS.items()}
+    full copies of each, which cost as much as the conversations themselves. Labels and
+    assignees come as arrays of what a row shows of them, read beside each row."""
+    columns: dict[str, F | ArraySubquery] = {f"row_team_{name}": F(path) for name, path in TEAM_COLUMNS.items()}
     columns |= {f"row_organization_{name}": F(path) for name, path in ORGANIZATION_COLUMNS.items()}
+    labels = ConversationLabel.objects.filter(conversation=OuterRef("conversation_id")).order_by("label__name")
+    assignments = Assignment.objects.filter(conversation=OuterRef("conversation_id")).order_by("created_at", "id")
+    columns["row_label_values"] = ArraySubquery(
+        labels.values(json=JSONObject(name="label__name", color="label__color"))
+    )
+    columns["row_assignee_values"] = ArraySubquery(
+        assignments.values(json=JSONObject(user_id="user_id", name="user__name", email="user__email"))
+    )
     rows = list(states.select_related("conversation").annotate(**columns))
-    if not rows:
-        return rows
     teams: dict[Any, Team] = {}
     organizations: dict[Any, Organization] = {}
+    people: dict[str, User] = {}
     for row in rows:
+        conversation = row.conversation
         values = [getattr(row, f"row_team_{name}") for name in TEAM_COLUMNS]
         if values[0] is not None:
             if values[0] not in teams:
                 teams[values[0]] = Team.from_db(states.db, list(TEAM_COLUMNS), values)
-            row.conversation.team = teams[values[0]]
+            conversation.team = teams[values[0]]
         values = [getattr(row, f"row_organization_{name}") for name in ORGANIZATION_COLUMNS]
         if values[0] not in organizations:
             organizations[values[0]] = Organization.from_db(states.db, list(ORGANIZATION_COLUMNS), values)
-        row.conversation.organization = organizations[values[0]]
-    ids = [row.conversation_id for row in rows]
-    labels: dict[Any, list[Label]] = defaultdict(list)
-    for label in Label.objects.filter(conversationlabel__conversation__in=ids).annotate(
-        listed_for=F("conversationlabel__conversation")
-    ):
-        labels[label.listed_for].append(label)  # type: ignore[attr-defined]
-    assignees: dict[Any, list[User]] = defaultdict(list)
-    for assignment in (
-        Assignment.objects.filter(conversation__in=ids).select_related("user").order_by("created_at", "id")
-    ):
-        assignees[assignment.conversation_id].append(assignment.user)
-    for row in rows:
-        row.conversation.row_labels = labels[row.conversation_id]  # type: ignore[attr-defined]
-        row.conversation.row_assignees = assignees[row.conversation_id]  # type: ignore[attr-defined]
+        conversation.organization = organizations[values[0]]
+        conversation.row_labels = [Label(**label) for label in row.row_label_values]  # type: ignore[attr-defined]
+        conversation.row_assignees = [  # type: ignore[attr-defined]
+            _person(people, **person)
+            for person in row.row_assignee_values  # type: ignore[attr-defined]
+        ]
     return rows
+
+
+def _person(people: dict[str, User], user_id: str, name: str, email: str) -> User:
+    """What a row shows of an assignee (name and avatar), one instance per person on the page."""
+    if user_id not in people:
+        people[user_id] = User(id=UUID(user_id), name=name, email=email)
+    return people[user_id]
 
 
 def render_row(state: ConversationState, *, mailbox: Mailbox, open_id: object = None, oob: bool = False) -> SafeString:
