@@ -2,10 +2,12 @@
 
 Requests go through django.test.Client in this process, so a figure is server time (middleware,
 view, queries, templates) without the network, with DEBUG off as in production. Each size in
-BENCH_SIZES (messages; default 100,000 and 1,000,000, five per conversation) is measured in a
-process of its own, against a dataset from `manage.py generate_dataset` kept in a database of its
-own (missive_bench_100k, missive_bench_1m, ... on the same server), created, migrated and
-generated when missing or of another size, and reused otherwise. The benchmark user is the busiest
+BENCH_SIZES (messages; default 100,000 and 1,000,000, five per conversation) is measured
+BENCH_ROUNDS times (default 2), the sizes taking turns, each time in a process of its own, against
+a dataset from `manage.py generate_dataset` kept in a database of its own (missive_bench_100k,
+missive_bench_1m, ... on the same server), created, migrated and generated when missing or of
+another size, and reused otherwise. The last tables and the comparison pool each figure's runs of
+every round. The benchmark user is the busiest
 active member of the busiest team of the biggest organization.
 
 Actions change the dataset as they would in use; pairs (close/reopen, trash/restore, ...) undo
@@ -20,6 +22,7 @@ bench/results/latest.txt.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -92,6 +95,8 @@ from missive.heap import freeze_startup_objects
 # Sizes in messages, smallest first; the comparison is between the first and the last.
 SIZES = sorted(int(size) for size in os.environ.get("BENCH_SIZES", "100000,1000000").split(","))
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
+# Each size is measured this many times, alternating with the others; see pooled().
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 BULK_RUNS = int(os.environ.get("BENCH_BULK_RUNS", "5"))
 BULK_SIZE = 100
 LIST_TARGET_MS = 50  # issue 7: list views p95
@@ -579,6 +584,28 @@ def size_label(messages: int) -> str:
     return str(messages)
 
 
+def pooled(rounds: list[list[Result]]) -> list[Result]:
+    """Each figure with the runs of every round of its size. The rounds alternate the sizes, so
+    a stretch of other load on the machine (on this one, the same request took up to half as
+    long again from one run to the next) falls on every size rather than on one, and the
+    comparison compares the sizes rather than the moments they were measured at."""
+    merged: dict[str, Result] = {}
+    for results in rounds:
+        for result in results:
+            if result.name not in merged:
+                merged[result.name] = copy.deepcopy(result)
+                continue
+            into = merged[result.name]
+            if result.seconds and (not into.seconds or max(result.seconds) > max(into.seconds)):
+                into.slowest = result.slowest
+            into.seconds += result.seconds
+            into.queries += result.queries
+            into.cpu_seconds += result.cpu_seconds
+            into.sql_seconds += result.sql_seconds
+            into.note = into.note or result.note
+    return list(merged.values())
+
+
 def comparison(sizes: list[tuple[int, list[Result]]]) -> list[str]:
     """p95 of each figure at each size; FAIL when the largest size is more than GROWTH_LIMIT times
     the smallest (issue 7: the figures must not grow with the data)."""
@@ -731,16 +758,33 @@ def main() -> int:
         return 0
 
     lines: list[str] = []
-    measured: list[tuple[int, list[Result]]] = []
+    rounds: dict[int, list[list[Result]]] = {messages: [] for messages in SIZES}
     with tempfile.TemporaryDirectory() as folder:
-        for index, messages in enumerate(SIZES):
-            print(f"\n--- {messages:,} messages ---", flush=True)
-            output = Path(folder) / f"{messages}.json"
-            command = [sys.executable, str(Path(__file__).resolve()), "--size", str(messages), "--output", str(output)]
-            subprocess.run(command, env=size_environment(index, messages), check=True)  # noqa: S603
-            child = json.loads(output.read_text())
-            lines.extend(child["lines"])
-            measured.append((messages, [Result(**fields) for fields in child["results"]]))
+        for number in range(1, ROUNDS + 1):
+            for index, messages in enumerate(SIZES):
+                heading = f"--- {messages:,} messages, round {number} of {ROUNDS} ---"
+                print(f"\n{heading}", flush=True)
+                lines += ["", heading]
+                output = Path(folder) / f"{messages}.json"
+                command = [sys.executable, str(Path(__file__).resolve()), "--size", str(messages)]
+                command += ["--output", str(output)]
+                subprocess.run(command, env=size_environment(index, messages), check=True)  # noqa: S603
+                child = json.loads(output.read_text())
+                lines.extend(child["lines"])
+                rounds[messages].append([Result(**fields) for fields in child["results"]])
+    measured = [(messages, pooled(results)) for messages, results in rounds.items()]
+    if ROUNDS > 1:
+        for messages, results in measured:
+            failed = sum(1 for r in results if r.verdict == "FAIL")
+            together = [
+                "",
+                f"=== {messages:,} messages, the {ROUNDS} rounds' runs together ===",
+                *table(results),
+                "",
+                f"FAIL: {failed} of {len(results)} figures miss their target." if failed else "All targets met.",
+            ]
+            print("\n".join(together), flush=True)
+            lines += together
     if len(measured) > 1:
         growth = [
             "",
