@@ -149,7 +149,14 @@ HANDLERS: dict[str, Handler] = {
     "unstar": lambda r, c, m: actions.do_set_starred(c, acting_user=r.user, starred=False),
     "pin": lambda r, c, m: actions.do_set_pinned(c, acting_user=r.user, pinned=True),
     "unpin": lambda r, c, m: actions.do_set_pinned(c, acting_user=r.user, pinned=False),
+    "comment": lambda r, c, m: actions.do_post_comment(c, author=r.user, body=r.POST.get("body", "")),
+    "edit_comment": lambda r, c, m: actions.do_edit_comment(
+        c, r.POST.get("comment_id", ""), acting_user=r.user, body=r.POST.get("body", "")
+    ),
+    "delete_comment": lambda r, c, m: actions.do_delete_comment(c, r.POST.get("comment_id", ""), acting_user=r.user),
 }
+# The internal chat acts on one conversation, never on a selection.
+SINGLE_ONLY = {"comment", "edit_comment", "delete_comment"}
 
 
 @require_POST
@@ -168,7 +175,7 @@ def conversation_action(request: AuthenticatedRequest, conversation_id: UUID, ac
 def bulk_action(request: AuthenticatedRequest, action: str) -> HttpResponse:
     """Run one triage action on each selected conversation, exactly as one at a time."""
     handler = HANDLERS.get(action)
-    if handler is None:
+    if handler is None or action in SINGLE_ONLY:
         raise Http404("No such action.")
     ids = list(dict.fromkeys(i for i in request.POST.getlist("ids") if is_uuid(i)))
     if not ids:

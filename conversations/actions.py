@@ -6,7 +6,9 @@ what each action does to whom, and tests/conversations/test_state_machine.py has
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -15,11 +17,14 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from conversations import search_index
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.models import (
+    VISIBLE_IN_ALL,
     AccessSource,
     Assignment,
     BlockedSender,
+    Comment,
     Conversation,
     ConversationEvent,
     ConversationLabel,
@@ -36,8 +41,10 @@ from inboxes.models import (
     Membership,
     Team,
     TeamMembership,
+    TeamRole,
     User,
 )
+from missive.ids import is_uuid
 
 # A state's snooze, as ending or waking one rewrites it (saved by name: other fields, such as
 # `assigned`, may have changed in the database since the object was read).
@@ -729,3 +736,145 @@ def revoke_organization_access(organization_id: UUID, user_id: UUID) -> None:
         refresh_team_inbox(conversation)
         _counts_changed(conversation)
     invalidate_counts_now_and_after_commit([user_id])
+
+
+# --- Internal comments -----------------------------------------------------------------------------
+
+# An @mention is an @ then a handle: an email's local part, a name with hyphens for spaces, a
+# first name, a team's name, or "all". Not after a letter or digit, so addresses are not mentions.
+MENTION = re.compile(r"(?<![\w@.])@([\w][\w.\-]*[\w]|[\w])", re.UNICODE)
+MENTION_ALL = "all"
+
+
+def _handle(text: str) -> str:
+    return "-".join(text.lower().split())
+
+
+@dataclass
+class Mentioned:
+    users: set[UUID]
+    everyone: bool = False
+
+
+def mentioned(conversation: Conversation, body: str) -> Mentioned:
+    """Who a comment mentions, among the organization's members and teams. A handle shared by
+    several people (a first name) mentions nobody: the suggestions insert unique handles."""
+    handles = {handle.lower().rstrip(".") for handle in MENTION.findall(body)}
+    found = Mentioned(users=set(), everyone=MENTION_ALL in handles)
+    handles.discard(MENTION_ALL)
+    if not handles:
+        return found
+    members = list(User.objects.filter(memberships__organization_id=conversation.organization_id))
+    for handle in handles:
+        exact = [u.id for u in members if u.email.split("@")[0].lower() == handle or _handle(u.display_name) == handle]
+        by_first_name = [u.id for u in members if u.first_name.lower() == handle]
+        if exact or len(by_first_name) == 1:
+            found.users.update(exact or by_first_name)
+    teams = Team.objects.filter(organization_id=conversation.organization_id)
+    for team in teams:
+        if _handle(team.name) in handles:
+            roles = [TeamRole.ACTIVE, TeamRole.OBSERVER] if team.mention_adds_observers else [TeamRole.ACTIVE]
+            found.users.update(team.memberships.filter(role__in=roles).values_list("user_id", flat=True))
+    return found
+
+
+@transaction.atomic
+def do_post_comment(conversation: Conversation, *, author: User, body: str) -> Comment:
+    """A comment in the conversation's internal chat. The author watches from now on; watchers
+    find it back in their Inbox, and everyone with access sees it unread. An @mention gives the
+    person access and puts the conversation in their Inbox; a private conversation becomes
+    shared. @all brings it to the Inbox of everyone with access."""
+    body = body.strip()
+    if not body:
+        raise ActionRefused("Write something first.")
+    state = _state_of(conversation, author)
+    now = timezone.now()
+    comment = Comment.objects.create(
+        organization_id=conversation.organization_id,
+        conversation=conversation,
+        author=author,
+        body=body,
+        created_at=now,
+    )
+    state.watching = True
+    state.save(update_fields=["watching"])
+    others = ConversationState.objects.filter(conversation=conversation).exclude(user=author)
+    others.filter(location__in=VISIBLE_IN_ALL).update(unread=True)
+    others.filter(watching=True, location__in=[Location.NONE, Location.ARCHIVED]).update(location=Location.INBOX)
+    mentions = mentioned(conversation, body)
+    mentions.users.discard(author.id)
+    if mentions.everyone:
+        others.filter(location__in=[Location.NONE, Location.ARCHIVED]).update(location=Location.INBOX)
+    if mentions.users:
+        _bring_mentioned(conversation, mentions.users, author)
+    conversation.last_activity_at = now
+    conversation.save(update_fields=["last_activity_at"])
+    ConversationState.objects.filter(conversation=conversation).update(last_activity_at=now)
+    search_index.queue(conversation.organization_id, [conversation.id])
+    _counts_changed(conversation)
+    return comment
+
+
+def _bring_mentioned(conversation: Conversation, user_ids: set[UUID], author: User) -> None:
+    """Mentioned people gain access if they had none, and find the conversation in their Inbox."""
+    having = set(
+        ConversationState.objects.filter(conversation=conversation, user_id__in=user_ids).values_list(
+            "user_id", flat=True
+        )
+    )
+    ConversationState.objects.filter(conversation=conversation, user_id__in=having).exclude(
+        location__in=[Location.TRASHED, Location.SPAM]
+    ).update(location=Location.INBOX, unread=True)
+    newcomers = user_ids - having
+    ConversationState.objects.bulk_create(
+        ConversationState(
+            organization_id=conversation.organization_id,
+            conversation=conversation,
+            user_id=user_id,
+            access_source=AccessSource.MENTION,
+            location=Location.INBOX,
+            unread=True,
+            last_activity_at=conversation.last_activity_at,
+        )
+        for user_id in newcomers
+    )
+    if newcomers:
+        names = ", ".join(u.display_name for u in User.objects.filter(id__in=newcomers).order_by("name", "email"))
+        _event(conversation, EventKind.SHARED, author, target=names)
+        if not conversation.is_shared:
+            conversation.is_shared = True
+            conversation.save(update_fields=["is_shared"])
+
+
+def _comment_of(conversation: Conversation, comment_id: str) -> Comment:
+    comment = Comment.objects.filter(conversation=conversation, id=comment_id).first() if is_uuid(comment_id) else None
+    if comment is None:
+        raise ActionRefused("That comment no longer exists.")
+    return comment
+
+
+@transaction.atomic
+def do_edit_comment(conversation: Conversation, comment_id: str, *, acting_user: User, body: str) -> None:
+    """Only its author edits a comment; it shows as edited."""
+    comment = _comment_of(conversation, comment_id)
+    if comment.author_id != acting_user.id:
+        raise ActionRefused("Only its author can edit a comment.")
+    body = body.strip()
+    if not body:
+        raise ActionRefused("A comment cannot be empty: delete it instead.")
+    comment.body, comment.edited_at = body, timezone.now()
+    comment.save(update_fields=["body", "edited_at"])
+    search_index.queue(conversation.organization_id, [conversation.id])
+
+
+@transaction.atomic
+def do_delete_comment(conversation: Conversation, comment_id: str, *, acting_user: User) -> None:
+    """Owners and admins delete anyone's comment, members and guests only their own. It is gone
+    for everyone, without undo."""
+    comment = _comment_of(conversation, comment_id)
+    if comment.author_id != acting_user.id:
+        membership = Membership.objects.filter(organization_id=conversation.organization_id, user=acting_user).first()
+        if membership is None or not membership.can_manage:
+            raise ActionRefused("Only owners and admins can delete other people's comments.")
+    comment.delete()
+    search_index.queue(conversation.organization_id, [conversation.id])

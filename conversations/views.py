@@ -243,15 +243,16 @@ def header_context(
         .order_by("user__name", "user__email")
     )
     assignees = [a.user for a in Assignment.objects.filter(conversation=conversation).select_related("user")]
-    members = [
-        m.user
-        for m in Membership.objects.filter(organization_id=conversation.organization_id)
-        .exclude(role=Role.GUEST)
+    memberships = list(
+        Membership.objects.filter(organization_id=conversation.organization_id)
         .select_related("user")
         .order_by("user__name", "user__email")
-    ]
+    )
+    members = [m.user for m in memberships if m.role != Role.GUEST]
     return {
         "members": members,
+        # Owners and admins may delete anyone's comment (the others only their own).
+        "manages_comments": any(m.user_id == request.user.id and m.can_manage for m in memberships),
         "teams": list(Team.objects.filter(organization_id=conversation.organization_id)),
         "snooze_presets": snooze.presets(timezone.now(), snooze.zone(request.COOKIES.get("tz", ""))),
         "assignee_ids": {user.id for user in assignees},

@@ -4,6 +4,7 @@ from django import template
 from django.template import Context
 from django.utils.safestring import SafeString, mark_safe
 
+from conversations.comment_format import format_comment
 from conversations.models import ConversationState
 from conversations.rows import render_row
 
@@ -18,3 +19,9 @@ def conversation_rows(context: Context, states: Iterable[ConversationState], oob
     open_id = opened.id if opened else None
     mailbox = context["mailbox"]
     return mark_safe("".join(render_row(state, mailbox=mailbox, open_id=open_id, oob=oob) for state in states))  # noqa: S308
+
+
+@register.filter
+def comment_html(body: str) -> SafeString:
+    """An internal comment with its formatting (conversations/comment_format.py), escaped."""
+    return format_comment(body)

@@ -253,6 +253,38 @@
     }
   });
 
+  // The internal chat: Return posts, Shift+Return and Alt+Return start a new line.
+  document.addEventListener("keydown", (event) => {
+    const form = event.target.closest && event.target.closest("form.comment-box, form.comment-edit");
+    if (!form || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    const area = event.target;
+    if (event.altKey) {
+      area.setRangeText("\n", area.selectionStart, area.selectionEnd, "end");
+    } else if (area.value.trim()) {
+      form.requestSubmit();
+    }
+  });
+  document.addEventListener("click", (event) => {
+    const edit = event.target.closest && event.target.closest("[data-edit-comment]");
+    const cancel = event.target.closest && event.target.closest("[data-cancel-edit]");
+    const section = (edit || cancel)?.closest(".comment");
+    if (!section) return;
+    closeMenus(null);
+    section.querySelector(".comment-body").hidden = Boolean(edit);
+    const form = section.querySelector("form.comment-edit");
+    form.hidden = !edit;
+    if (edit) form.querySelector("textarea").focus();
+  });
+  // After posting, editing or deleting a comment, the chat box is ready for the next one.
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const from = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!from || !from.closest || !from.closest("form.comment-box, form.comment-edit, .comment-menu")) return;
+    const comments = document.querySelectorAll("#timeline .comment");
+    if (comments.length) comments[comments.length - 1].scrollIntoView({ block: "nearest" });
+    document.querySelector("#comment-box textarea")?.focus();
+  });
+
   let pendingG = false;
   document.addEventListener("keydown", (event) => {
     if (suggestionKeys(event)) { event.preventDefault(); return; }
