@@ -34,7 +34,7 @@ BULK_LIMIT = 100  # the seed's limit on a bulk selection
 # Reopening the conversation after these would undo them (opening reads it).
 CLOSES_CONVERSATION = {"unread"}
 # These change only the header's flags: the open conversation's messages need no re-render.
-HEADER_ONLY = {"read", "star", "unstar", "pin", "unpin"}
+HEADER_ONLY = {"read", "star", "unstar", "pin", "unpin", "watch", "unwatch"}
 
 
 def mailbox_for_path(request: AuthenticatedRequest, path: str) -> Mailbox:
@@ -149,6 +149,8 @@ HANDLERS: dict[str, Handler] = {
     "unstar": lambda r, c, m: actions.do_set_starred(c, acting_user=r.user, starred=False),
     "pin": lambda r, c, m: actions.do_set_pinned(c, acting_user=r.user, pinned=True),
     "unpin": lambda r, c, m: actions.do_set_pinned(c, acting_user=r.user, pinned=False),
+    "watch": lambda r, c, m: actions.do_set_watching(c, acting_user=r.user, watching=True),
+    "unwatch": lambda r, c, m: actions.do_set_watching(c, acting_user=r.user, watching=False),
     "comment": lambda r, c, m: actions.do_post_comment(c, author=r.user, body=r.POST.get("body", "")),
     "edit_comment": lambda r, c, m: actions.do_edit_comment(
         c, r.POST.get("comment_id", ""), acting_user=r.user, body=r.POST.get("body", "")

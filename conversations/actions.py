@@ -678,6 +678,17 @@ def do_set_starred(conversation: Conversation, *, acting_user: User, starred: bo
 
 
 @transaction.atomic
+def do_set_watching(conversation: Conversation, *, acting_user: User, watching: bool) -> None:
+    """Watched, new messages, comments and task changes bring the conversation back to my Inbox;
+    unwatched, only mentions, assignments and direct replies do. Assignees always watch."""
+    state = _state_of(conversation, acting_user)
+    if not watching and state.assigned:
+        raise ActionRefused("Assignees always watch: unassign yourself first.")
+    state.watching = watching
+    state.save(update_fields=["watching"])
+
+
+@transaction.atomic
 def do_set_pinned(conversation: Conversation, *, acting_user: User, pinned: bool) -> None:
     state = _state_of(conversation, acting_user)
     state.pinned = pinned

@@ -8,9 +8,11 @@ from conversations import search_index
 from conversations.actions import (
     ActionRefused,
     do_archive,
+    do_assign_conversation,
     do_delete_comment,
     do_edit_comment,
     do_post_comment,
+    do_set_watching,
     mentioned,
 )
 from conversations.comment_format import format_comment
@@ -309,3 +311,34 @@ def test_what_teammates_write_is_escaped(body):
     assert "<script" not in html and "<img" not in html and "<svg" not in html
     assert 'href="javascript' not in html
     assert 'onmouseover="' not in html
+
+
+# Watching -----------------------------------------------------------------------------------------
+
+
+def test_watch_and_unwatch_but_assignees_always_watch(client, cast):
+    conversation = _team_conversation(cast)
+    login(client, cast.teammate)
+
+    page = _post(client, conversation, "watch").content.decode()
+    assert _state(conversation, cast.teammate).watching and 'id="watch-mark"' in page
+    _post(client, conversation, "unwatch")
+    assert not _state(conversation, cast.teammate).watching
+
+    do_assign_conversation(conversation, [cast.teammate], acting_user=cast.owner)
+    refused = _post(client, conversation, "unwatch").content.decode()
+    assert "Assignees always watch" in refused and _state(conversation, cast.teammate).watching
+    page = client.get(reverse("conversation", args=["all", conversation.id])).content.decode()
+    assert 'disabled title="Assignees always watch' in page
+
+
+def test_unwatched_conversations_stay_archived_on_comments_but_come_back_on_a_mention(cast):
+    conversation = _team_conversation(cast)
+    do_post_comment(conversation, author=cast.teammate, body="on it")
+    do_set_watching(conversation, acting_user=cast.teammate, watching=False)
+    do_archive(conversation, acting_user=cast.teammate)
+
+    do_post_comment(conversation, author=cast.owner, body="any news?")
+    assert _state(conversation, cast.teammate).location == Location.ARCHIVED
+    do_post_comment(conversation, author=cast.owner, body="@teammate any news?")
+    assert _state(conversation, cast.teammate).location == Location.INBOX
