@@ -761,6 +761,11 @@ def _handle(text: str) -> str:
     return "-".join(text.lower().split())
 
 
+def mention_handle(name: str) -> str:
+    """What the suggestions insert after @ for a person's display name or a team's name."""
+    return _handle(name)
+
+
 @dataclass
 class Mentioned:
     users: set[UUID]

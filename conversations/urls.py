@@ -16,6 +16,7 @@ urlpatterns = [
     path("labels/<uuid:label_id>/", views.label_mailbox_view, name="label_mailbox"),
     path("labels/<uuid:label_id>/<uuid:conversation_id>/", views.label_mailbox_view, name="label_conversation"),
     path("c/<uuid:conversation_id>/act/<slug:action>/", action_views.conversation_action, name="conversation_action"),
+    path("c/<uuid:conversation_id>/mentions/", views.mention_suggestions, name="mention_suggestions"),
     path("bulk/<slug:action>/", action_views.bulk_action, name="bulk_action"),
     path("searches/suggest/", search_views.search_suggestions, name="search_suggestions"),
     path("searches/filters/", search_views.search_filters, name="search_filters"),

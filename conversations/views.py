@@ -17,7 +17,7 @@ from django.views.decorators.http import require_safe
 from django_htmx.http import trigger_client_event
 
 from conversations import snooze
-from conversations.actions import WEBMAIL_DOMAINS, do_mark_conversation_read
+from conversations.actions import MENTION_ALL, WEBMAIL_DOMAINS, do_mark_conversation_read, mention_handle
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import (
     AccessSource,
@@ -35,7 +35,7 @@ from conversations.rows import load_rows
 from conversations.search_views import FILTER_OPERATORS, compose_query, matching_items, search_context
 from conversations.sidebar import sidebar_context
 from inboxes.access import get_team_for_member
-from inboxes.models import Account, Membership, Role, Team
+from inboxes.models import Account, Membership, Role, Team, User
 from missive.htmx import AuthenticatedRequest, render_page
 
 PAGE_SIZE = 50
@@ -305,3 +305,33 @@ def attachment_download(request: AuthenticatedRequest, attachment_id: UUID) -> F
     response.headers["Content-Type"] = "application/octet-stream"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+MENTION_SUGGESTIONS = 8
+
+
+@require_safe
+@login_required
+def mention_suggestions(request: AuthenticatedRequest, conversation_id: UUID) -> HttpResponse:
+    """Who `@` followed by these letters can mention in a conversation's chat: its organization's
+    people and teams, and @all. Words of names, and the start of an email, match."""
+    conversation = get_state_for_user(request, conversation_id).conversation
+    typed = request.GET.get("q", "").strip().lower()
+
+    def matches(*texts: str) -> bool:
+        return any(word.startswith(typed) for text in texts for word in text.lower().replace("-", " ").split())
+
+    members = User.objects.filter(memberships__organization_id=conversation.organization_id).order_by("name", "email")
+    people = [
+        {"handle": mention_handle(u.display_name), "label": u.display_name, "user": u}
+        for u in members
+        if u.id != request.user.id and matches(u.display_name, u.email.split("@")[0])
+    ]
+    teams = [
+        {"handle": mention_handle(t.name), "label": str(t), "hint": "team"}
+        for t in Team.objects.filter(organization_id=conversation.organization_id)
+        if matches(t.name)
+    ]
+    everyone = [{"handle": MENTION_ALL, "label": "Everyone with access", "hint": "all"}] if matches("all") else []
+    suggestions = (people + teams + everyone)[:MENTION_SUGGESTIONS]
+    return render(request, "conversations/_mention_suggestions.html", {"suggestions": suggestions})

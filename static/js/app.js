@@ -253,8 +253,63 @@
     }
   });
 
+  // @mention suggestions in the chat box: typing @ and letters lists people and teams; arrows
+  // move, Return or Tab inserts the handle, Escape closes.
+  let mentionTicket = 0;
+  function mentionTyped(area) {
+    const match = area.value.slice(0, area.selectionStart).match(/(?:^|[^\w@.])@([\w.-]*)$/);
+    return match ? match[1] : null;
+  }
+  function mentionList(area) { return area.form.querySelector(".mention-suggestions"); }
+  function closeMentions(area) { const list = mentionList(area); if (list) list.innerHTML = ""; }
+  function pickMention(area, option) {
+    const typed = mentionTyped(area);
+    if (typed === null) return;
+    const start = area.selectionStart - typed.length;
+    area.setRangeText(`${option.dataset.handle} `, start, area.selectionStart, "end");
+    closeMentions(area);
+    area.focus();
+  }
+  document.addEventListener("input", (event) => {
+    const area = event.target;
+    if (!area.matches || !area.matches("form.comment-box textarea")) return;
+    const typed = mentionTyped(area);
+    const ticket = ++mentionTicket;
+    if (typed === null) { closeMentions(area); return; }
+    fetch(`${area.form.dataset.mentionsUrl}?q=${encodeURIComponent(typed)}`, { headers: { "HX-Request": "true" } })
+      .then((response) => (response.ok ? response.text() : ""))
+      .then((html) => { if (ticket === mentionTicket) mentionList(area).innerHTML = html; });
+  });
+  document.addEventListener("mousedown", (event) => {
+    const option = event.target.closest && event.target.closest(".mention-option");
+    if (!option) return;
+    event.preventDefault();
+    pickMention(option.closest("form").querySelector("textarea"), option);
+  });
+  function mentionKeys(event) {
+    const area = event.target;
+    const list = area.matches && area.matches("form.comment-box textarea") ? mentionList(area) : null;
+    const options = list ? [...list.querySelectorAll(".mention-option")] : [];
+    if (!options.length) return false;
+    const current = Math.max(0, options.findIndex((o) => o.classList.contains("active")));
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      const next = (current + (event.key === "ArrowDown" ? 1 : options.length - 1)) % options.length;
+      options.forEach((o, i) => o.classList.toggle("active", i === next));
+    } else if (event.key === "Enter" || event.key === "Tab") {
+      pickMention(area, options[current]);
+    } else if (event.key === "Escape") {
+      closeMentions(area);
+    } else {
+      return false;
+    }
+    event.preventDefault();
+    event.stopImmediatePropagation();  // the page's own keys (Escape leaves the box) wait
+    return true;
+  }
+
   // The internal chat: Return posts, Shift+Return and Alt+Return start a new line.
   document.addEventListener("keydown", (event) => {
+    if (mentionKeys(event)) return;
     const form = event.target.closest && event.target.closest("form.comment-box, form.comment-edit");
     if (!form || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
     event.preventDefault();

@@ -54,3 +54,32 @@ def test_post_a_comment_with_a_mention_then_edit_and_delete_it(page, live_server
     expect(page.locator("#timeline .comment")).to_have_count(0)
     assert not Comment.objects.exists()
     assert page_errors == []
+
+
+def test_mention_suggestions_insert_a_handle_with_the_keyboard(page, live_server, cast, page_errors):
+    conversation = receive(cast.personal_account, subject="Quote for Globex").conversation
+    log_in(page, live_server.url, cast.owner.email)
+    page.goto(f"{live_server.url}/m/inbox/{conversation.id}/")
+
+    page.locator("#comment-box textarea").click()
+    page.keyboard.type("Thoughts @to")
+    options = page.locator("#comment-box .mention-option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text("Tom Teammate")
+    screenshot(page, "comment-mention-suggestions")
+    page.keyboard.press("Enter")
+    expect(page.locator("#comment-box textarea")).to_have_value("Thoughts @tom-teammate ")
+    expect(options).to_have_count(0)
+
+    page.keyboard.type("and @sup")
+    expect(options.first).to_contain_text("Support")
+    page.keyboard.press("Escape")
+    expect(options).to_have_count(0)
+    expect(page.locator("#comment-box textarea")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#timeline .comment .mention")).to_have_text(["@tom-teammate", "@sup"])
+    state = ConversationState.objects.get(conversation=conversation, user=cast.teammate)
+    assert state.access_source == AccessSource.MENTION
+    assert not ConversationState.objects.filter(conversation=conversation, user=cast.observer).exists()
+    assert page_errors == []

@@ -1,6 +1,8 @@
 """Internal comments: posting, watchers, @mentions, editing and deleting by the seed's rules, the
 chat's formatting (escaped), search, and who may do what through the view."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -342,3 +344,35 @@ def test_unwatched_conversations_stay_archived_on_comments_but_come_back_on_a_me
     assert _state(conversation, cast.teammate).location == Location.ARCHIVED
     do_post_comment(conversation, author=cast.owner, body="@teammate any news?")
     assert _state(conversation, cast.teammate).location == Location.INBOX
+
+
+# Mention suggestions ------------------------------------------------------------------------------
+
+
+def _suggested(client, conversation, typed):
+    url = reverse("mention_suggestions", args=[conversation.id])
+    page = client.get(url, {"q": typed}).content.decode()
+    return re.findall(r'data-handle="([^"]+)"', page)
+
+
+def test_typing_after_at_suggests_people_teams_and_all_of_the_organization(client, cast):
+    conversation = _team_conversation(cast)
+    login(client, cast.owner)
+
+    assert _suggested(client, conversation, "to") == ["tom-teammate"]
+    assert _suggested(client, conversation, "teamm") == ["tom-teammate"], "words of the name and the email"
+    assert _suggested(client, conversation, "sup") == ["support"]
+    assert _suggested(client, conversation, "al") == ["all"]
+    assert "olivia-owner" not in _suggested(client, conversation, ""), "not oneself"
+    assert "xavier-outsider" not in _suggested(client, conversation, "x")
+    # Each suggestion mentions whom it names.
+    for handle in _suggested(client, conversation, ""):
+        assert mentioned(conversation, f"@{handle}").users or mentioned(conversation, f"@{handle}").everyone
+
+
+def test_only_people_with_access_get_mention_suggestions(client, cast):
+    conversation = receive(cast.personal_account, subject="Private").conversation
+    login(client, cast.teammate)
+    assert client.get(reverse("mention_suggestions", args=[conversation.id]), {"q": "o"}).status_code == 404
+    login(client, cast.outsider)
+    assert client.get(reverse("mention_suggestions", args=[conversation.id]), {"q": "o"}).status_code == 404
