@@ -85,6 +85,15 @@ def _members(conversation: Conversation, ids: list[str]) -> list[User]:
     return users
 
 
+def _teams(conversation: Conversation, ids: list[str]) -> list[Team]:
+    teams = list(
+        Team.objects.filter(id__in=[i for i in ids if is_uuid(i)], organization_id=conversation.organization_id)
+    )
+    if len(teams) != len(set(ids)):
+        raise actions.ActionRefused("Pick teams of the conversation's organization.")
+    return teams
+
+
 def _block_choice(request: AuthenticatedRequest) -> str:
     choice = request.POST.get("block", "")
     return choice if choice in (actions.BlockChoice.ADDRESS, actions.BlockChoice.DOMAIN) else actions.BlockChoice.NONE
@@ -151,14 +160,24 @@ HANDLERS: dict[str, Handler] = {
     "unpin": lambda r, c, m: actions.do_set_pinned(c, acting_user=r.user, pinned=False),
     "watch": lambda r, c, m: actions.do_set_watching(c, acting_user=r.user, watching=True),
     "unwatch": lambda r, c, m: actions.do_set_watching(c, acting_user=r.user, watching=False),
+    "share": lambda r, c, m: actions.do_share_conversation(
+        c,
+        acting_user=r.user,
+        users=_members(c, r.POST.getlist("user_ids")),
+        teams=_teams(c, r.POST.getlist("team_ids")),
+        show_in_inbox=_flag(r, "show_in_inbox"),
+    ),
+    "remove_access": lambda r, c, m: [
+        actions.do_remove_access(c, user, acting_user=r.user) for user in _members(c, [r.POST.get("user_id", "")])
+    ],
     "comment": lambda r, c, m: actions.do_post_comment(c, author=r.user, body=r.POST.get("body", "")),
     "edit_comment": lambda r, c, m: actions.do_edit_comment(
         c, r.POST.get("comment_id", ""), acting_user=r.user, body=r.POST.get("body", "")
     ),
     "delete_comment": lambda r, c, m: actions.do_delete_comment(c, r.POST.get("comment_id", ""), acting_user=r.user),
 }
-# The internal chat acts on one conversation, never on a selection.
-SINGLE_ONLY = {"comment", "edit_comment", "delete_comment"}
+# The internal chat and the access menu act on one conversation, never on a selection.
+SINGLE_ONLY = {"comment", "edit_comment", "delete_comment", "share", "remove_access"}
 
 
 @require_POST

@@ -894,3 +894,81 @@ def do_delete_comment(conversation: Conversation, comment_id: str, *, acting_use
             raise ActionRefused("Only owners and admins can delete other people's comments.")
     comment.delete()
     search_index.queue(conversation.organization_id, [conversation.id])
+
+
+# --- Sharing (the Add people menu) -----------------------------------------------------------------
+
+
+@transaction.atomic
+def do_share_conversation(
+    conversation: Conversation,
+    *,
+    acting_user: User,
+    users: Iterable[User] = (),
+    teams: Iterable[Team] = (),
+    show_in_inbox: bool,
+) -> None:
+    """Give people, or every member of teams, access to the conversation: in their Inbox, or
+    (unchecked "Show in their inbox") archived, for reference. The choice is remembered."""
+    _state_of(conversation, acting_user)
+    users, teams = list(users), list(teams)
+    if any(team.organization_id != conversation.organization_id for team in teams):
+        raise ActionRefused("Share with teams of the conversation's organization.")
+    members = set(
+        Membership.objects.filter(organization_id=conversation.organization_id).values_list("user_id", flat=True)
+    )
+    if any(user.id not in members for user in users):
+        raise ActionRefused("Share with people of the conversation's organization.")
+    from_teams = set(TeamMembership.objects.filter(team__in=teams).values_list("user_id", flat=True))
+    user_ids = {user.id for user in users} | from_teams
+    if not user_ids:
+        raise ActionRefused("Pick people or teams to add.")
+    having = set(
+        ConversationState.objects.filter(conversation=conversation, user_id__in=user_ids).values_list(
+            "user_id", flat=True
+        )
+    )
+    if show_in_inbox:
+        ConversationState.objects.filter(conversation=conversation, user_id__in=having).exclude(
+            location__in=[Location.TRASHED, Location.SPAM, Location.INBOX]
+        ).update(location=Location.INBOX, unread=True)
+    newcomers = user_ids - having
+    ConversationState.objects.bulk_create(
+        ConversationState(
+            organization_id=conversation.organization_id,
+            conversation=conversation,
+            user_id=user_id,
+            access_source=AccessSource.ADDED,
+            location=Location.INBOX if show_in_inbox else Location.ARCHIVED,
+            unread=show_in_inbox,
+            last_activity_at=conversation.last_activity_at,
+        )
+        for user_id in newcomers
+    )
+    if newcomers:
+        people = User.objects.filter(id__in=newcomers - from_teams).order_by("name", "email")
+        names = [str(team) for team in teams] + [user.display_name for user in people]
+        _event(conversation, EventKind.SHARED, acting_user, target=", ".join(names))
+        if not conversation.is_shared:
+            conversation.is_shared = True
+            conversation.save(update_fields=["is_shared"])
+    if acting_user.share_shows_in_inbox != show_in_inbox:
+        acting_user.share_shows_in_inbox = show_in_inbox
+        acting_user.save(update_fields=["share_shows_in_inbox"])
+    _counts_changed(conversation)
+
+
+@transaction.atomic
+def do_remove_access(conversation: Conversation, user: User, *, acting_user: User) -> None:
+    """Take someone off the conversation, at once: their copy goes, and so does their assignment."""
+    _state_of(conversation, acting_user)
+    state = ConversationState.objects.filter(conversation=conversation, user=user).first()
+    if state is None:
+        return
+    assignment = conversation.assignments.filter(user=user).select_related("user").first()
+    if assignment is not None:
+        _unassign(conversation, assignment, acting_user)
+        refresh_team_inbox(conversation)
+    _counts_changed(conversation)
+    state.delete()
+    _event(conversation, EventKind.ACCESS_REMOVED, acting_user, target=user.display_name)

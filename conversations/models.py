@@ -385,6 +385,7 @@ class EventKind(models.TextChoices):
     REOPENED = "reopened", "reopened the conversation"
     MOVED_TO_TEAM = "moved_to_team", "moved the conversation to"
     SHARED = "shared", "shared the conversation with"
+    ACCESS_REMOVED = "access_removed", "removed the access of"
     ARCHIVED = "archived", "archived the conversation"
     ARCHIVED_FOR_TEAM = "archived_team", "archived the conversation from"
     TRASHED = "trashed", "moved the conversation to Trash"

@@ -251,6 +251,7 @@ def header_context(
     members = [m.user for m in memberships if m.role != Role.GUEST]
     return {
         "members": members,
+        "people_to_add": [m.user for m in memberships if m.user_id not in {p.user_id for p in people}],
         # Owners and admins may delete anyone's comment (the others only their own).
         "manages_comments": any(m.user_id == request.user.id and m.can_manage for m in memberships),
         "teams": list(Team.objects.filter(organization_id=conversation.organization_id)),

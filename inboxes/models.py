@@ -58,6 +58,8 @@ class User(AbstractBaseUser):
     archive_assigned = models.CharField(max_length=14, choices=ArchiveAssigned.choices, default=ArchiveAssigned.ASK)
     # "Leave in Inbox" is remembered as the default for the next snooze.
     snooze_leave_in_inbox = models.BooleanField(default=False)
+    # The Add people menu's "Show in their inbox", as it was last used.
+    share_shows_in_inbox = models.BooleanField(default=True)
     # "Show recent searches": how many the sidebar lists; 0 turns them off (and stops recording).
     recent_searches_shown = models.PositiveSmallIntegerField(default=5)
     # The sidebar's searches, kept on the person's own row: the page has it already, so showing
