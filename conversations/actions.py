@@ -6,7 +6,6 @@ what each action does to whom, and tests/conversations/test_state_machine.py has
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from conversations import search_index
+from conversations.comment_format import MENTION
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.models import (
     VISIBLE_IN_ALL,
@@ -751,19 +751,14 @@ def revoke_organization_access(organization_id: UUID, user_id: UUID) -> None:
 
 # --- Internal comments -----------------------------------------------------------------------------
 
-# An @mention is an @ then a handle: an email's local part, a name with hyphens for spaces, a
-# first name, a team's name, or "all". Not after a letter or digit, so addresses are not mentions.
-MENTION = re.compile(r"(?<![\w@.])@([\w][\w.\-]*[\w]|[\w])", re.UNICODE)
+# A handle after @ (see comment_format.MENTION) is an email's local part, a name with hyphens for
+# spaces, a unique first name, a team's name, or "all".
 MENTION_ALL = "all"
 
 
-def _handle(text: str) -> str:
-    return "-".join(text.lower().split())
-
-
 def mention_handle(name: str) -> str:
-    """What the suggestions insert after @ for a person's display name or a team's name."""
-    return _handle(name)
+    """A person's display name or a team's name as a handle: what the suggestions insert."""
+    return "-".join(name.lower().split())
 
 
 @dataclass
@@ -782,13 +777,13 @@ def mentioned(conversation: Conversation, body: str) -> Mentioned:
         return found
     members = list(User.objects.filter(memberships__organization_id=conversation.organization_id))
     for handle in handles:
-        exact = [u.id for u in members if u.email.split("@")[0].lower() == handle or _handle(u.display_name) == handle]
+        exact = [u.id for u in members if handle in (u.email.split("@")[0].lower(), mention_handle(u.display_name))]
         by_first_name = [u.id for u in members if u.first_name.lower() == handle]
         if exact or len(by_first_name) == 1:
             found.users.update(exact or by_first_name)
     teams = Team.objects.filter(organization_id=conversation.organization_id)
     for team in teams:
-        if _handle(team.name) in handles:
+        if mention_handle(team.name) in handles:
             roles = [TeamRole.ACTIVE, TeamRole.OBSERVER] if team.mention_adds_observers else [TeamRole.ACTIVE]
             found.users.update(team.memberships.filter(role__in=roles).values_list("user_id", flat=True))
     return found

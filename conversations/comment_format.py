@@ -25,6 +25,7 @@ STYLES = [
     (re.compile(r"(?<![\w~])~~(?=\S)(.+?)(?<=\S)~~(?![\w~])"), "del"),
     (re.compile(r"(?<![\w~])~(?=\S)(.+?)(?<=\S)~(?![\w~])"), "del"),
 ]
+# An @ then a handle, not after a letter, digit, dot or @: an email address is no mention.
 MENTION = re.compile(r"(?<![\w@.])@([\w][\w.\-]*[\w]|[\w])")
 PLACEHOLDER = "\x00{}\x00"
 
