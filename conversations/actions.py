@@ -828,33 +828,43 @@ def do_post_comment(conversation: Conversation, *, author: User, body: str) -> C
 
 def _bring_mentioned(conversation: Conversation, user_ids: set[UUID], author: User) -> None:
     """Mentioned people gain access if they had none, and find the conversation in their Inbox."""
+    newcomers = _grant_access(conversation, user_ids, source=AccessSource.MENTION, in_inbox=True)
+    if newcomers:
+        names = ", ".join(u.display_name for u in User.objects.filter(id__in=newcomers).order_by("name", "email"))
+        _event(conversation, EventKind.SHARED, author, target=names)
+
+
+def _grant_access(conversation: Conversation, user_ids: set[UUID], *, source: str, in_inbox: bool) -> set[UUID]:
+    """People get the conversation: newcomers a copy of their own (`source` says how), in their
+    Inbox or, without `in_inbox`, archived for reference; with `in_inbox`, the others' copies
+    come to their Inbox too (not their own trashed or spam ones), unread. A conversation someone
+    joined is shared. Returns who joined."""
     having = set(
         ConversationState.objects.filter(conversation=conversation, user_id__in=user_ids).values_list(
             "user_id", flat=True
         )
     )
-    ConversationState.objects.filter(conversation=conversation, user_id__in=having).exclude(
-        location__in=[Location.TRASHED, Location.SPAM]
-    ).update(location=Location.INBOX, unread=True)
+    if in_inbox:
+        ConversationState.objects.filter(conversation=conversation, user_id__in=having).exclude(
+            location__in=[Location.TRASHED, Location.SPAM]
+        ).update(location=Location.INBOX, unread=True)
     newcomers = user_ids - having
     ConversationState.objects.bulk_create(
         ConversationState(
             organization_id=conversation.organization_id,
             conversation=conversation,
             user_id=user_id,
-            access_source=AccessSource.MENTION,
-            location=Location.INBOX,
-            unread=True,
+            access_source=source,
+            location=Location.INBOX if in_inbox else Location.ARCHIVED,
+            unread=in_inbox,
             last_activity_at=conversation.last_activity_at,
         )
         for user_id in newcomers
     )
-    if newcomers:
-        names = ", ".join(u.display_name for u in User.objects.filter(id__in=newcomers).order_by("name", "email"))
-        _event(conversation, EventKind.SHARED, author, target=names)
-        if not conversation.is_shared:
-            conversation.is_shared = True
-            conversation.save(update_fields=["is_shared"])
+    if newcomers and not conversation.is_shared:
+        conversation.is_shared = True
+        conversation.save(update_fields=["is_shared"])
+    return newcomers
 
 
 def _comment_of(conversation: Conversation, comment_id: str) -> Comment:
@@ -918,35 +928,11 @@ def do_share_conversation(
     user_ids = {user.id for user in users} | from_teams
     if not user_ids:
         raise ActionRefused("Pick people or teams to add.")
-    having = set(
-        ConversationState.objects.filter(conversation=conversation, user_id__in=user_ids).values_list(
-            "user_id", flat=True
-        )
-    )
-    if show_in_inbox:
-        ConversationState.objects.filter(conversation=conversation, user_id__in=having).exclude(
-            location__in=[Location.TRASHED, Location.SPAM, Location.INBOX]
-        ).update(location=Location.INBOX, unread=True)
-    newcomers = user_ids - having
-    ConversationState.objects.bulk_create(
-        ConversationState(
-            organization_id=conversation.organization_id,
-            conversation=conversation,
-            user_id=user_id,
-            access_source=AccessSource.ADDED,
-            location=Location.INBOX if show_in_inbox else Location.ARCHIVED,
-            unread=show_in_inbox,
-            last_activity_at=conversation.last_activity_at,
-        )
-        for user_id in newcomers
-    )
+    newcomers = _grant_access(conversation, user_ids, source=AccessSource.ADDED, in_inbox=show_in_inbox)
     if newcomers:
         people = User.objects.filter(id__in=newcomers - from_teams).order_by("name", "email")
         names = [str(team) for team in teams] + [user.display_name for user in people]
         _event(conversation, EventKind.SHARED, acting_user, target=", ".join(names))
-        if not conversation.is_shared:
-            conversation.is_shared = True
-            conversation.save(update_fields=["is_shared"])
     if acting_user.share_shows_in_inbox != show_in_inbox:
         acting_user.share_shows_in_inbox = show_in_inbox
         acting_user.save(update_fields=["share_shows_in_inbox"])
