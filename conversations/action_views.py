@@ -170,6 +170,9 @@ HANDLERS: dict[str, Handler] = {
     "remove_access": lambda r, c, m: [
         actions.do_remove_access(c, user, acting_user=r.user) for user in _members(c, [r.POST.get("user_id", "")])
     ],
+    "react": lambda r, c, m: actions.do_toggle_reaction(
+        c, r.POST.get("comment_id", ""), acting_user=r.user, emoji=r.POST.get("emoji", "")
+    ),
     "comment": lambda r, c, m: actions.do_post_comment(c, author=r.user, body=r.POST.get("body", "")),
     "edit_comment": lambda r, c, m: actions.do_edit_comment(
         c, r.POST.get("comment_id", ""), acting_user=r.user, body=r.POST.get("body", "")
@@ -177,7 +180,7 @@ HANDLERS: dict[str, Handler] = {
     "delete_comment": lambda r, c, m: actions.do_delete_comment(c, r.POST.get("comment_id", ""), acting_user=r.user),
 }
 # The internal chat and the access menu act on one conversation, never on a selection.
-SINGLE_ONLY = {"comment", "edit_comment", "delete_comment", "share", "remove_access"}
+SINGLE_ONLY = {"comment", "edit_comment", "delete_comment", "react", "share", "remove_access"}
 
 
 @require_POST

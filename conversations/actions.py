@@ -25,6 +25,7 @@ from conversations.models import (
     Assignment,
     BlockedSender,
     Comment,
+    CommentReaction,
     Conversation,
     ConversationEvent,
     ConversationLabel,
@@ -899,6 +900,24 @@ def do_delete_comment(conversation: Conversation, comment_id: str, *, acting_use
             raise ActionRefused("Only owners and admins can delete other people's comments.")
     comment.delete()
     search_index.queue(conversation.organization_id, [conversation.id])
+
+
+# The reaction picker's emoji (the seed: hover a comment → emoji icon).
+REACTIONS = ["👍", "❤️", "😄", "🎉", "👀", "✅"]
+
+
+@transaction.atomic
+def do_toggle_reaction(conversation: Conversation, comment_id: str, *, acting_user: User, emoji: str) -> None:
+    """Add my reaction to a comment, or take it back. Nobody is notified and nothing turns unread."""
+    _state_of(conversation, acting_user)
+    if emoji not in REACTIONS:
+        raise ActionRefused("Pick one of the offered reactions.")
+    comment = _comment_of(conversation, comment_id)
+    removed, _ = CommentReaction.objects.filter(comment=comment, user=acting_user, emoji=emoji).delete()
+    if not removed:
+        CommentReaction.objects.create(
+            organization_id=conversation.organization_id, comment=comment, user=acting_user, emoji=emoji
+        )
 
 
 # --- Sharing (the Add people menu) -----------------------------------------------------------------

@@ -214,6 +214,22 @@ class Comment(models.Model):
         return self.body[:50]
 
 
+class CommentReaction(models.Model):
+    """An emoji a teammate put on a comment (hover → emoji). Reactions notify nobody."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=16)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["comment", "user", "emoji"], name="unique_reaction")]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} on {self.comment_id}"
+
+
 class Attachment(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,13 +17,14 @@ from django.views.decorators.http import require_safe
 from django_htmx.http import trigger_client_event
 
 from conversations import snooze
-from conversations.actions import MENTION_ALL, WEBMAIL_DOMAINS, do_mark_conversation_read, mention_handle
+from conversations.actions import MENTION_ALL, REACTIONS, WEBMAIL_DOMAINS, do_mark_conversation_read, mention_handle
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import (
     AccessSource,
     Assignment,
     Attachment,
     Comment,
+    CommentReaction,
     Conversation,
     ConversationEvent,
     ConversationState,
@@ -179,7 +180,13 @@ def conversation_context(request: AuthenticatedRequest, state: ConversationState
         .filter(Q(private_to__isnull=True) | Q(private_to=request.user))
         .select_related("actor")
     )
-    comments = list(Comment.objects.filter(conversation=conversation).select_related("author"))
+    comments = list(
+        Comment.objects.filter(conversation=conversation)
+        .select_related("author")
+        .prefetch_related(Prefetch("reactions", queryset=CommentReaction.objects.select_related("user")))
+    )
+    for comment in comments:
+        comment.reaction_groups = _reaction_groups(comment, request.user)  # type: ignore[attr-defined]
     timeline = sorted(
         [("message", m.sent_at, m) for m in messages]
         + [("comment", c.created_at, c) for c in comments]
@@ -194,7 +201,22 @@ def conversation_context(request: AuthenticatedRequest, state: ConversationState
         "timeline": timeline,
         "attachments": [a for m in messages for a in m.attachment_list if not a.is_inline],  # type: ignore[attr-defined]
         "contacts": _contacts(messages),
+        "reaction_choices": REACTIONS,
     }
+
+
+def _reaction_groups(comment: Comment, user: object) -> list[dict]:
+    """A comment's reactions by emoji, in the picker's order: how many, whose, and whether mine."""
+    groups: dict[str, dict] = {}
+    for reaction in sorted(comment.reactions.all(), key=lambda r: (_picker_position(r.emoji), r.created_at)):
+        group = groups.setdefault(reaction.emoji, {"emoji": reaction.emoji, "names": [], "mine": False})
+        group["names"].append(reaction.user.display_name)
+        group["mine"] = group["mine"] or reaction.user_id == getattr(user, "id", None)
+    return list(groups.values())
+
+
+def _picker_position(emoji: str) -> int:
+    return REACTIONS.index(emoji) if emoji in REACTIONS else len(REACTIONS)
 
 
 def _load_messages(conversation: Conversation) -> list[Message]:

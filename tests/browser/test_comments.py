@@ -46,7 +46,14 @@ def test_post_a_comment_with_a_mention_then_edit_and_delete_it(page, live_server
     editor.press("Enter")
     comment = page.locator("#timeline .comment").last
     expect(comment.locator(".comment-body")).to_have_text("Checked, all good")
-    expect(comment.locator(".comment-edited")).to_be_visible()
+    expect(comment.locator(".comment-edited")).to_have_text("edited")
+
+    comment.hover()
+    comment.locator(".reaction-picker > summary").click()
+    comment.get_by_role("button", name="React 👍").click()
+    comment = page.locator("#timeline .comment").last
+    expect(comment.locator(".reaction.mine")).to_have_text("👍 1")
+    screenshot(page, "comment-reaction")
 
     page.once("dialog", lambda dialog: dialog.accept())
     comment.locator(".comment-menu > summary").click()

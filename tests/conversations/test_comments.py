@@ -15,6 +15,7 @@ from conversations.actions import (
     do_edit_comment,
     do_post_comment,
     do_set_watching,
+    do_toggle_reaction,
     mentioned,
 )
 from conversations.comment_format import format_comment
@@ -376,3 +377,47 @@ def test_only_people_with_access_get_mention_suggestions(client, cast):
     assert client.get(reverse("mention_suggestions", args=[conversation.id]), {"q": "o"}).status_code == 404
     login(client, cast.outsider)
     assert client.get(reverse("mention_suggestions", args=[conversation.id]), {"q": "o"}).status_code == 404
+
+
+# Reactions ----------------------------------------------------------------------------------------
+
+
+def test_reactions_toggle_group_by_emoji_and_notify_nobody(client, cast):
+    conversation = _team_conversation(cast)
+    comment = do_post_comment(conversation, author=cast.teammate, body="Shipped!")
+    ConversationState.objects.filter(conversation=conversation).update(unread=False)
+    before = ConversationState.objects.get(conversation=conversation, user=cast.teammate)
+
+    do_toggle_reaction(conversation, str(comment.id), acting_user=cast.owner, emoji="🎉")
+    do_toggle_reaction(conversation, str(comment.id), acting_user=cast.observer, emoji="🎉")
+    do_toggle_reaction(conversation, str(comment.id), acting_user=cast.observer, emoji="👍")
+
+    after = ConversationState.objects.get(conversation=conversation, user=cast.teammate)
+    assert (after.unread, after.location, after.last_activity_at) == (False, before.location, before.last_activity_at)
+    login(client, cast.owner)
+    page = client.get(reverse("conversation", args=["all", conversation.id])).content.decode()
+    reactions = re.findall(
+        r'class="reaction( mine)?"[^>]*title="([^"]*)"[^>]*>(\S+) <span class="reaction-count">(\d+)', page
+    )
+    assert reactions == [
+        ("", "Oscar Observer", "👍", "1"),
+        (" mine", "Olivia Owner, Oscar Observer", "🎉", "2"),
+    ]
+
+    do_toggle_reaction(conversation, str(comment.id), acting_user=cast.owner, emoji="🎉")
+    assert set(comment.reactions.values_list("user__email", "emoji")) == {
+        ("observer@acme.test", "👍"),
+        ("observer@acme.test", "🎉"),
+    }
+
+
+def test_only_offered_reactions_by_people_with_access(client, cast):
+    conversation = _team_conversation(cast)
+    comment = do_post_comment(conversation, author=cast.owner, body="hello")
+    with pytest.raises(ActionRefused):
+        do_toggle_reaction(conversation, str(comment.id), acting_user=cast.owner, emoji="<b>")
+    with pytest.raises(ActionRefused):
+        do_toggle_reaction(conversation, str(comment.id), acting_user=cast.guest, emoji="👍")
+    login(client, cast.outsider)
+    assert _post(client, conversation, "react", comment_id=str(comment.id), emoji="👍").status_code == 404
+    assert not comment.reactions.exists()
