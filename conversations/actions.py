@@ -969,6 +969,6 @@ def do_remove_access(conversation: Conversation, user: User, *, acting_user: Use
     if assignment is not None:
         _unassign(conversation, assignment, acting_user)
         refresh_team_inbox(conversation)
-    _counts_changed(conversation)
+    _counts_changed(conversation)  # before the copy goes, so its owner's counts are redone too
     state.delete()
     _event(conversation, EventKind.ACCESS_REMOVED, acting_user, target=user.display_name)

@@ -205,13 +205,13 @@ def conversation_context(request: AuthenticatedRequest, state: ConversationState
     }
 
 
-def _reaction_groups(comment: Comment, user: object) -> list[dict]:
+def _reaction_groups(comment: Comment, user: User) -> list[dict]:
     """A comment's reactions by emoji, in the picker's order: how many, whose, and whether mine."""
     groups: dict[str, dict] = {}
     for reaction in sorted(comment.reactions.all(), key=lambda r: (_picker_position(r.emoji), r.created_at)):
         group = groups.setdefault(reaction.emoji, {"emoji": reaction.emoji, "names": [], "mine": False})
         group["names"].append(reaction.user.display_name)
-        group["mine"] = group["mine"] or reaction.user_id == getattr(user, "id", None)
+        group["mine"] = group["mine"] or reaction.user_id == user.id
     return list(groups.values())
 
 
@@ -271,9 +271,10 @@ def header_context(
         .order_by("user__name", "user__email")
     )
     members = [m.user for m in memberships if m.role != Role.GUEST]
+    having_access = {p.user_id for p in people}
     return {
         "members": members,
-        "people_to_add": [m.user for m in memberships if m.user_id not in {p.user_id for p in people}],
+        "people_to_add": [m.user for m in memberships if m.user_id not in having_access],
         # Owners and admins may delete anyone's comment (the others only their own).
         "manages_comments": any(m.user_id == request.user.id and m.can_manage for m in memberships),
         "teams": list(Team.objects.filter(organization_id=conversation.organization_id)),
