@@ -17,11 +17,13 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from conversations import search_index
+from conversations.activity import record_activity, record_mentions, record_snooze_reminders
 from conversations.comment_format import MENTION
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.models import (
     VISIBLE_IN_ALL,
     AccessSource,
+    ActivityKind,
     Assignment,
     BlockedSender,
     Comment,
@@ -269,6 +271,7 @@ def do_assign_conversation(
             },
         )
         _event(conversation, EventKind.ASSIGNED, acting_user, target=user.display_name, user_id=str(user.id))
+        record_activity(recipients=[user], kind=ActivityKind.ASSIGNED, conversation=conversation, actor=acting_user)
     refresh_team_inbox(conversation)
     _counts_changed(conversation)
 
@@ -433,6 +436,7 @@ def do_wake_due_snoozes(*, now: datetime | None = None, limit: int = 500) -> int
         for _, organization_id, conversation_id, user_id in due
         if conversation_id not in for_everyone
     )
+    record_snooze_reminders([row[1:] for row in due], at=now)
     woken = for_everyone | {conversation_id for _, _, conversation_id, _ in due}
     invalidate_counts_now_and_after_commit(
         ConversationState.objects.filter(conversation_id__in=woken).values_list("user_id", flat=True).distinct()
@@ -819,6 +823,7 @@ def do_post_comment(conversation: Conversation, *, author: User, body: str) -> C
         others.filter(location__in=[Location.NONE, Location.ARCHIVED]).update(location=Location.INBOX)
     if mentions.users:
         _bring_mentioned(conversation, mentions.users, author)
+    record_mentions(comment, users=mentions.users, everyone=mentions.everyone)
     conversation.last_activity_at = now
     conversation.save(update_fields=["last_activity_at"])
     ConversationState.objects.filter(conversation=conversation).update(last_activity_at=now)
@@ -908,7 +913,8 @@ REACTIONS = ["👍", "❤️", "😄", "🎉", "👀", "✅"]
 
 @transaction.atomic
 def do_toggle_reaction(conversation: Conversation, comment_id: str, *, acting_user: User, emoji: str) -> None:
-    """Add my reaction to a comment, or take it back. Nobody is notified and nothing turns unread."""
+    """Add my reaction to a comment, or take it back. Its author sees it in their Activity feed;
+    nothing turns unread or comes back to an Inbox."""
     _state_of(conversation, acting_user)
     if emoji not in REACTIONS:
         raise ActionRefused("Pick one of the offered reactions.")
@@ -917,6 +923,15 @@ def do_toggle_reaction(conversation: Conversation, comment_id: str, *, acting_us
     if not removed:
         CommentReaction.objects.create(
             organization_id=conversation.organization_id, comment=comment, user=acting_user, emoji=emoji
+        )
+        authors = [comment.author_id] if comment.author_id else []
+        record_activity(
+            recipients=authors,
+            kind=ActivityKind.REACTION,
+            conversation=conversation,
+            actor=acting_user,
+            comment=comment,
+            data={"emoji": emoji},
         )
 
 

@@ -15,6 +15,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
+from conversations import activity
 from conversations.models import (
     VISIBLE_IN_ALL,
     VISIBLE_IN_TEAM_INBOX,
@@ -80,10 +81,13 @@ def compute_counts(user: User, team_roles: Mapping[UUID, str] | None = None) -> 
         ),
         **{f"team:{team_id}": unread.filter(in_team_inbox, team_inbox=team_id) for team_id in team_roles},
     }
-    numbers = _capped_counts(counted)
+    numbers = _capped_counts({**counted, **activity.unread_querysets(user)})
+    unread_activity = activity.take_unread(numbers)  # the Activity feed's bell
+    numbers["badge"] = min(numbers["badge"] + activity.badge_points(unread_activity), COUNT_CAP - 1)
     return {
         **{key: n for key, n in numbers.items() if not key.startswith("team:")},
         "teams": {key.removeprefix("team:"): n for key, n in numbers.items() if key.startswith("team:") and n},
+        "activity": unread_activity,
     }
 
 

@@ -215,7 +215,7 @@ class Comment(models.Model):
 
 
 class CommentReaction(models.Model):
-    """An emoji a teammate put on a comment (hover → emoji). Reactions notify nobody."""
+    """An emoji a teammate put on a comment (hover → emoji). Only the Activity feed tells its author."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="reactions")
@@ -528,3 +528,51 @@ class SearchBacklog(models.Model):
 
     def __str__(self) -> str:
         return f"reindex {self.conversation_id}"
+
+
+class ActivityKind(models.TextChoices):
+    """What an Activity feed item tells its recipient (see conversations.activity)."""
+
+    MENTION = "mention", "Mention"
+    REACTION = "reaction", "Reaction"
+    ASSIGNED = "assigned", "Assignment"
+    SNOOZE_DUE = "snooze_due", "Snooze reminder"
+    # Recorded by the tasks of conversations, through activity.record_activity.
+    TASK_ASSIGNED = "task_assigned", "Task assigned"
+    TASK_CHANGED = "task_changed", "Task changed"
+    TASK_REMINDER = "task_reminder", "Task reminder"
+
+
+class ActivityItem(models.Model):
+    """One notification in one person's Activity feed: who did what, in which conversation.
+
+    Read when the person opens the feed (`read_at`); deleted after 30 days (activity.RETENTION)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The feed and the unread dot read the composite indexes below, which lead with these.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=20, choices=ActivityKind.choices)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    # A deleted comment takes its mention and its reactions out of the feed.
+    comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # What the item shows without reading other rows: {"excerpt"}, a reaction group's
+    # {"reactions": [{"user_id", "name", "emoji"}]}, a reminder's {"until"}, a task's {"title", "due_at"}.
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "recipient", "-created_at"], name="activity_feed"),
+            models.Index(
+                fields=["organization", "recipient", "kind"], condition=Q(read_at__isnull=True), name="activity_unread"
+            ),
+            models.Index(fields=["created_at"], name="activity_retention"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.recipient_id} on {self.conversation_id}"

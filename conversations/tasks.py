@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from conversations import search_index
+from conversations import activity, search_index
 from conversations.actions import do_wake_due_snoozes
 
 
@@ -20,3 +20,10 @@ def index_search_backlog() -> int:
     """After each change that search reads, and from beat every minute (which catches a kick
     lost with a broker restart). Several running at once share the backlog."""
     return search_index.index_backlog()
+
+
+@shared_task(ignore_result=True)
+def delete_old_activity() -> int:
+    """Beat, every hour: Activity feed items past their 30 days go. A missed run is made up by
+    the next one."""
+    return activity.do_delete_old_activity()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import action_views, mail_views, search_views, views
+from conversations import action_views, activity_views, mail_views, search_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,4 +27,9 @@ urlpatterns = [
     path("messages/<uuid:message_id>/cid/<str:content_id>", mail_views.message_inline_part, name="message_inline_part"),
     path("messages/<uuid:message_id>/raw/", mail_views.message_raw, name="message_raw"),
     path("img-proxy/", mail_views.image_proxy, name="image_proxy"),
+    path("activity/", activity_views.activity_list, name="activity_list"),
+    path("activity/open/", activity_views.activity_open, name="activity_open"),
+    path("activity/bell/", activity_views.activity_bell, name="activity_bell"),
+    path("activity/settings/", activity_views.activity_settings, name="activity_settings"),
+    path("activity/<uuid:activity_id>/", activity_views.activity_item, name="activity_item"),
 ]

@@ -70,6 +70,9 @@ class User(AbstractBaseUser):
     # Settings › Search: {"date_range", "in_inbox", "in_team_inbox", "elsewhere",
     # "excluded_accounts"}; a missing key means the seed's default (SEARCH_DEFAULTS).
     search_preferences = models.JSONField(default=dict, blank=True)
+    # The Activity feed's settings, per type: {"hidden": [...], "not_counted": [...]} (types
+    # left out of the All view, and types that do not light the bell; see conversations.activity).
+    activity_preferences = models.JSONField(default=dict, blank=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -139,6 +139,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    # Activity feed items are kept 30 days; an hour late is no matter.
+    "delete-old-activity": {
+        "task": "conversations.tasks.delete_old_activity",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     "sync-imap-accounts": {
         "task": "channels_app.tasks.schedule_imap_syncs",
         "schedule": float(IMAP_POLL_INTERVAL),

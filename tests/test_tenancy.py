@@ -65,7 +65,16 @@ def first_org_objects(cast):
         "invitation_id": invitation.id,
         "imap_message_id": _failed_import(cast).id,
         "saved_search_id": _saved_search(cast.owner),
+        "activity_id": _activity_item(cast, message.conversation),
     }
+
+
+def _activity_item(cast, conversation):
+    from conversations.actions import do_post_comment
+    from conversations.models import ActivityItem
+
+    do_post_comment(conversation, author=cast.owner, body="@teammate look")
+    return ActivityItem.objects.get(recipient=cast.teammate).id
 
 
 def _saved_search(user):

@@ -20,7 +20,16 @@ from conversations.actions import (
 )
 from conversations.comment_format import format_comment
 from conversations.counts import compute_counts, sidebar_counts
-from conversations.models import AccessSource, Comment, ConversationEvent, ConversationState, EventKind, Location
+from conversations.models import (
+    AccessSource,
+    ActivityItem,
+    ActivityKind,
+    Comment,
+    ConversationEvent,
+    ConversationState,
+    EventKind,
+    Location,
+)
 from inboxes.models import Role, TeamRole
 from tests.conftest import login
 from tests.factories import MembershipFactory, TeamFactory, UserFactory, add_to_team, receive
@@ -382,7 +391,7 @@ def test_only_people_with_access_get_mention_suggestions(client, cast):
 # Reactions ----------------------------------------------------------------------------------------
 
 
-def test_reactions_toggle_group_by_emoji_and_notify_nobody(client, cast):
+def test_reactions_toggle_group_by_emoji_and_make_nothing_unread(client, cast):
     conversation = _team_conversation(cast)
     comment = do_post_comment(conversation, author=cast.teammate, body="Shipped!")
     ConversationState.objects.filter(conversation=conversation).update(unread=False)
@@ -394,6 +403,8 @@ def test_reactions_toggle_group_by_emoji_and_notify_nobody(client, cast):
 
     after = ConversationState.objects.get(conversation=conversation, user=cast.teammate)
     assert (after.unread, after.location, after.last_activity_at) == (False, before.location, before.last_activity_at)
+    # The author hears of it in their Activity feed only: one item for the comment's reactions.
+    assert list(ActivityItem.objects.values_list("recipient", "kind")) == [(cast.teammate.id, ActivityKind.REACTION)]
     login(client, cast.owner)
     page = client.get(reverse("conversation", args=["all", conversation.id])).content.decode()
     reactions = re.findall(

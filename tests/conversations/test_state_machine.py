@@ -1008,6 +1008,7 @@ def test_row_24_delete_forever_by_anyone_else_only_gives_up_their_own_access(cas
         "teams": {},
         "team-inboxes": 0,
         "badge": 0,
+        "activity": {},
     }
     _assert_counts_fresh(*_everyone(cast))
 
