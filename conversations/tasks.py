@@ -6,6 +6,7 @@ from celery import shared_task
 
 from conversations import search_index
 from conversations.actions import do_wake_due_snoozes
+from conversations.task_actions import do_remind_due_tasks
 
 
 @shared_task(ignore_result=True)
@@ -20,3 +21,9 @@ def index_search_backlog() -> int:
     """After each change that search reads, and from beat every minute (which catches a kick
     lost with a broker restart). Several running at once share the backlog."""
     return search_index.index_backlog()
+
+
+@shared_task(ignore_result=True)
+def remind_due_tasks() -> int:
+    """Beat, every 5 minutes. No retry: the next run reminds whatever is still unreminded."""
+    return do_remind_due_tasks()
