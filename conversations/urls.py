@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import action_views, mail_views, search_views, views
+from conversations import action_views, mail_views, search_views, task_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,4 +27,8 @@ urlpatterns = [
     path("messages/<uuid:message_id>/cid/<str:content_id>", mail_views.message_inline_part, name="message_inline_part"),
     path("messages/<uuid:message_id>/raw/", mail_views.message_raw, name="message_raw"),
     path("img-proxy/", mail_views.image_proxy, name="image_proxy"),
+    path("tasks/", task_views.my_tasks, name="my_tasks"),
+    path("tasks/new/", task_views.new_task, name="new_task"),
+    path("tasks/teams/<uuid:team_id>/", task_views.team_tasks, name="team_tasks"),
+    path("tasks/<slug:kind>/<uuid:task_id>/", task_views.update_task, name="update_task"),
 ]
