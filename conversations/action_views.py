@@ -24,6 +24,7 @@ from conversations import actions, snooze
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import Conversation, ConversationState, Label
 from conversations.rows import load_rows
+from conversations.task_views import add_task_handlers
 from conversations.views import conversation_context, get_state_for_user, header_context
 from inboxes.access import get_team_for_member
 from inboxes.models import Team, User
@@ -181,6 +182,7 @@ HANDLERS: dict[str, Handler] = {
 }
 # The internal chat and the access menu act on one conversation, never on a selection.
 SINGLE_ONLY = {"comment", "edit_comment", "delete_comment", "react", "share", "remove_access"}
+add_task_handlers(HANDLERS, SINGLE_ONLY)
 
 
 @require_POST

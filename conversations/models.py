@@ -21,10 +21,18 @@ class ConversationKind(models.TextChoices):
     TEAM_ROOM = "team_room", "Team room"
     ORG_ROOM = "org_room", "Organization room"
     DIRECT = "direct", "Direct chat"
+    # A standalone task: a conversation that is only a task (no messages, no account).
+    TASK = "task", "Task"
 
 
 class Status(models.TextChoices):
     OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class TaskStatus(models.TextChoices):
+    TODO = "todo", "To do"
+    IN_PROGRESS = "in_progress", "In progress"
     CLOSED = "closed", "Closed"
 
 
@@ -77,9 +85,18 @@ class Conversation(models.Model):
     snoozed_until = models.DateTimeField(null=True, blank=True)
     snooze_discard_if_reply = models.BooleanField(default=False)
     labels = models.ManyToManyField(Label, through="ConversationLabel", related_name="conversations")
+    # The conversation as a task (task_actions.py): open is To do or In progress, closed is Closed.
+    in_progress = models.BooleanField(default=False)
+    due_date = models.DateField(null=True, blank=True)
+    # The due date a reminder was sent for: a moved due date is reminded again.
+    due_reminded_for = models.DateField(null=True, blank=True)
+    description = models.TextField(blank=True)
 
     class Meta:
         indexes = [
+            models.Index(
+                fields=["due_date"], condition=Q(due_date__isnull=False, status="open"), name="conversation_due"
+            ),
             models.Index(
                 fields=["organization", "team", "-last_activity_at"],
                 condition=Q(in_team_inbox=True),
@@ -106,6 +123,16 @@ class Conversation(models.Model):
     @property
     def display_subject(self) -> str:
         return self.subject or "(no subject)"
+
+    @property
+    def task_status(self) -> str:
+        """To do, In progress or Closed: the conversation's own status seen as a task's."""
+        if self.status == Status.CLOSED:
+            return TaskStatus.CLOSED
+        return TaskStatus.IN_PROGRESS if self.in_progress else TaskStatus.TODO
+
+    def get_task_status_display(self) -> str:
+        return str(TaskStatus(self.task_status).label)
 
     @property
     def participant_names(self) -> str:
@@ -419,6 +446,14 @@ class EventKind(models.TextChoices):
     UNSTARRED = "unstarred", "unstarred the conversation"
     PINNED = "pinned", "pinned the conversation"
     UNPINNED = "unpinned", "unpinned the conversation"
+    TASK_CREATED = "task_created", "created the task"
+    TASK_ASSIGNED = "task_assigned", "assigned"
+    TASK_UNASSIGNED = "task_unassigned", "unassigned"
+    TASK_STATUS = "task_status", "marked"
+    TASK_DUE = "task_due", "set the due date of"
+    TASK_DUE_REMOVED = "task_due_removed", "removed the due date of"
+    TASK_REMINDER = "task_reminder", "Task due:"
+    TASK_REMOVED = "task_removed", "removed the task"
 
 
 # Events about one person's own view of a conversation: shown to that person only.
@@ -466,6 +501,8 @@ class ConversationEvent(models.Model):
         """ "Anna assigned Ben"; a snooze's time is shown by the template from `until`."""
         if self.kind == EventKind.SNOOZE_DUE:
             return str(self.get_kind_display())
+        if self.kind == EventKind.TASK_REMINDER:
+            return f"{self.get_kind_display()} {self.data.get('target', '')}"
         actor = self.actor.display_name if self.actor else "Missive"
         target = "" if self.until else self.data.get("target", "")
         return f"{actor} {self.get_kind_display()} {target}".strip()
@@ -576,3 +613,59 @@ class ActivityItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.recipient_id} on {self.conversation_id}"
+
+
+class Subtask(models.Model):
+    """A task inside a conversation (from a comment, `[ ]` lines, or the Tasks panel), with its
+    own status, assignees, team and due date. Conversation tasks and standalone tasks are the
+    conversation itself (Conversation.task_status)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="subtasks")
+    # The comment it was made from; deleting the comment keeps the task.
+    comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.SET_NULL, related_name="subtasks")
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=11, choices=TaskStatus.choices, default=TaskStatus.TODO)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="subtasks")
+    due_date = models.DateField(null=True, blank=True)
+    due_reminded_for = models.DateField(null=True, blank=True)
+    assignees = models.ManyToManyField(settings.AUTH_USER_MODEL, through="SubtaskAssignee", related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["conversation", "created_at"]),
+            models.Index(fields=["organization", "team"], condition=Q(team__isnull=False), name="subtask_team"),
+            models.Index(
+                fields=["due_date"], condition=~Q(status="closed") & Q(due_date__isnull=False), name="subtask_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def task_status(self) -> str:
+        return self.status
+
+    def get_task_status_display(self) -> str:
+        return self.get_status_display()
+
+
+class SubtaskAssignee(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    subtask = models.ForeignKey(Subtask, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subtask_assignments")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subtask", "user"], name="unique_subtask_assignee")]
+        indexes = [models.Index(fields=["organization", "user"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.subtask_id}"

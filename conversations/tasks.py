@@ -6,6 +6,7 @@ from celery import shared_task
 
 from conversations import activity, search_index
 from conversations.actions import do_wake_due_snoozes
+from conversations.task_actions import do_remind_due_tasks
 
 
 @shared_task(ignore_result=True)
@@ -27,3 +28,9 @@ def delete_old_activity() -> int:
     """Beat, every hour: Activity feed items past their 30 days go. A missed run is made up by
     the next one."""
     return activity.do_delete_old_activity()
+
+
+@shared_task(ignore_result=True)
+def remind_due_tasks() -> int:
+    """Beat, every 5 minutes. No retry: the next run reminds whatever is still unreminded."""
+    return do_remind_due_tasks()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import action_views, activity_views, mail_views, search_views, views
+from conversations import action_views, activity_views, mail_views, search_views, task_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -32,4 +32,8 @@ urlpatterns = [
     path("activity/bell/", activity_views.activity_bell, name="activity_bell"),
     path("activity/settings/", activity_views.activity_settings, name="activity_settings"),
     path("activity/<uuid:activity_id>/", activity_views.activity_item, name="activity_item"),
+    path("tasks/", task_views.my_tasks, name="my_tasks"),
+    path("tasks/new/", task_views.new_task, name="new_task"),
+    path("tasks/teams/<uuid:team_id>/", task_views.team_tasks, name="team_tasks"),
+    path("tasks/<slug:kind>/<uuid:task_id>/", task_views.update_task, name="update_task"),
 ]

@@ -133,6 +133,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 30},
     },
+    # Due dates are days: a reminder within minutes of the day starting is on time.
+    "remind-due-tasks": {
+        "task": "conversations.tasks.remind_due_tasks",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
     # Search documents are rebuilt after each change; this catches any kick that was lost.
     "index-search-backlog": {
         "task": "conversations.tasks.index_search_backlog",
