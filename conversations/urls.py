@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import action_views, mail_views, search_views, views
+from conversations import action_views, comment_views, mail_views, search_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,6 +23,9 @@ urlpatterns = [
     path("searches/save/", search_views.save_search, name="save_search"),
     path("searches/<slug:saved_search_id>/delete/", search_views.delete_saved_search, name="delete_saved_search"),
     path("attachments/<uuid:attachment_id>/", views.attachment_download, name="attachment_download"),
+    path("comment-files/<uuid:file_id>/", comment_views.comment_file_download, name="comment_file_download"),
+    path("comment-files/<uuid:file_id>/preview/", comment_views.comment_file_preview, name="comment_file_preview"),
+    path("quotes/<slug:kind>/<uuid:item_id>/", comment_views.quote_chip, name="quote_chip"),
     path("messages/<uuid:message_id>/body/", mail_views.message_body, name="message_body"),
     path("messages/<uuid:message_id>/cid/<str:content_id>", mail_views.message_inline_part, name="message_inline_part"),
     path("messages/<uuid:message_id>/raw/", mail_views.message_raw, name="message_raw"),
