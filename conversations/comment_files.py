@@ -45,10 +45,9 @@ def upload_problem(files: Sequence[UploadedFile]) -> str:
         return f"Attach at most {MAX_FILES} files to one comment."
     total = sum(f.size or 0 for f in files)
     if total > max_bytes():
-        return (
-            f"These files weigh {filesizeformat(total)}: a comment's files can weigh "
-            f"{filesizeformat(max_bytes())} at most."
-        )
+        weight, limit = filesizeformat(total), filesizeformat(max_bytes())
+        weight = weight if weight != limit else f"more than {limit}"
+        return f"These files weigh {weight}: a comment's files can weigh {limit} at most."
     if any(not (f.name or "").strip() for f in files):
         return "Every file needs a name."
     return ""

@@ -69,7 +69,8 @@
     const limit = Number(input.dataset.maxBytes || 0);
     const total = [...current, ...added].reduce((sum, file) => sum + file.size, 0);
     if (limit && total > limit) {
-      showFileError(`These files weigh ${sizeLabel(total)}: a comment's files can weigh ${sizeLabel(limit)} at most.`);
+      const weight = sizeLabel(total) === sizeLabel(limit) ? `more than ${sizeLabel(limit)}` : sizeLabel(total);
+      showFileError(`These files weigh ${weight}: a comment's files can weigh ${sizeLabel(limit)} at most.`);
       setFiles(current);
       return;
     }

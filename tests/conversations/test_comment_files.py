@@ -120,7 +120,9 @@ def test_the_view_refuses_files_over_the_limit_with_the_reason(client, cast, tmp
 
     response = _post(client, conversation, body="big", files=[_upload("big.bin", b"x" * (1024 * 1024 + 1))])
 
-    assert "a comment&#x27;s files can weigh 1.0\xa0MB at most" in response.content.decode()
+    assert "These files weigh more than 1.0\xa0MB: a comment&#x27;s files can weigh 1.0\xa0MB at most." in (
+        response.content.decode()
+    )
     assert not Comment.objects.exists() and _stored(tmp_storage) == []
 
 
