@@ -101,7 +101,7 @@ def _quote(request: AuthenticatedRequest) -> quotes.Quotable | None:
         return None
     source = quotes.parse_ref(request.user, ref)
     if source is None:
-        raise actions.ActionRefused("The quoted comment is no longer available.")
+        raise actions.ActionRefused("What you quoted is no longer available to you.")
     return source
 
 

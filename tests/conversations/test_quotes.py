@@ -119,7 +119,7 @@ def test_nobody_quotes_what_they_cannot_see(client, cast):
 
     for ref in [f"comment:{secret.id}", f"comment:{foreign_comment.id}", "comment:nope", f"task:{secret.id}"]:
         refused = _post(client, team, body="look", quote=ref)
-        assert "The quoted comment is no longer available." in refused.content.decode()
+        assert "What you quoted is no longer available to you." in refused.content.decode()
     assert not Comment.objects.filter(author=cast.teammate).exists()
     assert client.get(reverse("quote_chip", args=["comment", secret.id])).status_code == 404
     assert client.get(reverse("quote_chip", args=["comment", foreign_comment.id])).status_code == 404
