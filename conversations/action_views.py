@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
-from conversations import actions, snooze
+from conversations import actions, quotes, snooze
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import Conversation, ConversationState, Label
 from conversations.rows import load_rows
@@ -93,6 +93,17 @@ def _teams(conversation: Conversation, ids: list[str]) -> list[Team]:
     if len(teams) != len(set(ids)):
         raise actions.ActionRefused("Pick teams of the conversation's organization.")
     return teams
+
+
+def _quote(request: AuthenticatedRequest) -> quotes.Quotable | None:
+    """The comment or message the chat box quotes, if any (it must be one the user can see)."""
+    ref = request.POST.get("quote", "")
+    if not ref:
+        return None
+    source = quotes.parse_ref(request.user, ref)
+    if source is None:
+        raise actions.ActionRefused("What you quoted is no longer available to you.")
+    return source
 
 
 def _block_choice(request: AuthenticatedRequest) -> str:
@@ -174,7 +185,9 @@ HANDLERS: dict[str, Handler] = {
     "react": lambda r, c, m: actions.do_toggle_reaction(
         c, r.POST.get("comment_id", ""), acting_user=r.user, emoji=r.POST.get("emoji", "")
     ),
-    "comment": lambda r, c, m: actions.do_post_comment(c, author=r.user, body=r.POST.get("body", "")),
+    "comment": lambda r, c, m: actions.do_post_comment(
+        c, author=r.user, body=r.POST.get("body", ""), files=r.FILES.getlist("files"), quote=_quote(r)
+    ),
     "edit_comment": lambda r, c, m: actions.do_edit_comment(
         c, r.POST.get("comment_id", ""), acting_user=r.user, body=r.POST.get("body", "")
     ),

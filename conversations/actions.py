@@ -6,17 +6,18 @@ what each action does to whom, and tests/conversations/test_state_machine.py has
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from conversations import search_index
+from conversations import comment_files, quotes, search_index
 from conversations.activity import record_activity, record_mentions, record_snooze_reminders
 from conversations.comment_format import MENTION
 from conversations.counts import invalidate_counts_now_and_after_commit
@@ -27,6 +28,7 @@ from conversations.models import (
     Assignment,
     BlockedSender,
     Comment,
+    CommentAttachment,
     CommentReaction,
     Conversation,
     ConversationEvent,
@@ -39,6 +41,7 @@ from conversations.models import (
     Status,
 )
 from conversations.signals import provider_change
+from inboxes import mention_groups
 from inboxes.models import (
     ArchiveAssigned,
     Membership,
@@ -507,6 +510,7 @@ def do_delete_forever(conversation: Conversation, *, acting_user: User) -> None:
     owns_account = Message.objects.filter(conversation=conversation, account__owner=acting_user).exists()
     user_ids = list(ConversationState.objects.filter(conversation=conversation).values_list("user_id", flat=True))
     if owns_account:
+        comment_files.discard_after_commit(CommentAttachment.objects.filter(comment__conversation=conversation))
         conversation.delete()
         invalidate_counts_now_and_after_commit(user_ids)
     else:
@@ -791,19 +795,36 @@ def mentioned(conversation: Conversation, body: str) -> Mentioned:
         if mention_handle(team.name) in handles:
             roles = [TeamRole.ACTIVE, TeamRole.OBSERVER] if team.mention_adds_observers else [TeamRole.ACTIVE]
             found.users.update(team.memberships.filter(role__in=roles).values_list("user_id", flat=True))
+    found.users.update(mention_groups.members_mentioned(conversation.organization_id, handles))
     return found
 
 
 @transaction.atomic
-def do_post_comment(conversation: Conversation, *, author: User, body: str) -> Comment:
+def do_post_comment(
+    conversation: Conversation,
+    *,
+    author: User,
+    body: str,
+    files: Sequence[UploadedFile] = (),
+    quote: quotes.Quotable | None = None,
+) -> Comment:
     """A comment in the conversation's internal chat. The author watches from now on; watchers
     find it back in their Inbox, and everyone with access sees it unread. An @mention gives the
     person access and puts the conversation in their Inbox; a private conversation becomes
-    shared. @all brings it to the Inbox of everyone with access."""
+    shared. @all brings it to the Inbox of everyone with access. It may carry files (or be only
+    files) and quote a comment or message the author can see, of any of the organization's
+    conversations."""
     body = body.strip()
-    if not body:
+    if not body and not files and quote is None:
         raise ActionRefused("Write something first.")
+    if problem := comment_files.upload_problem(files):
+        raise ActionRefused(problem)
     state = _state_of(conversation, author)
+    if quote is not None and (
+        quote.organization_id != conversation.organization_id
+        or not ConversationState.objects.filter(conversation_id=quote.conversation_id, user=author).exists()
+    ):
+        raise ActionRefused("That quote is not available here.")
     now = timezone.now()
     comment = Comment.objects.create(
         organization_id=conversation.organization_id,
@@ -812,6 +833,9 @@ def do_post_comment(conversation: Conversation, *, author: User, body: str) -> C
         body=body,
         created_at=now,
     )
+    comment_files.store(comment, files)
+    if quote is not None:
+        quotes.record(comment, quote)
     state.watching = True
     state.save(update_fields=["watching"])
     others = ConversationState.objects.filter(conversation=conversation).exclude(user=author)
@@ -887,7 +911,7 @@ def do_edit_comment(conversation: Conversation, comment_id: str, *, acting_user:
     if comment.author_id != acting_user.id:
         raise ActionRefused("Only its author can edit a comment.")
     body = body.strip()
-    if not body:
+    if not body and not comment.files.exists() and not hasattr(comment, "quote"):
         raise ActionRefused("A comment cannot be empty: delete it instead.")
     comment.body, comment.edited_at = body, timezone.now()
     comment.save(update_fields=["body", "edited_at"])
@@ -903,6 +927,7 @@ def do_delete_comment(conversation: Conversation, comment_id: str, *, acting_use
         membership = Membership.objects.filter(organization_id=conversation.organization_id, user=acting_user).first()
         if membership is None or not membership.can_manage:
             raise ActionRefused("Only owners and admins can delete other people's comments.")
+    comment_files.discard_after_commit(comment.files.all())
     comment.delete()
     search_index.queue(conversation.organization_id, [conversation.id])
 

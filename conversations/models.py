@@ -257,6 +257,58 @@ class CommentReaction(models.Model):
         return f"{self.emoji} on {self.comment_id}"
 
 
+def comment_file_path(instance: CommentAttachment, filename: str) -> str:
+    """Stored under a name of ours: the uploaded name is only ever shown (escaped), never a path."""
+    return f"comment-files/{instance.organization_id}/{instance.id}"
+
+
+class CommentAttachment(models.Model):
+    """A file attached to a comment (the chat box's clip button, paste or drop). Stored like
+    message attachments, served only as a download behind an access check, and deleted from
+    storage with its comment (see comment_files)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="files")
+    filename = models.CharField(max_length=255)
+    # Checked from the file's first bytes for images (the only type shown inline), else the
+    # browser's claim, which is only ever informative: downloads go out as octet-stream.
+    content_type = models.CharField(max_length=127, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(default=0)
+    file = models.FileField(upload_to=comment_file_path, max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "filename"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+class CommentQuote(models.Model):
+    """What a comment quotes: another comment or a message, of this conversation or another one
+    (seed: quote or reply to a comment in another conversation, with a link to the original).
+    The quoted words are copied: the quote reads the same after the original is edited or gone."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    comment = models.OneToOneField(Comment, on_delete=models.CASCADE, related_name="quote")
+    source_conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source_message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author_name = models.CharField(max_length=200)
+    excerpt = models.TextField()
+    quoted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"quote in {self.comment_id}"
+
+
 class Attachment(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")

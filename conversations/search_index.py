@@ -67,10 +67,18 @@ LEFT JOIN LATERAL (
     FROM conversations_comment WHERE conversation_id = c.id
 ) AS k ON true
 LEFT JOIN LATERAL (
-    SELECT string_agg(DISTINCT at.filename, ' ') AS filenames
-    FROM conversations_attachment AS at
-    JOIN conversations_message AS am ON am.id = at.message_id
-    WHERE am.conversation_id = c.id AND NOT at.is_inline
+    SELECT string_agg(DISTINCT f.filename, ' ') AS filenames
+    FROM (
+        SELECT at.filename
+        FROM conversations_attachment AS at
+        JOIN conversations_message AS am ON am.id = at.message_id
+        WHERE am.conversation_id = c.id AND NOT at.is_inline
+        UNION ALL
+        SELECT cf.filename
+        FROM conversations_commentattachment AS cf
+        JOIN conversations_comment AS cc ON cc.id = cf.comment_id
+        WHERE cc.conversation_id = c.id
+    ) AS f
 ) AS a ON true
 WHERE {{where}}
 ON CONFLICT (conversation_id) DO UPDATE SET
@@ -93,8 +101,11 @@ SELECT id FROM conversations_message WHERE conversation_id = %(c)s
        || setweight(to_tsvector('{SEARCH_CONFIG}', left(body_text, {BODY_LIMIT})), 'D'))
       @@ to_tsquery('{SEARCH_CONFIG}', %(q)s)
 UNION ALL
-SELECT id FROM conversations_comment WHERE conversation_id = %(c)s
-  AND setweight(to_tsvector('{SEARCH_CONFIG}', body), 'D') @@ to_tsquery('{SEARCH_CONFIG}', %(q)s)
+SELECT id FROM conversations_comment AS k WHERE conversation_id = %(c)s
+  AND (setweight(to_tsvector('{SEARCH_CONFIG}', body), 'D')
+       || setweight(to_tsvector('{SEARCH_CONFIG}', coalesce(
+            (SELECT string_agg(filename, ' ') FROM conversations_commentattachment WHERE comment_id = k.id), '')), 'C'))
+      @@ to_tsquery('{SEARCH_CONFIG}', %(q)s)
 """  # noqa: S608
 
 

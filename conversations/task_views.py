@@ -426,9 +426,9 @@ def _due(value: str) -> date | None:
 
 @require_POST
 @login_required
-def update_task(request: AuthenticatedRequest, kind: str, task_id: UUID) -> HttpResponse:
+def update_task(request: AuthenticatedRequest, task_kind: str, task_id: UUID) -> HttpResponse:
     """A status or due date changed from a Tasks view; the view reloads its list."""
-    if kind == "s":
+    if task_kind == "s":
         subtask = (
             Subtask.objects.filter(id=task_id, conversation__states__user=request.user)
             .select_related("conversation")
@@ -437,7 +437,7 @@ def update_task(request: AuthenticatedRequest, kind: str, task_id: UUID) -> Http
         if subtask is None:
             raise Http404("No such task.")
         change: Callable[..., None] = lambda **kw: _update_subtask(request, subtask, **kw)  # noqa: E731
-    elif kind == "c":
+    elif task_kind == "c":
         state = ConversationState.objects.filter(user=request.user, conversation_id=task_id).first()
         if state is None:
             raise Http404("No such task.")

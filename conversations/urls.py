@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import action_views, activity_views, mail_views, search_views, task_views, views
+from conversations import action_views, activity_views, comment_views, mail_views, search_views, task_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,6 +23,9 @@ urlpatterns = [
     path("searches/save/", search_views.save_search, name="save_search"),
     path("searches/<slug:saved_search_id>/delete/", search_views.delete_saved_search, name="delete_saved_search"),
     path("attachments/<uuid:attachment_id>/", views.attachment_download, name="attachment_download"),
+    path("comment-files/<uuid:file_id>/", comment_views.comment_file_download, name="comment_file_download"),
+    path("comment-files/<uuid:file_id>/preview/", comment_views.comment_file_preview, name="comment_file_preview"),
+    path("quotes/<slug:kind>/<uuid:item_id>/", comment_views.quote_chip, name="quote_chip"),
     path("messages/<uuid:message_id>/body/", mail_views.message_body, name="message_body"),
     path("messages/<uuid:message_id>/cid/<str:content_id>", mail_views.message_inline_part, name="message_inline_part"),
     path("messages/<uuid:message_id>/raw/", mail_views.message_raw, name="message_raw"),
@@ -35,5 +38,5 @@ urlpatterns = [
     path("tasks/", task_views.my_tasks, name="my_tasks"),
     path("tasks/new/", task_views.new_task, name="new_task"),
     path("tasks/teams/<uuid:team_id>/", task_views.team_tasks, name="team_tasks"),
-    path("tasks/<slug:kind>/<uuid:task_id>/", task_views.update_task, name="update_task"),
+    path("tasks/<slug:task_kind>/<uuid:task_id>/", task_views.update_task, name="update_task"),
 ]

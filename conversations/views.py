@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_safe
 from django_htmx.http import trigger_client_event
 
-from conversations import snooze
+from conversations import comment_files, snooze
 from conversations.actions import MENTION_ALL, REACTIONS, WEBMAIL_DOMAINS, do_mark_conversation_read, mention_handle
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import (
@@ -36,6 +36,7 @@ from conversations.rows import load_rows
 from conversations.search_views import FILTER_OPERATORS, compose_query, matching_items, search_context
 from conversations.sidebar import sidebar_context
 from inboxes.access import get_team_for_member
+from inboxes.mention_groups import mention_group_suggestions
 from inboxes.models import Account, Membership, Role, Team, User
 from missive.htmx import AuthenticatedRequest, render_page
 
@@ -187,6 +188,7 @@ def conversation_context(request: AuthenticatedRequest, state: ConversationState
     )
     for comment in comments:
         comment.reaction_groups = _reaction_groups(comment, request.user)  # type: ignore[attr-defined]
+    comment_files.decorate(comments, request.user)
     timeline = sorted(
         [("message", m.sent_at, m) for m in messages]
         + [("comment", c.created_at, c) for c in comments]
@@ -351,11 +353,12 @@ def mention_suggestions(request: AuthenticatedRequest, conversation_id: UUID) ->
         for u in members
         if u.id != request.user.id and matches(u.display_name, u.email.split("@")[0])
     ]
+    groups = mention_group_suggestions(conversation.organization_id, typed, people, list(members))
     teams = [
         {"handle": mention_handle(t.name), "label": str(t), "hint": "team"}
         for t in Team.objects.filter(organization_id=conversation.organization_id)
         if matches(t.name)
     ]
     everyone = [{"handle": MENTION_ALL, "label": "Everyone with access", "hint": "all"}] if matches("all") else []
-    suggestions = (people + teams + everyone)[:MENTION_SUGGESTIONS]
+    suggestions = (people + groups + teams + everyone)[:MENTION_SUGGESTIONS]
     return render(request, "conversations/_mention_suggestions.html", {"suggestions": suggestions})

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 AVATAR_COLORS = ["#2563eb", "#7c3aed", "#db2777", "#ea580c", "#16a34a", "#0891b2", "#ca8a04"]
@@ -351,3 +352,37 @@ class AccountAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user or self.team} on {self.account}"
+
+
+class MentionGroup(models.Model):
+    """A custom @mention group of an organization, such as @design-leads or @Stockholm: set on
+    people in Settings › Users (a person can be in several). Mentioning it mentions them all."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="mention_groups")
+    name = models.CharField(max_length=40)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), "organization", name="unique_mention_group")]
+
+    def __str__(self) -> str:
+        return f"@{self.name}"
+
+    @property
+    def handle(self) -> str:
+        return self.name.lower()
+
+
+class MentionGroupMember(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(MentionGroup, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mention_groups")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "user"], name="unique_mention_group_member")]
+        indexes = [models.Index(fields=["organization", "user"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.group_id}"

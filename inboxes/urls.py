@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inboxes import views
+from inboxes import member_views, views
 
 org = "settings/orgs/<uuid:org_id>/"
 team = org + "teams/<uuid:team_id>/"
@@ -21,6 +21,17 @@ urlpatterns = [
     ),
     path(org + "users/<uuid:user_id>/role/", views.change_role, name="settings_member_role"),
     path(org + "users/<uuid:user_id>/remove/", views.remove_member, name="settings_member_remove"),
+    path(org + "users/<uuid:user_id>/", member_views.member_settings, name="settings_member"),
+    path(
+        org + "users/<uuid:user_id>/mention-groups/",
+        member_views.add_mention_group,
+        name="settings_mention_group_add",
+    ),
+    path(
+        org + "users/<uuid:user_id>/mention-groups/<uuid:group_id>/remove/",
+        member_views.remove_mention_group,
+        name="settings_mention_group_remove",
+    ),
     path(org + "teams/", views.teams_settings, name="settings_teams"),
     path(org + "teams/new/", views.create_team, name="settings_team_create"),
     path(team, views.team_settings, name="settings_team"),

@@ -48,6 +48,7 @@ from inboxes.forms import (
     TeamMembersForm,
     TeamSettingsForm,
 )
+from inboxes.mention_groups import groups_of
 from inboxes.models import Account, Invitation, Membership, Role, Team, TeamRole, User
 from inboxes.pages import settings_context
 from missive.htmx import AuthenticatedRequest, leave_page, render_page
@@ -182,6 +183,7 @@ def _render_users(
         "users",
         rows=rows,
         members_error=members_error,
+        member_groups=groups_of(acting.organization_id, [m.user_id for m in members]),
         invitations=invitations,
         invite_form=invite_form or InviteForm(acting=acting),
         role_choices=role_choices,

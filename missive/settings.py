@@ -125,6 +125,9 @@ IMAP_EXTRA_CA_FILE = env_str("IMAP_EXTRA_CA_FILE")
 # The image proxy refuses private and loopback addresses (no requests into your network on an
 # email's behalf) unless this is on.
 IMAGE_PROXY_ALLOW_PRIVATE = env_bool("IMAGE_PROXY_ALLOW_PRIVATE", False)
+# --- Internal chat ----------------------------------------------------------------------------
+# The files of one comment together (seed: 100 MB on the free plan, 1 GB on paid plans).
+COMMENT_ATTACHMENTS_MAX_MB = env_int("COMMENT_ATTACHMENTS_MAX_MB", 100, minimum=1, maximum=1024)
 CELERY_BEAT_SCHEDULE = {
     # Snoozes come due to the second in the UI; 30 s is the lag users accept. A run that waited
     # longer than its interval is dropped: the next one wakes everything due by then.

@@ -39,7 +39,7 @@ EXTERNAL_PREFIXES = ("accounts/",)
 
 
 @pytest.fixture
-def first_org_objects(cast):
+def first_org_objects(cast, tmp_storage):
     """One object of the first organization for every kind of id a URL can carry."""
     message = receive(
         cast.support_account,
@@ -66,6 +66,32 @@ def first_org_objects(cast):
         "imap_message_id": _failed_import(cast).id,
         "saved_search_id": _saved_search(cast.owner),
         "activity_id": _activity_item(cast, message.conversation),
+        **_comment_extras(cast, message.conversation),
+        "task_id": _subtask(cast, message.conversation),
+    }
+
+
+def _subtask(cast, conversation):
+    from conversations.task_actions import do_create_subtask
+
+    return do_create_subtask(conversation, acting_user=cast.owner, title="Call back").id
+
+
+def _comment_extras(cast, conversation):
+    """A comment with a file, and a mention group."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from conversations.actions import do_post_comment
+    from inboxes.mention_groups import do_add_to_mention_group
+    from inboxes.models import Membership
+
+    png = SimpleUploadedFile("a.png", b"\x89PNG\r\n\x1a\n", content_type="image/png")
+    comment = do_post_comment(conversation, author=cast.owner, body="x", files=[png])
+    member = Membership.objects.select_related("user").get(organization=cast.org, user=cast.teammate)
+    return {
+        "item_id": comment.id,
+        "file_id": comment.files.get().id,
+        "group_id": do_add_to_mention_group(member, name="apollo").id,
     }
 
 
@@ -105,6 +131,9 @@ FREE_PARAMETERS = {
     "token": "no-such-invitation-token",
     "action": "archive",
     "content_id": "part@acme.test",
+    "kind": "comment",
+    # With a subtask's id (task_id): "s" is the Tasks views' name for subtasks.
+    "task_kind": "s",
 }
 
 
