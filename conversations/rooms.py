@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, Window
+from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 
@@ -227,7 +227,7 @@ class OrganizationRooms:
     general: RoomLink | None = None
     direct: list[RoomLink] = field(default_factory=list)
     coworkers: list[User] = field(default_factory=list)
-    more_coworkers: int = 0  # not shown: the "+n" button lists everyone
+    more_coworkers: bool = False  # some are not shown: the "+" button lists everyone
 
 
 def rooms_sidebar(user: User, memberships: list[Membership], team_memberships: list[TeamMembership]) -> dict[str, Any]:
@@ -276,15 +276,17 @@ def rooms_sidebar(user: User, memberships: list[Membership], team_memberships: l
     coworkers = (
         Membership.objects.filter(organization_id__in=organization_ids)
         .exclude(user=user)
-        .annotate(position=by_name, total=Window(Count("id"), partition_by=[F("organization_id")]))
-        .filter(position__lte=SIDEBAR_COWORKERS)
+        .annotate(position=by_name)
+        .filter(position__lte=SIDEBAR_COWORKERS + 1)
         .select_related("user")
         .order_by("user__name", "user__email")
     )
     for membership in coworkers:
         entry = by_organization[membership.organization_id]
-        entry.coworkers.append(membership.user)
-        entry.more_coworkers = membership.total - SIDEBAR_COWORKERS  # type: ignore[attr-defined]
+        if membership.position > SIDEBAR_COWORKERS:  # type: ignore[attr-defined]
+            entry.more_coworkers = True
+        else:
+            entry.coworkers.append(membership.user)
     for entry in by_organization.values():
         entry.direct.sort(key=lambda link: link.name.lower())
     return {"sidebar_rooms": dict(by_organization), "sidebar_team_rooms": team_rooms}
