@@ -196,6 +196,8 @@ HANDLERS: dict[str, Handler] = {
 # The internal chat and the access menu act on one conversation, never on a selection.
 SINGLE_ONLY = {"comment", "edit_comment", "delete_comment", "react", "share", "remove_access"}
 add_task_handlers(HANDLERS, SINGLE_ONLY)
+# Offered for a selection only if every item allows them: rooms are never assigned or closed.
+NOT_FOR_ROOMS = {"close", "assign", "assign_me", "move"}
 
 
 @require_POST
@@ -226,6 +228,8 @@ def bulk_action(request: AuthenticatedRequest, action: str) -> HttpResponse:
     )
     if len(states) != len(ids):
         raise Http404("No such conversation.")
+    if action in NOT_FOR_ROOMS and any(state.conversation.is_room for state in states):
+        return _toast(request, "Chat rooms cannot be assigned or closed: leave them out of the selection.")
     open_id = request.POST.get("open", "")
     return _run(request, action, handler, states, open_id=UUID(open_id) if is_uuid(open_id) else None)
 

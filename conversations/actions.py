@@ -133,6 +133,11 @@ def _check_not_room(conversation: Conversation, what: str) -> None:
         raise ActionRefused(f"Chat rooms cannot be {what}.")
 
 
+def _check_room_on(conversation: Conversation) -> None:
+    if conversation.is_room_turned_off:
+        raise ActionRefused("This team's chat room is turned off: its history is read-only.")
+
+
 def _counts_changed(conversation: Conversation) -> None:
     """Everyone with access may see different sidebar counts after this transaction.
 
@@ -338,6 +343,8 @@ def do_snooze(
     For everyone: every participant's copy is snoozed and it leaves the team inbox."""
     if until <= timezone.now():
         raise ActionRefused("Pick a time in the future.")
+    if for_everyone and conversation.is_room:
+        raise ActionRefused("Chat rooms are snoozed for yourself only.")
     if acting_user.snooze_leave_in_inbox != leave_in_inbox:
         acting_user.snooze_leave_in_inbox = leave_in_inbox
         acting_user.save(update_fields=["snooze_leave_in_inbox"])
@@ -462,7 +469,7 @@ def do_trash(conversation: Conversation, *, acting_user: User, from_team_inbox: 
     mine = conversation.assignments.filter(user=acting_user).select_related("user").first()
     if mine:
         _unassign(conversation, mine, acting_user)
-    if from_team_inbox and conversation.team_id:
+    if from_team_inbox and conversation.team_id and not conversation.is_room:
         states = ConversationState.objects.filter(conversation=conversation).exclude(location=Location.TRASHED)
         for row in states:
             row.location_before_trash = row.location
@@ -505,6 +512,7 @@ def do_delete_forever(conversation: Conversation, *, acting_user: User) -> None:
     """Trash again from Trash. The owner of the account the mail came through deletes it for
     everyone; anyone else only gives up their own access."""
     state = _state_of(conversation, acting_user)
+    _check_not_room(conversation, "deleted forever")
     if state.location != Location.TRASHED:
         raise ActionRefused("Only conversations in Trash can be deleted forever.")
     owns_account = Message.objects.filter(conversation=conversation, account__owner=acting_user).exists()
@@ -583,6 +591,7 @@ def do_mark_spam(
     """Spam for me; from a team inbox, spam for the whole team (it leaves the team inbox).
     `block` also blocks the sender's address or domain, so their next mail goes to Spam."""
     state = _state_of(conversation, acting_user)
+    _check_not_room(conversation, "marked as spam")
     if not can_mark_spam(conversation, acting_user):
         raise PermissionDenied("Only mail from accounts you own or share can be marked as spam.")
     if block:
@@ -817,6 +826,7 @@ def do_post_comment(
     body = body.strip()
     if not body and not files and quote is None:
         raise ActionRefused("Write something first.")
+    _check_room_on(conversation)
     if problem := comment_files.upload_problem(files):
         raise ActionRefused(problem)
     state = _state_of(conversation, author)
@@ -843,6 +853,8 @@ def do_post_comment(
     others.filter(watching=True, location__in=[Location.NONE, Location.ARCHIVED]).update(location=Location.INBOX)
     mentions = mentioned(conversation, body)
     mentions.users.discard(author.id)
+    if conversation.is_room:  # who is in a room follows its organization, team or pair, not mentions
+        mentions.users &= set(others.values_list("user_id", flat=True))
     if mentions.everyone:
         others.filter(location__in=[Location.NONE, Location.ARCHIVED]).update(location=Location.INBOX)
     if mentions.users:
@@ -850,6 +862,9 @@ def do_post_comment(
     record_mentions(comment, users=mentions.users, everyone=mentions.everyone)
     conversation.last_activity_at = now
     conversation.save(update_fields=["last_activity_at"])
+    if conversation.is_room:  # a room's row in the list shows its latest message
+        conversation.preview = f"{author.display_name}: {body}"[:300]
+        conversation.save(update_fields=["preview"])
     ConversationState.objects.filter(conversation=conversation).update(last_activity_at=now)
     search_index.queue(conversation.organization_id, [conversation.id])
     _counts_changed(conversation)
@@ -907,6 +922,7 @@ def _comment_of(conversation: Conversation, comment_id: str) -> Comment:
 @transaction.atomic
 def do_edit_comment(conversation: Conversation, comment_id: str, *, acting_user: User, body: str) -> None:
     """Only its author edits a comment; it shows as edited."""
+    _check_room_on(conversation)
     comment = _comment_of(conversation, comment_id)
     if comment.author_id != acting_user.id:
         raise ActionRefused("Only its author can edit a comment.")
@@ -941,6 +957,7 @@ def do_toggle_reaction(conversation: Conversation, comment_id: str, *, acting_us
     """Add my reaction to a comment, or take it back. Its author sees it in their Activity feed;
     nothing turns unread or comes back to an Inbox."""
     _state_of(conversation, acting_user)
+    _check_room_on(conversation)
     if emoji not in REACTIONS:
         raise ActionRefused("Pick one of the offered reactions.")
     comment = _comment_of(conversation, comment_id)
@@ -975,6 +992,8 @@ def do_share_conversation(
     """Give people, or every member of teams, access to the conversation: in their Inbox, or
     (unchecked "Show in their inbox") archived, for reference. The choice is remembered."""
     _state_of(conversation, acting_user)
+    if conversation.is_room:
+        raise ActionRefused("People join a chat room with its organization or team: rooms cannot be shared.")
     users, teams = list(users), list(teams)
     if any(team.organization_id != conversation.organization_id for team in teams):
         raise ActionRefused("Share with teams of the conversation's organization.")
@@ -1002,6 +1021,8 @@ def do_share_conversation(
 def do_remove_access(conversation: Conversation, user: User, *, acting_user: User) -> None:
     """Take someone off the conversation, at once: their copy goes, and so does their assignment."""
     _state_of(conversation, acting_user)
+    if conversation.is_room:
+        raise ActionRefused("People leave a chat room with its organization or team: nobody is removed from it.")
     state = ConversationState.objects.filter(conversation=conversation, user=user).first()
     if state is None:
         return

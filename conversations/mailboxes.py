@@ -21,6 +21,7 @@ from conversations.models import (
     Location,
     Status,
 )
+from conversations.rooms import room_conversation_ids
 from inboxes.models import Team, TeamMembership, TeamRole, User
 
 
@@ -94,6 +95,7 @@ PERSONAL_MAILBOXES = [
     Mailbox("archive", "Archive", "archive"),
     Mailbox("trash", "Trash", "trash"),
     Mailbox("spam", "Spam", "spam"),
+    Mailbox("rooms", "Rooms", "chat"),
 ]
 TEAM_MAILBOXES = [
     ("inbox", "Team inbox", "team"),
@@ -155,6 +157,8 @@ def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) ->
     if key == "drafts":
         # Drafts arrive with the email-out work; until then no conversation has one.
         return visible.none()
+    if key == "rooms":
+        return visible.filter(conversation_id__in=room_conversation_ids(user))
     raise ValueError(key)
 
 

@@ -121,6 +121,11 @@ class Conversation(models.Model):
         return self.kind in (ConversationKind.TEAM_ROOM, ConversationKind.ORG_ROOM, ConversationKind.DIRECT)
 
     @property
+    def is_room_turned_off(self) -> bool:
+        """A team's room after its Chat room option was set to No: kept, out of the sidebar, read-only."""
+        return self.kind == ConversationKind.TEAM_ROOM and not (self.team and self.team.has_chat_room)
+
+    @property
     def display_subject(self) -> str:
         return self.subject or "(no subject)"
 
@@ -379,6 +384,7 @@ class AccessSource(models.TextChoices):
     ADDED = "added", "Added"
     ASSIGNMENT = "assignment", "Assignment"
     CREATOR = "creator", "Creator"
+    ROOM = "room", "Room"
 
 
 class ConversationStateQuerySet(models.QuerySet["ConversationState"]):
@@ -721,3 +727,48 @@ class SubtaskAssignee(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} on {self.subtask_id}"
+
+
+ROOM_KINDS = [ConversationKind.TEAM_ROOM, ConversationKind.ORG_ROOM, ConversationKind.DIRECT]
+
+
+class Room(models.Model):
+    """What makes a conversation a chat room, and whose room it is: the organization's (one per
+    organization), a team's (one per team), or two coworkers' (one per pair, `user_low` holding
+    the smaller id). The constraints keep them single even when two people open one at once."""
+
+    conversation = models.OneToOneField(Conversation, primary_key=True, on_delete=models.CASCADE, related_name="room")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=ConversationKind.choices)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    user_low = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    user_high = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"], condition=Q(kind=ConversationKind.ORG_ROOM), name="one_organization_room"
+            ),
+            models.UniqueConstraint(
+                fields=["team"], condition=Q(kind=ConversationKind.TEAM_ROOM), name="one_team_room"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "user_low", "user_high"],
+                condition=Q(kind=ConversationKind.DIRECT),
+                name="one_direct_room_per_pair",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=ConversationKind.DIRECT) | Q(user_low__lt=models.F("user_high")),
+                name="direct_room_pair_sorted",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=ConversationKind.TEAM_ROOM) | Q(team__isnull=False), name="team_room_has_team"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.conversation_id}"

@@ -117,6 +117,8 @@ def render_row(state: ConversationState, *, mailbox: Mailbox, open_id: object = 
         classes += " shared"
     if state.snooze_due:
         classes += " due"
+    if c.is_room:
+        classes += " room"
     stripe = escape(team.color if team else c.organization.color)
     snippet = getattr(state, "snippet", None)  # set on search results
     if snippet:

@@ -12,6 +12,7 @@ from typing import Any
 from conversations.counts import sidebar_counts
 from conversations.mailboxes import PERSONAL_MAILBOXES, Mailbox, label_mailbox, team_mailbox
 from conversations.models import ConversationState, Label
+from conversations.rooms import rooms_sidebar
 from conversations.search_views import search_shortcuts
 from inboxes.models import Membership, Organization, Team, TeamMembership, User
 
@@ -91,4 +92,5 @@ def sidebar_context(user: User) -> dict[str, Any]:
         "sidebar_more": more,
         "sidebar_counts": counts,
         "can_manage_any": any(m.can_manage for m in memberships),
+        **rooms_sidebar(user, memberships, team_memberships),
     }

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from conversations import action_views, activity_views, comment_views, mail_views, search_views, task_views, views
+from conversations import (
+    action_views,
+    activity_views,
+    comment_views,
+    mail_views,
+    room_views,
+    search_views,
+    task_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,6 +27,8 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/act/<slug:action>/", action_views.conversation_action, name="conversation_action"),
     path("c/<uuid:conversation_id>/mentions/", views.mention_suggestions, name="mention_suggestions"),
     path("bulk/<slug:action>/", action_views.bulk_action, name="bulk_action"),
+    path("rooms/<uuid:org_id>/direct/<uuid:user_id>/", room_views.open_direct_room, name="open_direct_room"),
+    path("rooms/<uuid:org_id>/coworkers/", room_views.coworkers, name="room_coworkers"),
     path("searches/suggest/", search_views.search_suggestions, name="search_suggestions"),
     path("searches/filters/", search_views.search_filters, name="search_filters"),
     path("searches/save/", search_views.save_search, name="save_search"),

@@ -29,13 +29,14 @@ from inboxes.models import (
     TeamRole,
     User,
 )
-from inboxes.signals import member_removed, team_members_changed
+from inboxes.signals import member_removed, organization_created, team_members_changed, team_updated
 
 
 @transaction.atomic
 def do_create_organization(*, name: str, owner: User) -> Organization:
     organization = Organization.objects.create(name=name)
     Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
+    organization_created.send(Organization, organization=organization, owner=owner)
     return organization
 
 
@@ -73,6 +74,7 @@ def do_update_team(
     team.assign_on_reply = assign_on_reply
     team.reply_to_assigned_goes_to_team_inbox = reply_to_assigned_goes_to_team_inbox
     team.save()
+    team_updated.send(Team, team=team)
 
 
 @transaction.atomic

@@ -7,3 +7,7 @@ from django.dispatch import Signal
 team_members_changed = Signal()
 # kwargs: organization, user. Sent inside the transaction, after the membership row is deleted.
 member_removed = Signal()
+# kwargs: organization, owner. Sent inside the transaction, after the owner's membership row.
+organization_created = Signal()
+# kwargs: team. Sent inside the transaction, after the team's settings were saved.
+team_updated = Signal()
