@@ -1,6 +1,8 @@
 from django.urls import path
 
-from conversations import action_views, mail_views, search_views, views
+from conversations import action_views, label_views, mail_views, search_views, views
+
+labels_settings = "settings/orgs/<uuid:org_id>/labels/"
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,4 +29,11 @@ urlpatterns = [
     path("messages/<uuid:message_id>/cid/<str:content_id>", mail_views.message_inline_part, name="message_inline_part"),
     path("messages/<uuid:message_id>/raw/", mail_views.message_raw, name="message_raw"),
     path("img-proxy/", mail_views.image_proxy, name="image_proxy"),
+    path("c/<uuid:conversation_id>/labels/", label_views.label_picker, name="label_picker"),
+    path("bulk-labels/", label_views.bulk_label_menu, name="bulk_label_menu"),
+    path(labels_settings, label_views.labels_settings, name="settings_labels"),
+    path(labels_settings + "new/", label_views.create_label, name="settings_label_create"),
+    path(labels_settings + "<uuid:label_id>/", label_views.edit_label, name="settings_label"),
+    path(labels_settings + "<uuid:label_id>/save/", label_views.update_label, name="settings_label_update"),
+    path(labels_settings + "<uuid:label_id>/delete/", label_views.delete_label, name="settings_label_delete"),
 ]
