@@ -189,12 +189,12 @@ class LabelForm(forms.Form):
         personal = [(key, node.path) for key, node in self.parents.items() if node.label.is_personal]
         if label is not None:
             organization, personal = ([], personal) if label.is_personal else (organization, [])
-        parent = cast(forms.ChoiceField, self.fields["parent"])
-        parent.choices = [("", "— Top level —")]
+        choices: list[Any] = [("", "— Top level —")]
         if organization:
-            parent.choices.append(("Organization labels", organization))
+            choices.append(("Organization labels", organization))
         if personal:
-            parent.choices.append(("My labels", personal))
+            choices.append(("My labels", personal))
+        cast(forms.ChoiceField, self.fields["parent"]).choices = choices
         kind = cast(forms.ChoiceField, self.fields["kind"])
         if label is not None:
             kind.disabled = True

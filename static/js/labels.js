@@ -44,7 +44,6 @@
     const create = panel.querySelector(".label-create");
     if (create) {
       create.hidden = typed === "" || exact;
-      create.value = input.value.trim();
       create.querySelector(".label-create-name").textContent = `“${input.value.trim()}”`;
     }
     const none = panel.querySelector(".label-no-match");
@@ -60,6 +59,15 @@
     const box = event.target;
     if (!box.matches || !box.matches(".label-picker input[name='label_ids']")) return;
     box.form.querySelectorAll(`input[name='label_ids'][value='${box.value}']`).forEach((other) => { other.checked = box.checked; });
+  });
+
+  // "Create …": the typed name goes with the checked labels.
+  document.addEventListener("click", (event) => {
+    const create = event.target.closest && event.target.closest(".label-picker .label-create");
+    if (!create) return;
+    const form = create.form;
+    form.querySelector(".label-new-name").value = form.querySelector(".label-search").value.trim();
+    form.requestSubmit();
   });
 
   function visibleOptions(panel) { return options(panel).filter((o) => !o.hidden); }
@@ -89,8 +97,7 @@
     event.stopPropagation();
     if (form) {
       const create = form.querySelector(".label-create");
-      const onlyCreate = create && !create.hidden && visibleOptions(panel).length === 0;
-      form.requestSubmit(onlyCreate ? create : form.querySelector(".label-picker-footer button[type='submit']"));
+      if (create && !create.hidden && visibleOptions(panel).length === 0) create.click(); else form.requestSubmit();
     } else if (document.activeElement.matches("button")) {
       document.activeElement.click();
     } else {
