@@ -19,7 +19,7 @@ from conversations import labels
 from conversations.actions import ActionRefused
 from conversations.labels import LabelNode, label_tree
 from conversations.mailboxes import Mailbox
-from conversations.models import Conversation, Label, LabelVisibility
+from conversations.models import Conversation, ConversationLabel, Label, LabelVisibility
 from conversations.views import get_state_for_user
 from inboxes.access import get_membership
 from inboxes.forms import ColorField
@@ -77,11 +77,7 @@ def label_picker(request: AuthenticatedRequest, conversation_id: UUID) -> HttpRe
     conversation = get_state_for_user(request, conversation_id).conversation
     visible = list(Label.objects.visible_to(request.user).filter(organization_id=conversation.organization_id))
     nodes = label_tree(visible)
-    applied = set(
-        Label.objects.filter(id__in=[n.label.id for n in nodes], conversations=conversation).values_list(
-            "id", flat=True
-        )
-    )
+    applied = set(ConversationLabel.objects.filter(conversation=conversation).values_list("label_id", flat=True))
     recent_ids = labels.recent_labels(request.user, [conversation.organization_id])
     by_id = {node.label.id: node for node in nodes}
     membership = get_membership(request.user, conversation.organization_id)

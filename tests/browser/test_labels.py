@@ -141,7 +141,8 @@ def test_settings_create_edit_and_delete_labels(page, live_server, cast, page_er
     expect(form.get_by_label("Name")).to_be_focused()
     form.get_by_label("Name").fill("Invoices")
     form.get_by_role("button", name="Save label").click()
-    expect(page.locator("#organization-labels")).to_contain_text("Invoices")
+    expect(page.locator("#organization-labels .s-row-title", has_text="Invoices")).to_be_visible()
+    expect(form.locator("h2")).to_have_text("New label")
 
     # Delete a parent with its sublabels.
     page.once("dialog", lambda dialog: dialog.accept())

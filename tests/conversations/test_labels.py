@@ -671,6 +671,8 @@ def test_settings_lists_organization_labels_and_mine_as_trees(client, cast):
     assert [r["node"].path for r in response.context["personal_rows"]] == ["Later"]
     html = response.content.decode()
     assert "Ideas from customers" in html and "Olivia only" not in html
+    assert re.search(rf'<optgroup label="Organization labels">\s*<option value="{features.id}">Features</option>', html)
+    assert '<optgroup label="My labels">' in html
     assert f'href="{_settings(cast.org)}"' in html  # the settings navigation links here
 
 
