@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import push_url, reswap, retarget, trigger_client_event
 
-from conversations import actions, quotes, snooze
+from conversations import actions, label_views, quotes, snooze
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import Conversation, ConversationState, Label
 from conversations.rows import load_rows
@@ -48,7 +48,7 @@ def mailbox_for_path(request: AuthenticatedRequest, path: str) -> Mailbox:
     if match.url_name in ("team_mailbox", "team_conversation"):
         return team_mailbox(get_team_for_member(request.user, kwargs["team_id"]), kwargs["key"]) or _inbox()
     if match.url_name in ("label_mailbox", "label_conversation"):
-        label = Label.objects.filter(id=kwargs["label_id"], organization__memberships__user=request.user).first()
+        label = Label.objects.visible_to(request.user).filter(id=kwargs["label_id"]).first()
         return label_mailbox(label) if label else _inbox()
     if match.url_name in ("mailbox", "conversation"):
         return personal_mailbox(kwargs["key"]) or _inbox()
@@ -192,12 +192,16 @@ HANDLERS: dict[str, Handler] = {
         c, r.POST.get("comment_id", ""), acting_user=r.user, body=r.POST.get("body", "")
     ),
     "delete_comment": lambda r, c, m: actions.do_delete_comment(c, r.POST.get("comment_id", ""), acting_user=r.user),
+    "label": label_views.add_label,
+    "unlabel": label_views.remove_label,
+    "set_labels": label_views.set_labels,
 }
 # The internal chat and the access menu act on one conversation, never on a selection.
 SINGLE_ONLY = {"comment", "edit_comment", "delete_comment", "react", "share", "remove_access"}
 add_task_handlers(HANDLERS, SINGLE_ONLY)
 # Offered for a selection only if every item allows them: rooms are never assigned or closed.
 NOT_FOR_ROOMS = {"close", "assign", "assign_me", "move"}
+SINGLE_ONLY |= {"set_labels"}  # the label menu of one conversation (a selection adds or removes one)
 
 
 @require_POST

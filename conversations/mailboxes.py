@@ -49,7 +49,7 @@ class Mailbox:
     @property
     def title(self) -> str:
         if self.org_label is not None:
-            return self.org_label.name
+            return self.label  # the label's "Parent/Child" path when known
         if self.team is None:
             return self.label
         return f"{self.team} · {self.label}" if self.key != "inbox" else str(self.team)
@@ -112,8 +112,8 @@ def personal_mailbox(key: str) -> Mailbox | None:
     return _BY_KEY.get(key)
 
 
-def label_mailbox(label: Label) -> Mailbox:
-    return Mailbox("label", label.name, "label", org_label=label)
+def label_mailbox(label: Label, title: str = "") -> Mailbox:
+    return Mailbox("label", title or label.name, "label", org_label=label)
 
 
 def team_mailbox(team: Team, key: str) -> Mailbox | None:

@@ -10,6 +10,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from inboxes.models import Account, Organization, Team, User
@@ -36,21 +37,72 @@ class TaskStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+class LabelVisibility(models.TextChoices):
+    """Settings › Labels › "Label is visible to": who sees, applies and removes an organization label."""
+
+    EVERYONE = "everyone", "Everyone in the organization"
+    RESTRICTED = "restricted", "Admins and auto-shared users"
+
+
+class LabelQuerySet(models.QuerySet["Label"]):
+    def visible_to(self, user: User) -> LabelQuerySet:
+        """Labels the user may see and apply: their own personal labels, and the organization
+        labels of their organizations that are visible to everyone, or to them as an owner or
+        admin or an auto-shared user (directly or through a team). One query."""
+        from conversations.labels import visible_label_q
+
+        return self.filter(visible_label_q(user.id))
+
+
 class Label(models.Model):
-    """An organization label: Missive-only, never synced to a provider. "Parent/Child" nests."""
+    """A label: an organization label (Missive-only, never synced to a provider), or with an
+    `owner` a personal label only that person sees. "Parent/Child" nests."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(max_length=80)
     color = models.CharField(max_length=7, default="#64748b")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    # Set for a personal label: visible to this person only, and applying it never shares.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="personal_labels"
+    )
+    emoji = models.CharField(max_length=16, blank=True)
+    description = models.CharField(max_length=300, blank=True)
+    visibility = models.CharField(max_length=10, choices=LabelVisibility.choices, default=LabelVisibility.EVERYONE)
+    auto_share_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="LabelAutoShareUser", blank=True, related_name="+"
+    )
+    auto_share_teams = models.ManyToManyField(Team, through="LabelAutoShareTeam", blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = LabelQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["organization", "parent", "name"], name="unique_label")]
+        constraints = [
+            # Sibling names are unique whatever their case, among the organization's labels or
+            # among one person's personal labels (top-level ones included: NULLS NOT DISTINCT).
+            models.UniqueConstraint(
+                "organization",
+                "owner",
+                "parent",
+                Lower("name"),
+                nulls_distinct=False,
+                name="unique_label",
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "owner"], name="label_org_owner")]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_personal(self) -> bool:
+        return self.owner_id is not None
 
 
 class Conversation(models.Model):
@@ -156,6 +208,52 @@ class ConversationLabel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label_id} on {self.conversation_id}"
+
+
+class LabelAutoShareUser(models.Model):
+    """Applying the label gives this person access to the conversation (Auto-shared users)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="auto_share_user_rows")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["label", "user"], name="unique_label_auto_share_user")]
+        indexes = [models.Index(fields=["user", "label"])]
+
+    def __str__(self) -> str:
+        return f"{self.label_id} shares with {self.user_id}"
+
+
+class LabelAutoShareTeam(models.Model):
+    """Applying the label gives every member of this team access to the conversation."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="auto_share_team_rows")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["label", "team"], name="unique_label_auto_share_team")]
+        indexes = [models.Index(fields=["team", "label"])]
+
+    def __str__(self) -> str:
+        return f"{self.label_id} shares with team {self.team_id}"
+
+
+class LabelPreference(models.Model):
+    """One person's use of one label: the label menu lists their recently used labels first."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="+")
+    last_used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "label"], name="unique_label_preference")]
+        indexes = [models.Index(fields=["user", "organization", "-last_used_at"], name="label_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} used {self.label_id}"
 
 
 class Assignment(models.Model):
@@ -385,6 +483,7 @@ class AccessSource(models.TextChoices):
     ASSIGNMENT = "assignment", "Assignment"
     CREATOR = "creator", "Creator"
     ROOM = "room", "Room"
+    LABEL = "label", "Label auto-share"
 
 
 class ConversationStateQuerySet(models.QuerySet["ConversationState"]):
@@ -512,6 +611,8 @@ class EventKind(models.TextChoices):
     TASK_DUE_REMOVED = "task_due_removed", "removed the due date of"
     TASK_REMINDER = "task_reminder", "Task due:"
     TASK_REMOVED = "task_removed", "removed the task"
+    LABELED = "labeled", "added the label"
+    UNLABELED = "unlabeled", "removed the label"
 
 
 # Events about one person's own view of a conversation: shown to that person only.

@@ -3,7 +3,7 @@ from typing import Any
 from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
-from conversations import actions, rooms
+from conversations import actions, labels, rooms
 from inboxes.models import Membership, Team
 from inboxes.signals import member_removed, organization_created, team_members_changed, team_updated
 
@@ -12,6 +12,7 @@ from inboxes.signals import member_removed, organization_created, team_members_c
 def on_team_members_changed(sender: Any, *, team: Any, added_user_ids: set, removed_user_ids: set, **_: Any) -> None:
     if added_user_ids:
         actions.grant_team_access(team, added_user_ids)
+        labels.grant_team_label_access(team, added_user_ids)
     if removed_user_ids:
         actions.revoke_team_access(team, removed_user_ids)
 

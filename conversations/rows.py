@@ -20,6 +20,7 @@ from django.db.models.functions import JSONObject
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
+from conversations.labels import visible_label_q
 from conversations.mailboxes import Mailbox
 from conversations.models import Assignment, ConversationLabel, ConversationState, Label, Status
 from inboxes.models import Organization, Team, User
@@ -55,10 +56,23 @@ def load_rows(states: QuerySet[ConversationState]) -> list[ConversationState]:
     assignees come as arrays of what a row shows of them, read beside each row."""
     columns: dict[str, F | ArraySubquery] = {f"row_team_{name}": F(path) for name, path in TEAM_COLUMNS.items()}
     columns |= {f"row_organization_{name}": F(path) for name, path in ORGANIZATION_COLUMNS.items()}
-    labels = ConversationLabel.objects.filter(conversation=OuterRef("conversation_id")).order_by("label__name")
+    # Only the labels the row's reader may see (not others' personal or restricted labels).
+    labels = (
+        ConversationLabel.objects.filter(conversation=OuterRef("conversation_id"))
+        .filter(visible_label_q(OuterRef("user_id"), prefix="label__"))
+        .order_by("label__name")
+    )
     assignments = Assignment.objects.filter(conversation=OuterRef("conversation_id")).order_by("created_at", "id")
     columns["row_label_values"] = ArraySubquery(
-        labels.values(json=JSONObject(name="label__name", color="label__color"))
+        labels.values(
+            json=JSONObject(
+                name="label__name",
+                color="label__color",
+                emoji="label__emoji",
+                owner_id="label__owner_id",
+                parent_name="label__parent__name",
+            )
+        )
     )
     columns["row_assignee_values"] = ArraySubquery(
         assignments.values(json=JSONObject(user_id="user_id", name="user__name", email="user__email"))
@@ -78,12 +92,21 @@ def load_rows(states: QuerySet[ConversationState]) -> list[ConversationState]:
         if values[0] not in organizations:
             organizations[values[0]] = Organization.from_db(states.db, list(ORGANIZATION_COLUMNS), values)
         conversation.organization = organizations[values[0]]
-        conversation.row_labels = [Label(**label) for label in row.row_label_values]  # type: ignore[attr-defined]
+        conversation.row_labels = [_label(**label) for label in row.row_label_values]  # type: ignore[attr-defined]
         conversation.row_assignees = [  # type: ignore[attr-defined]
             _person(people, **person)
             for person in row.row_assignee_values  # type: ignore[attr-defined]
         ]
     return rows
+
+
+def _label(
+    name: str, color: str, emoji: str = "", owner_id: str | None = None, parent_name: str | None = None
+) -> Label:
+    """What a row's label chip shows: "Parent/Child", its color and icon, personal or not."""
+    label = Label(name=name, color=color, emoji=emoji, owner_id=UUID(owner_id) if owner_id else None)
+    label.chip_text = f"{parent_name}/{name}" if parent_name else name  # type: ignore[attr-defined]
+    return label
 
 
 def _person(people: dict[str, User], user_id: str, name: str, email: str) -> User:
@@ -161,7 +184,10 @@ def render_row(state: ConversationState, *, mailbox: Mailbox, open_id: object = 
             parts.append(f'<span class="chip chip-team" style="--chip: {escape(team.color)}">{escape(team)}</span>')
         parts.append("\n      ")
         parts.extend(
-            f'<span class="chip chip-label" style="--chip: {escape(label.color)}">{escape(label.name)}</span>'
+            f'<span class="chip chip-label{" chip-personal" if label.owner_id else ""}" '
+            f'style="--chip: {escape(label.color)}">'
+            + (f'<span class="chip-emoji">{escape(label.emoji)}</span>' if label.emoji else "")
+            + f"{escape(getattr(label, 'chip_text', label.name))}</span>"
             for label in labels
         )
         parts.append('\n      <span class="row-assignees">')

@@ -379,7 +379,7 @@ class Search:
 
     def _op_label(self, value: str) -> Q:
         wanted = normalize(value).replace("-", " ")
-        labels = {label.id: label for label in Label.objects.filter(organization_id__in=self.organization_ids)}
+        labels = {label.id: label for label in Label.objects.visible_to(self.user)}
         ids = [i for i, label in labels.items() if wanted in (_key(label.name), _key(label_path(label, labels)))]
         if not ids:
             raise SearchError(f"No label is called “{value}”. Labels with spaces take hyphens or quotes.")
@@ -435,7 +435,7 @@ def label_path(label: Label, labels: dict[Any, Label] | None = None) -> str:
     else through label.parent (select_related it)."""
     if not label.parent_id:
         return label.name
-    parent = labels[label.parent_id] if labels is not None else label.parent
+    parent = labels.get(label.parent_id) if labels is not None else label.parent
     return f"{label_path(parent, labels)}/{label.name}" if parent else label.name
 
 

@@ -244,9 +244,7 @@ def search_filters(request: AuthenticatedRequest) -> HttpResponse:
         "mailbox_url": mailbox_url,
         "teams": Team.objects.filter(memberships__user=request.user).order_by("name").distinct()[:FILTER_CHOICES],
         "accounts": Account.objects.filter(organization_id__in=organization_ids).order_by("address")[:FILTER_CHOICES],
-        "labels": Label.objects.filter(organization_id__in=organization_ids)
-        .select_related("parent")
-        .order_by("name")[:FILTER_CHOICES],
+        "labels": Label.objects.visible_to(request.user).select_related("parent").order_by("name")[:FILTER_CHOICES],
         "people": User.objects.filter(memberships__organization_id__in=organization_ids)
         .exclude(id=request.user.id)
         .order_by("name", "email")
@@ -292,10 +290,7 @@ def _mailbox_suggestions(user: User, fragment: str) -> list[Suggestion]:
 
 
 def _label_suggestions(user: User, fragment: str) -> list[Suggestion]:
-    organization_ids = Membership.objects.filter(user=user).values("organization_id")
-    labels = Label.objects.filter(organization_id__in=organization_ids, name__icontains=fragment).select_related(
-        "parent"
-    )
+    labels = Label.objects.visible_to(user).filter(name__icontains=fragment).select_related("parent")
     return [
         Suggestion("label", label_path(label), label_mailbox(label).url, "Label")
         for label in labels.order_by("name")[:SUGGESTIONS_PER_KIND]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conversations.counts import sidebar_counts
+from conversations.labels import label_tree
 from conversations.mailboxes import PERSONAL_MAILBOXES, Mailbox, label_mailbox, team_mailbox
 from conversations.models import ConversationState, Label
 from conversations.rooms import rooms_sidebar
@@ -45,11 +46,20 @@ class PinnedEntry:
 
 
 @dataclass
+class LabelEntry:
+    """A label of the sidebar: its mailbox, indented by its depth in the tree."""
+
+    mailbox: Mailbox
+    depth: int
+
+
+@dataclass
 class OrganizationEntry:
     organization: Organization
     membership: Membership
     teams: list[TeamEntry]
-    labels: list[Mailbox] = field(default_factory=list)
+    labels: list[LabelEntry] = field(default_factory=list)
+    personal_labels: list[LabelEntry] = field(default_factory=list)
 
 
 def sidebar_context(user: User) -> dict[str, Any]:
@@ -64,15 +74,20 @@ def sidebar_context(user: User) -> dict[str, Any]:
         teams_by_org[tm.team.organization_id].append(
             TeamEntry(team=tm.team, role=tm.role, unread=counts["teams"].get(str(tm.team_id), 0), mailboxes=mailboxes)
         )
-    labels_by_org: dict[Any, list[Mailbox]] = defaultdict(list)
-    for label in Label.objects.filter(organization__in=[m.organization_id for m in memberships]).order_by("name"):
-        labels_by_org[label.organization_id].append(label_mailbox(label))
+    # Only the labels this user may see, personal ones apart, each as a tree.
+    labels_by_org: dict[Any, list[LabelEntry]] = defaultdict(list)
+    personal_by_org: dict[Any, list[LabelEntry]] = defaultdict(list)
+    for node in label_tree(Label.objects.visible_to(user)):
+        label = node.label
+        entries = personal_by_org if label.is_personal else labels_by_org
+        entries[label.organization_id].append(LabelEntry(label_mailbox(label, node.path), node.depth))
     organizations = [
         OrganizationEntry(
             organization=m.organization,
             membership=m,
             teams=teams_by_org[m.organization_id],
             labels=labels_by_org[m.organization_id],
+            personal_labels=personal_by_org[m.organization_id],
         )
         for m in memberships
     ]

@@ -7,3 +7,8 @@ from django.dispatch import Signal
 # "star", "unstar"}. Sent inside the action's transaction: a receiver may raise ActionRefused
 # (e.g. "Mailboxes not configured") to stop the action, and should schedule its work on commit.
 provider_change = Signal()
+
+# An organization label was added to or removed from a conversation ("label changed" rules).
+# kwargs: conversation_id, label_id, added (bool), acting_user_id. Sent after commit. Personal
+# labels send nothing.
+label_changed = Signal()

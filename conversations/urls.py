@@ -4,12 +4,15 @@ from conversations import (
     action_views,
     activity_views,
     comment_views,
+    label_views,
     mail_views,
     room_views,
     search_views,
     task_views,
     views,
 )
+
+labels_settings = "settings/orgs/<uuid:org_id>/labels/"
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -50,4 +53,11 @@ urlpatterns = [
     path("tasks/new/", task_views.new_task, name="new_task"),
     path("tasks/teams/<uuid:team_id>/", task_views.team_tasks, name="team_tasks"),
     path("tasks/<slug:task_kind>/<uuid:task_id>/", task_views.update_task, name="update_task"),
+    path("c/<uuid:conversation_id>/labels/", label_views.label_picker, name="label_picker"),
+    path("bulk-labels/", label_views.bulk_label_menu, name="bulk_label_menu"),
+    path(labels_settings, label_views.labels_settings, name="settings_labels"),
+    path(labels_settings + "new/", label_views.create_label, name="settings_label_create"),
+    path(labels_settings + "<uuid:label_id>/", label_views.edit_label, name="settings_label"),
+    path(labels_settings + "<uuid:label_id>/save/", label_views.update_label, name="settings_label_update"),
+    path(labels_settings + "<uuid:label_id>/delete/", label_views.delete_label, name="settings_label_delete"),
 ]

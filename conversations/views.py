@@ -18,6 +18,7 @@ from django_htmx.http import trigger_client_event
 
 from conversations import comment_files, snooze
 from conversations.actions import MENTION_ALL, REACTIONS, WEBMAIL_DOMAINS, do_mark_conversation_read, mention_handle
+from conversations.labels import get_label_for_user, header_labels, label_path
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import (
     AccessSource,
@@ -29,7 +30,6 @@ from conversations.models import (
     ConversationEvent,
     ConversationState,
     Direction,
-    Label,
     Message,
 )
 from conversations.rows import load_rows
@@ -96,11 +96,9 @@ def team_mailbox_view(
 def label_mailbox_view(
     request: AuthenticatedRequest, label_id: UUID, conversation_id: UUID | None = None
 ) -> HttpResponse:
-    """Conversations with an organization label, among those the user can access."""
-    label = Label.objects.filter(id=label_id, organization__memberships__user=request.user).first()
-    if label is None:
-        raise Http404("No such label.")
-    return render_mailbox(request, label_mailbox(label), conversation_id)
+    """Conversations with a label the user may see, among those the user can access."""
+    label = get_label_for_user(request.user, label_id)
+    return render_mailbox(request, label_mailbox(label, label_path(label)), conversation_id)
 
 
 def render_mailbox(
@@ -287,6 +285,7 @@ def header_context(
         "people": people,
         "assignees": assignees,
         "spam": _spam_options(state, messages, request.user),
+        "header_labels": header_labels(request.user, conversation),
     }
 
 
