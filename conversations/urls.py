@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import action_views, mail_views, search_views, views
+from conversations import action_views, mail_views, merge_views, search_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,4 +27,10 @@ urlpatterns = [
     path("messages/<uuid:message_id>/cid/<str:content_id>", mail_views.message_inline_part, name="message_inline_part"),
     path("messages/<uuid:message_id>/raw/", mail_views.message_raw, name="message_raw"),
     path("img-proxy/", mail_views.image_proxy, name="image_proxy"),
+    path("c/<uuid:conversation_id>/merge/", merge_views.merge_dialog, name="merge_dialog"),
+    path("c/<uuid:conversation_id>/merge/candidates/", merge_views.merge_candidates, name="merge_candidates"),
+    path("c/<uuid:conversation_id>/merge/do/", merge_views.merge_conversation, name="merge_conversation"),
+    path("merge/", merge_views.merge_batch_dialog, name="merge_batch_dialog"),
+    path("merge/do/", merge_views.merge_batch, name="merge_batch"),
+    path("messages/<uuid:message_id>/move-out/", merge_views.move_message_out, name="move_message_out"),
 ]
