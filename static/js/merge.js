@@ -116,6 +116,17 @@
     }
   }, true);
 
+  // A finished request from inside #modal closes it (app.js: prompts close once answered). The
+  // dialog stays open through its own steps (search, pick, swap, a refusal: the answer is the
+  // dialog again, or its results) and closes once the merged conversation fills the pane.
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const { elt, target } = event.detail || {};
+    if (!target) return;
+    const nextStep = target.id === "modal" && target.querySelector(".merge-modal");
+    const results = target.id === "merge-candidates" && elt && elt.closest && elt.closest(".merge-modal");
+    if (nextStep || results) event.stopPropagation();
+  }, true);
+
   // Typing a new subject picks the "New subject" option.
   document.addEventListener("focusin", (event) => {
     if (!event.target.matches || !event.target.matches("[data-merge-new-subject]")) return;
