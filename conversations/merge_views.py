@@ -117,6 +117,9 @@ def merge_candidates(request: AuthenticatedRequest, conversation_id: UUID) -> Ht
 @login_required
 def merge_conversation(request: AuthenticatedRequest, conversation_id: UUID) -> HttpResponse:
     """Merge the open conversation and the picked one, in the picked direction."""
+    done = _already_merged(request, conversation_id, request.POST.get("other", ""))
+    if done is not None:
+        return _show(request, done)
     this = get_state_for_user(request, conversation_id).conversation
     other = _other(request, request.POST.get("other", ""))
     direction = request.POST.get("direction", INTO_THIS)
@@ -140,6 +143,18 @@ def merge_conversation(request: AuthenticatedRequest, conversation_id: UUID) -> 
         )
         return reswap(retarget(response, "#modal"), "innerHTML")
     return _show(request, target.id)
+
+
+def _already_merged(request: AuthenticatedRequest, this_id: UUID, other: str) -> UUID | None:
+    """A Merge sent again (a double click, a retry) after it went through: its result."""
+    if not is_uuid(other):
+        return None
+    other_id = UUID(other)
+    if merge.merged_into(request.user, other_id) == this_id:
+        return this_id
+    if merge.merged_into(request.user, this_id) == other_id:
+        return other_id
+    return None
 
 
 def _selection(request: AuthenticatedRequest, ids: list[str]) -> list[ConversationState]:

@@ -536,6 +536,20 @@ def test_merging_this_conversation_into_the_other_one(client, cast):
     assert Message.objects.filter(conversation=other).count() == 2
 
 
+def test_sending_the_same_merge_twice_shows_the_merged_conversation(client, cast):
+    current, other = _thread(cast.support_account, "Current"), _thread(cast.support_account, "Other")
+    login(client, cast.owner)
+    url = reverse("merge_conversation", args=[current.id])
+    data = {"other": other.id, "direction": "into_this", "subject_choice": "auto", "return_to": "/m/all/"}
+
+    first = client.post(url, data, headers={"HX-Request": "true"})
+    again = client.post(url, data, headers={"HX-Request": "true"})
+
+    assert first.status_code == again.status_code == 200
+    assert again.headers["HX-Push-Url"] == reverse("conversation", args=["all", current.id])
+    assert ConversationEvent.objects.filter(conversation=current, kind=EventKind.MERGED).count() == 1
+
+
 def test_a_refused_merge_shows_its_reason_in_the_dialog(client, cast):
     current, other = _thread(cast.personal_account, "Current"), _thread(cast.personal_account, "Other")
     for conversation in (current, other):
