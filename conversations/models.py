@@ -116,6 +116,8 @@ class Conversation(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="conversations")
     kind = models.CharField(max_length=10, choices=ConversationKind.choices, default=ConversationKind.THREAD)
     subject = models.CharField(max_length=500, blank=True)
+    # Renamed by hand (not an email's subject): decides which subject a merge keeps.
+    subject_is_custom = models.BooleanField(default=False)
     status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
     # True exactly when the conversation waits in its team's inbox: see actions.refresh_team_inbox.
@@ -613,6 +615,9 @@ class EventKind(models.TextChoices):
     TASK_REMOVED = "task_removed", "removed the task"
     LABELED = "labeled", "added the label"
     UNLABELED = "unlabeled", "removed the label"
+    MERGED = "merged", "merged in"
+    EMAIL_MOVED_OUT = "email_moved_out", "moved an email to"
+    EMAIL_MOVED_IN = "email_moved_in", "moved this email here from"
 
 
 # Events about one person's own view of a conversation: shown to that person only.
@@ -873,3 +878,16 @@ class Room(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.conversation_id}"
+
+
+class ConversationRedirect(models.Model):
+    """What is left of a conversation merged into another: opening its old address leads to
+    `conversation`. Redirects to a conversation that is merged in turn follow it (merge.py)."""
+
+    old_id = models.UUIDField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="redirects")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.old_id} -> {self.conversation_id}"

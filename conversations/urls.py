@@ -6,6 +6,7 @@ from conversations import (
     comment_views,
     label_views,
     mail_views,
+    merge_views,
     room_views,
     search_views,
     task_views,
@@ -60,4 +61,10 @@ urlpatterns = [
     path(labels_settings + "<uuid:label_id>/", label_views.edit_label, name="settings_label"),
     path(labels_settings + "<uuid:label_id>/save/", label_views.update_label, name="settings_label_update"),
     path(labels_settings + "<uuid:label_id>/delete/", label_views.delete_label, name="settings_label_delete"),
+    path("c/<uuid:conversation_id>/merge/", merge_views.merge_dialog, name="merge_dialog"),
+    path("c/<uuid:conversation_id>/merge/candidates/", merge_views.merge_candidates, name="merge_candidates"),
+    path("c/<uuid:conversation_id>/merge/do/", merge_views.merge_conversation, name="merge_conversation"),
+    path("merge/", merge_views.merge_batch_dialog, name="merge_batch_dialog"),
+    path("merge/do/", merge_views.merge_batch, name="merge_batch"),
+    path("messages/<uuid:message_id>/move-out/", merge_views.move_message_out, name="move_message_out"),
 ]

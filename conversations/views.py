@@ -109,8 +109,17 @@ def render_mailbox(
     target = partial or (PARTIALS.get(request.htmx.target or "") if request.htmx else None)
     context: dict = {"mailbox": mailbox}
     if conversation_id is not None:
+        try:
+            state = get_state_for_user(request, conversation_id)
+        except Http404:
+            # A conversation merged into another: its old address opens the merged one.
+            from conversations.merge_views import merged_redirect
+
+            if redirected := merged_redirect(request, mailbox, conversation_id):
+                return redirected
+            raise
         # Before the list, so the opened conversation is already read in it.
-        context.update(conversation_context(request, get_state_for_user(request, conversation_id)))
+        context.update(conversation_context(request, state))
     if target in (None, "workspace", "rows"):
         context.update(_list_context(request, mailbox))
     if target in (None, "workspace"):
