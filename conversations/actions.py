@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from conversations import search_index
+from conversations import live, search_index
 from conversations.comment_format import MENTION
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.models import (
@@ -135,6 +135,8 @@ def _counts_changed(conversation: Conversation) -> None:
     pre-commit numbers."""
     user_ids = list(ConversationState.objects.filter(conversation=conversation).values_list("user_id", flat=True))
     invalidate_counts_now_and_after_commit(user_ids)
+    # The same people see the change live (their lists, and the conversation if they have it open).
+    live.publish_after_commit(conversation_ids=[conversation.id], user_ids=user_ids, kind="changed")
 
 
 # --- Archive, close, reopen -----------------------------------------------------------------------
@@ -434,6 +436,7 @@ def do_wake_due_snoozes(*, now: datetime | None = None, limit: int = 500) -> int
         if conversation_id not in for_everyone
     )
     woken = for_everyone | {conversation_id for _, _, conversation_id, _ in due}
+    live.publish_after_commit(conversation_ids=woken, kind="changed")
     invalidate_counts_now_and_after_commit(
         ConversationState.objects.filter(conversation_id__in=woken).values_list("user_id", flat=True).distinct()
     )
@@ -502,6 +505,9 @@ def do_delete_forever(conversation: Conversation, *, acting_user: User) -> None:
         raise ActionRefused("Only conversations in Trash can be deleted forever.")
     owns_account = Message.objects.filter(conversation=conversation, account__owner=acting_user).exists()
     user_ids = list(ConversationState.objects.filter(conversation=conversation).values_list("user_id", flat=True))
+    live.publish_after_commit(
+        conversation_ids=[conversation.id], user_ids=user_ids if owns_account else [acting_user.id], kind="changed"
+    )
     if owns_account:
         conversation.delete()
         invalidate_counts_now_and_after_commit(user_ids)
@@ -726,6 +732,7 @@ def grant_team_access(
     ]
     ConversationState.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     invalidate_counts_now_and_after_commit(list(user_ids))
+    live.publish_after_commit(user_ids=list(user_ids), kind="access")
 
 
 def revoke_team_access(team: Team, user_ids: Iterable[UUID]) -> None:
@@ -735,6 +742,7 @@ def revoke_team_access(team: Team, user_ids: Iterable[UUID]) -> None:
         conversation__team=team, user_id__in=user_ids, access_source=AccessSource.TEAM
     ).delete()
     invalidate_counts_now_and_after_commit(user_ids)
+    live.publish_after_commit(user_ids=user_ids, kind="access")
 
 
 def revoke_organization_access(organization_id: UUID, user_id: UUID) -> None:
@@ -748,6 +756,7 @@ def revoke_organization_access(organization_id: UUID, user_id: UUID) -> None:
         refresh_team_inbox(conversation)
         _counts_changed(conversation)
     invalidate_counts_now_and_after_commit([user_id])
+    live.publish_after_commit(user_ids=[user_id], kind="access")
 
 
 # --- Internal comments -----------------------------------------------------------------------------
@@ -887,6 +896,7 @@ def do_edit_comment(conversation: Conversation, comment_id: str, *, acting_user:
     comment.body, comment.edited_at = body, timezone.now()
     comment.save(update_fields=["body", "edited_at"])
     search_index.queue(conversation.organization_id, [conversation.id])
+    live.publish_after_commit(conversation_ids=[conversation.id], kind="comment")
 
 
 @transaction.atomic
@@ -900,6 +910,7 @@ def do_delete_comment(conversation: Conversation, comment_id: str, *, acting_use
             raise ActionRefused("Only owners and admins can delete other people's comments.")
     comment.delete()
     search_index.queue(conversation.organization_id, [conversation.id])
+    live.publish_after_commit(conversation_ids=[conversation.id], kind="comment")
 
 
 # The reaction picker's emoji (the seed: hover a comment → emoji icon).
@@ -918,6 +929,7 @@ def do_toggle_reaction(conversation: Conversation, comment_id: str, *, acting_us
         CommentReaction.objects.create(
             organization_id=conversation.organization_id, comment=comment, user=acting_user, emoji=emoji
         )
+    live.publish_after_commit(conversation_ids=[conversation.id], kind="comment")
 
 
 # --- Sharing (the Add people menu) -----------------------------------------------------------------
