@@ -62,7 +62,7 @@
     try {
       if (work.pane) await refreshPane();
       if (work.list) await refreshList();
-      if (work.counts) document.body.dispatchEvent(new CustomEvent("counts-changed"));
+      if (work.counts) await refreshSidebar();
     } catch (error) {
       // A failed refresh is retried by the next notice; the page stays usable.
     } finally {
@@ -73,6 +73,7 @@
   function onNotice(notice) {
     const open = openId();
     if (notice.kind === "presence") {
+      presenceChanges += 1;
       if (notice.conversation === open) heartbeat();
       return;
     }
@@ -83,6 +84,22 @@
     const ids = notice.conversations;  // null: too many to list
     const concernsOpen = Boolean(open) && (notice.kind === "resync" || ids === null || (ids || []).includes(open));
     schedule({ list: true, counts: true, pane: concernsOpen || pending.pane });
+  }
+
+  /* ---- The sidebar's counts (and the badge in the title, which app.js redoes after the swap) ---- */
+  // Background requests come from an element of their own: from the body (htmx's default) they
+  // would pulse the list's loading dot, and from the sidebar they would inherit its hx-push-url.
+  const quiet = document.createElement("div");
+  quiet.id = "live-source";
+  quiet.hidden = true;
+  quiet.setAttribute("hx-push-url", "false");
+  document.body.appendChild(quiet);
+
+  function refreshSidebar() {
+    if (!document.getElementById("sidebar")) return null;
+    return window.htmx.ajax("GET", `/sidebar/?path=${encodeURIComponent(window.location.pathname)}`, {
+      source: quiet, target: "#sidebar", swap: "outerHTML",
+    });
   }
 
   /* ---- The list: fresh first page merged into the rows on screen ---- */
@@ -146,6 +163,7 @@
     const id = openId();
     if (!id || !document.getElementById("timeline")) return;
     if (busyInPane()) { setTimeout(() => schedule({ pane: true }), 1500); return; }
+    const changesBefore = presenceChanges;
     const html = await get(window.location.pathname + window.location.search, "conversation-pane");
     if (html === null || openId() !== id || busyInPane()) return;
     const fresh = fragment(html);
@@ -161,10 +179,13 @@
     updated.scrollTop = atBottom ? updated.scrollHeight : scrollTop;
     // A comment that arrived ends its author's "typing"; anyone still typing pings again soon.
     clearTyping();
+    // The header came with the viewers of when it was rendered: newer ones are asked for again.
+    if (presenceChanges !== changesBefore) heartbeat();
   }
 
   /* ---- Presence: heartbeats while a conversation is open ---- */
   let viewing = null;
+  let presenceChanges = 0;
 
   function heartbeat() {
     const id = openId();
@@ -183,11 +204,14 @@
   }
 
   setInterval(heartbeat, HEARTBEAT_MS);
-  document.addEventListener("htmx:afterSettle", (event) => {
-    if (event.detail.target.id === "sidebar") return;
+  // Opening or closing a conversation changes the address (htmx pushes it after settling).
+  function followAddress() {
     if (openId() !== viewing) { heartbeat(); clearTyping(); }
+  }
+  ["htmx:pushedIntoHistory", "htmx:replacedInHistory", "htmx:afterSettle"].forEach((name) => {
+    document.addEventListener(name, () => setTimeout(followAddress, 0));
   });
-  window.addEventListener("popstate", () => setTimeout(heartbeat, 0));
+  window.addEventListener("popstate", () => setTimeout(followAddress, 0));
   window.addEventListener("pagehide", () => { if (viewing) post(`/c/${viewing}/presence/`, { leave: "1" }, true); viewing = null; });
 
   /* ---- Typing: pinged while typing in the chat box, shown for the other viewers ---- */
@@ -199,7 +223,9 @@
     lastPing = Date.now();
     post(`/c/${id}/typing/`).catch(() => {});
   });
-  document.addEventListener("htmx:afterRequest", (event) => {
+  // Once a comment is sent, the next keystroke pings at once. (Before the request: its answer
+  // replaces the form, and events of a detached form reach no listener.)
+  document.addEventListener("htmx:beforeRequest", (event) => {
     if (event.detail.elt && event.detail.elt.id === "comment-box") lastPing = 0;
   });
 
