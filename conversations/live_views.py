@@ -8,7 +8,9 @@ that blocks its worker thread, which those servers give each request anyway.
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from uuid import UUID
 
@@ -36,18 +38,23 @@ HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 30 * 60
 # How long the browser waits before reconnecting after the stream ends or breaks.
 RETRY_MS = 2000
+# Streams that may be reading their session (a database connection each) at the same time.
+DATABASE_SLOTS = 10
 
 
 async def stream(request: HttpRequest) -> HttpResponseBase:
     """The signed-in user's live notices, as server-sent events."""
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
-    user = await request.auser()
+    # Every browser reconnects at once after a restart: a few at a time read their session, so
+    # the herd does not open more database connections than the server allows.
+    async with _database_slots():
+        user = await request.auser()
+        # A stream may stay open for half an hour: it must not keep its database connection.
+        await sync_to_async(_release_database)()
     if not user.is_authenticated:
         # Not a redirect: EventSource would follow it to the login page and retry for ever.
         return HttpResponse("Sign in to receive live updates.", status=403, content_type="text/plain")
-    # A stream may stay open for half an hour: it must not keep the session's database connection.
-    await sync_to_async(_release_database)()
     since = request.headers.get("Last-Event-ID") or request.GET.get("since") or None
     asgi = isinstance(request, ASGIRequest)
     events: Iterator[str] | AsyncIterator[str] = _async_events(user.pk, since) if asgi else _sync_events(user.pk, since)
@@ -55,6 +62,15 @@ async def stream(request: HttpRequest) -> HttpResponseBase:
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response
+
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _database_slots() -> asyncio.Semaphore:
+    """The web process's limit on streams reading their session at the same time (one per event
+    loop: a semaphore belongs to the loop it is used in)."""
+    return _slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(DATABASE_SLOTS))
 
 
 def _release_database() -> None:
