@@ -54,6 +54,7 @@ check: lint test
 bench: $(INSTALLED) imap
 	$(PY) -m missive.services exec -- $(PY) bench/run.py
 	$(PY) -m missive.services exec -- $(PY) bench/imap_sync.py
+	$(PY) -m missive.services exec -- $(PY) bench/live.py
 
 clean:
 	rm -rf var/

@@ -269,7 +269,7 @@ def count_rows(account: Any) -> dict[str, int]:
     from django.db.models import Count
 
     from channels_app.models import ImapMessage
-    from conversations.models import Attachment, Conversation, Message
+    from conversations.models import Attachment, Conversation, ConversationKind, Message
 
     by_state = dict(ImapMessage.objects.filter(account=account).values_list("state").annotate(n=Count("id")).order_by())
     messages = Message.objects.filter(account=account)
@@ -279,7 +279,10 @@ def count_rows(account: Any) -> dict[str, int]:
         "messages": messages.count(),
         "distinct_message_ids": messages.values("rfc_message_id").distinct().count(),
         "unparsed": messages.exclude(parse_error="").count(),
-        "conversations": Conversation.objects.filter(organization_id=account.organization_id).count(),
+        # Threads only: the organization's chat room is a conversation too.
+        "conversations": Conversation.objects.filter(
+            organization_id=account.organization_id, kind=ConversationKind.THREAD
+        ).count(),
         "attachments": Attachment.objects.filter(message__account=account).count(),
     }
 

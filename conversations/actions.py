@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from conversations import comment_files, quotes, search_index
+from conversations import comment_files, live, quotes, search_index
 from conversations.activity import record_activity, record_mentions, record_snooze_reminders
 from conversations.comment_format import MENTION
 from conversations.counts import invalidate_counts_now_and_after_commit
@@ -145,6 +145,8 @@ def _counts_changed(conversation: Conversation) -> None:
     pre-commit numbers."""
     user_ids = list(ConversationState.objects.filter(conversation=conversation).values_list("user_id", flat=True))
     invalidate_counts_now_and_after_commit(user_ids)
+    # The same people see the change live (their lists, and the conversation if they have it open).
+    live.publish_after_commit(conversation_ids=[conversation.id], user_ids=user_ids, kind="changed")
 
 
 # --- Archive, close, reopen -----------------------------------------------------------------------
@@ -448,6 +450,7 @@ def do_wake_due_snoozes(*, now: datetime | None = None, limit: int = 500) -> int
     )
     record_snooze_reminders([row[1:] for row in due], at=now)
     woken = for_everyone | {conversation_id for _, _, conversation_id, _ in due}
+    live.publish_after_commit(conversation_ids=woken, kind="changed")
     invalidate_counts_now_and_after_commit(
         ConversationState.objects.filter(conversation_id__in=woken).values_list("user_id", flat=True).distinct()
     )
@@ -517,6 +520,9 @@ def do_delete_forever(conversation: Conversation, *, acting_user: User) -> None:
         raise ActionRefused("Only conversations in Trash can be deleted forever.")
     owns_account = Message.objects.filter(conversation=conversation, account__owner=acting_user).exists()
     user_ids = list(ConversationState.objects.filter(conversation=conversation).values_list("user_id", flat=True))
+    live.publish_after_commit(
+        conversation_ids=[conversation.id], user_ids=user_ids if owns_account else [acting_user.id], kind="changed"
+    )
     if owns_account:
         comment_files.discard_after_commit(CommentAttachment.objects.filter(comment__conversation=conversation))
         conversation.delete()
@@ -743,6 +749,7 @@ def grant_team_access(
     ]
     ConversationState.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     invalidate_counts_now_and_after_commit(list(user_ids))
+    live.publish_after_commit(user_ids=list(user_ids), kind="access")
 
 
 def revoke_team_access(team: Team, user_ids: Iterable[UUID]) -> None:
@@ -752,6 +759,7 @@ def revoke_team_access(team: Team, user_ids: Iterable[UUID]) -> None:
         conversation__team=team, user_id__in=user_ids, access_source=AccessSource.TEAM
     ).delete()
     invalidate_counts_now_and_after_commit(user_ids)
+    live.publish_after_commit(user_ids=user_ids, kind="access")
 
 
 def revoke_organization_access(organization_id: UUID, user_id: UUID) -> None:
@@ -765,6 +773,7 @@ def revoke_organization_access(organization_id: UUID, user_id: UUID) -> None:
         refresh_team_inbox(conversation)
         _counts_changed(conversation)
     invalidate_counts_now_and_after_commit([user_id])
+    live.publish_after_commit(user_ids=[user_id], kind="access")
 
 
 # --- Internal comments -----------------------------------------------------------------------------
@@ -932,6 +941,7 @@ def do_edit_comment(conversation: Conversation, comment_id: str, *, acting_user:
     comment.body, comment.edited_at = body, timezone.now()
     comment.save(update_fields=["body", "edited_at"])
     search_index.queue(conversation.organization_id, [conversation.id])
+    live.publish_after_commit(conversation_ids=[conversation.id], kind="comment")
 
 
 @transaction.atomic
@@ -946,6 +956,7 @@ def do_delete_comment(conversation: Conversation, comment_id: str, *, acting_use
     comment_files.discard_after_commit(comment.files.all())
     comment.delete()
     search_index.queue(conversation.organization_id, [conversation.id])
+    live.publish_after_commit(conversation_ids=[conversation.id], kind="comment")
 
 
 # The reaction picker's emoji (the seed: hover a comment → emoji icon).
@@ -975,6 +986,7 @@ def do_toggle_reaction(conversation: Conversation, comment_id: str, *, acting_us
             comment=comment,
             data={"emoji": emoji},
         )
+    live.publish_after_commit(conversation_ids=[conversation.id], kind="comment")
 
 
 # --- Sharing (the Add people menu) -----------------------------------------------------------------

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from conversations import counts
+from conversations import counts, live
 from conversations.models import ActivityItem, ActivityKind, Comment, Conversation, ConversationState
 from inboxes.models import Membership, User
 
@@ -113,6 +113,8 @@ def record_activity(
             for recipient_id in allowed
         )
     counts.invalidate_counts_now_and_after_commit(allowed)
+    # The bell is part of the sidebar, which a live notice makes the recipients' browsers re-fetch.
+    live.publish_after_commit(conversation_ids=[conversation.id], user_ids=allowed, kind="activity")
     return len(allowed)
 
 

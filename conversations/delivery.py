@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations import search_index
+from conversations import live, search_index
 from conversations.actions import team_member_ids, waits_in_team_inbox
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.incoming import IncomingMessage
@@ -383,6 +383,8 @@ class _Batch:
         user_ids = [user_id for cid in self.touched for user_id in self.states[cid]]
         if user_ids:
             invalidate_counts_now_and_after_commit(user_ids)
+        # One notice per person for the whole batch, about their own conversations.
+        live.notify_after_commit(((uid, cid) for cid in self.touched for uid in self.states[cid]), kind="message")
 
 
 @transaction.atomic

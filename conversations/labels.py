@@ -22,6 +22,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 
+from conversations import live
 from conversations.actions import ActionRefused, _event, _state_of
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.models import (
@@ -379,6 +380,7 @@ def do_add_label(conversation: Conversation, label: Label, *, acting_user: User)
     if not label.is_personal:
         _grant_label_access(label, [conversation], auto_share_recipients(label), unread=True, actor=acting_user)
         _announce(conversation, label, added=True, acting_user=acting_user)
+    _publish(conversation, label, acting_user)
     return True
 
 
@@ -399,6 +401,7 @@ def do_remove_label(conversation: Conversation, label: Label, *, acting_user: Us
     )
     if not label.is_personal:
         _announce(conversation, label, added=False, acting_user=acting_user)
+    _publish(conversation, label, acting_user)
     return True
 
 
@@ -509,6 +512,13 @@ def _announce(conversation: Conversation, label: Label, *, added: bool, acting_u
             Conversation, conversation_id=conversation_id, label_id=label_id, added=added, acting_user_id=user_id
         )
     )
+
+
+def _publish(conversation: Conversation, label: Label, acting_user: User) -> None:
+    """Live updates: everyone with access sees an organization label come or go on the rows and
+    the open conversation; a personal label only concerns its owner."""
+    owner_only = [acting_user.id] if label.is_personal else None
+    live.publish_after_commit(conversation_ids=[conversation.id], user_ids=owner_only, kind="label")
 
 
 # --- What the pages show ----------------------------------------------------------------------

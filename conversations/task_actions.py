@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from conversations import live
 from conversations.actions import (
     ActionRefused,
     _counts_changed,
@@ -102,6 +103,7 @@ def notify_task(users: Iterable[User], kind: str, task: Task, actor: User | None
         actor=actor,
         data=_activity_data(task),
     )
+    live.publish_after_commit(conversation_ids=[conversation.id], kind="task")
 
 
 # Being given a task (directly or by its creation) and its reminder have their own feed items;

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "missive.middleware.ContentSecurityPolicyMiddleware",
+    "missive.middleware.LiveTabMiddleware",
 ]
 
 ROOT_URLCONF = "missive.urls"

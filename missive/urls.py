@@ -12,5 +12,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("inboxes.urls")),
     path("", include("conversations.urls")),
+    path("", include("conversations.live_urls")),
     path("", include("channels_app.urls")),
 ]

@@ -17,7 +17,7 @@ def test_add_and_remove_people_from_the_access_menu(page, live_server, cast, pag
     expect(page.locator(".conv-access summary")).to_contain_text("Private")
 
     page.locator(".conv-access summary").click()
-    page.get_by_label("Tom Teammate").check()
+    page.locator(".conv-access").get_by_label("Tom Teammate").check()
     screenshot(page, "access-menu")
     page.get_by_role("button", name="Add", exact=True).click()
 

@@ -2,7 +2,7 @@
 
 from django.core.management import call_command
 
-from conversations.models import Conversation, ConversationState, Location, Message
+from conversations.models import Conversation, ConversationKind, ConversationState, Location, Message
 from inboxes.models import Organization, Team, User
 
 
@@ -12,7 +12,9 @@ def test_seed_demo_builds_a_lived_in_organization_once(db, capsys):
 
     assert Organization.objects.count() == 1
     assert Team.objects.count() == 2 and User.objects.count() == 5
-    assert Conversation.objects.count() == 15 and Message.objects.count() == 18
+    threads = Conversation.objects.filter(kind=ConversationKind.THREAD)
+    assert threads.count() == 15 and Message.objects.count() == 18
+    assert Conversation.objects.filter(kind=ConversationKind.ORG_ROOM).count() == 1, "the General room"
     assert not Message.objects.exclude(parse_error="").exists()
     assert not Message.objects.filter(raw_file="").exists(), "every message keeps its original bytes"
     anna = User.objects.get(email="anna@demo.example")
