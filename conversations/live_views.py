@@ -12,6 +12,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from uuid import UUID
 
 import redis
@@ -103,19 +104,35 @@ async def _async_events(user_id: UUID, since: str | None) -> AsyncIterator[str]:
         # Read after subscribing: a notice published in between is both counted and received.
         current = await connection.get(live.seq_key(user_id))
         yield _opening(current.decode() if isinstance(current, bytes) else "0", since)
-        started = last_sent = time.monotonic()
-        while time.monotonic() - started < STREAM_SECONDS:
-            message = await pubsub.get_message(timeout=HEARTBEAT_SECONDS)
-            if message is not None:
-                yield _frame(message["data"])
-                last_sent = time.monotonic()
-            elif time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
-                yield ": heartbeat\n\n"
-                last_sent = time.monotonic()
+        pacer = _Pacer()
+        while pacer.running():
+            if (frame := pacer.frame(await pubsub.get_message(timeout=HEARTBEAT_SECONDS))) is not None:
+                yield frame
     finally:
         # Reached when the browser goes (Django cancels the response) or the stream times out.
         await pubsub.aclose()
         await connection.aclose()
+
+
+class _Pacer:
+    """A stream's clock, the same under ASGI and WSGI: when it ends (the browser reconnects), and
+    when a quiet stream owes the browser a heartbeat."""
+
+    def __init__(self) -> None:
+        self.started = self.last_sent = time.monotonic()
+
+    def running(self) -> bool:
+        return time.monotonic() - self.started < STREAM_SECONDS
+
+    def frame(self, message: dict[str, Any] | None) -> str | None:
+        """What to send after waiting for a message: the notice, a heartbeat, or nothing."""
+        if message is not None:
+            self.last_sent = time.monotonic()
+            return _frame(message["data"])
+        if time.monotonic() - self.last_sent >= HEARTBEAT_SECONDS:
+            self.last_sent = time.monotonic()
+            return ": heartbeat\n\n"
+        return None
 
 
 def _sync_events(user_id: UUID, since: str | None) -> Iterator[str]:
@@ -125,16 +142,11 @@ def _sync_events(user_id: UUID, since: str | None) -> Iterator[str]:
         pubsub.subscribe(live.user_channel(user_id))
         current = connection.get(live.seq_key(user_id))
         yield _opening(current.decode() if isinstance(current, bytes) else "0", since)
-        started = last_sent = time.monotonic()
-        while time.monotonic() - started < STREAM_SECONDS:
-            message = pubsub.get_message(timeout=HEARTBEAT_SECONDS)
-            if message is not None:
-                yield _frame(message["data"])
-                last_sent = time.monotonic()
-            elif time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
-                # Writing to a browser that has gone fails, which closes this generator.
-                yield ": heartbeat\n\n"
-                last_sent = time.monotonic()
+        pacer = _Pacer()
+        while pacer.running():
+            # Writing to a browser that has gone fails, which closes this generator.
+            if (frame := pacer.frame(pubsub.get_message(timeout=HEARTBEAT_SECONDS))) is not None:
+                yield frame
     finally:
         pubsub.close()
         connection.close()
