@@ -17,6 +17,7 @@ from uuid import UUID
 
 from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.utils import timezone
 
 from conversations import search_index
@@ -267,10 +268,11 @@ def _merge_labels(source: Conversation, target: Conversation) -> None:
 
 
 def _move_rows(source: Conversation, target: Conversation) -> None:
-    """Every other row pointing at the source now points at the target."""
-    for relation in Conversation._meta.related_objects:
+    """Every other row pointing at the source now points at the target. Hidden relations
+    (`related_name="+"`, such as Activity feed items) count too."""
+    for relation in Conversation._meta.get_fields(include_hidden=True):
         model = relation.related_model
-        if not relation.one_to_many or model in _MERGED_BY_HAND:
+        if not (isinstance(relation, ForeignObjectRel) and relation.one_to_many) or model in _MERGED_BY_HAND:
             continue
         name = relation.field.name
         model._base_manager.filter(**{name: source}).update(**{name: target})  # type: ignore[union-attr]

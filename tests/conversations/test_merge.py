@@ -693,3 +693,24 @@ def test_a_chain_of_merges_at_once_ends_with_everything_in_the_last(cast):
     assert not any(isinstance(o, Exception) and not isinstance(o, ActionRefused) for o in outcomes), outcomes
     total = Message.objects.filter(conversation__in=Conversation.objects.filter(id__in=[a.id, b.id, c.id])).count()
     assert total == 3
+
+
+def test_subtasks_feed_items_and_comment_files_follow_a_merge(cast, tmp_storage):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from conversations.models import ActivityItem, CommentAttachment, Subtask
+    from conversations.task_actions import do_create_subtask
+
+    source = _thread(cast.support_account, "Order 1", minutes_ago=5)
+    target = _thread(cast.support_account, "Order 1 follow-up")
+    subtask = do_create_subtask(source, acting_user=cast.owner, title="Refund", assignees=[cast.teammate])
+    png = SimpleUploadedFile("receipt.png", b"\x89PNG\r\n\x1a\n", content_type="image/png")
+    comment = do_post_comment(source, author=cast.owner, body="@teammate receipt attached", files=[png])
+
+    do_merge_conversations(source, target, acting_user=cast.owner)
+
+    assert Subtask.objects.get(id=subtask.id).conversation_id == target.id
+    assert Comment.objects.get(id=comment.id).conversation_id == target.id
+    assert CommentAttachment.objects.get(comment=comment).filename == "receipt.png"
+    feed = ActivityItem.objects.filter(recipient=cast.teammate)
+    assert feed.exists() and {item.conversation_id for item in feed} == {target.id}
