@@ -650,8 +650,9 @@ def describe(cast: Cast, loads: tuple[float, float]) -> list[str]:
 
 
 def prepare_static_files() -> None:
-    """Without DEBUG, pages name static files through the manifest `collectstatic` writes."""
-    if not settings.DEBUG and not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
+    """Without DEBUG, pages name static files through the manifest `collectstatic` writes. It
+    runs every time (copying only what changed): a manifest left by older code lacks new files."""
+    if not settings.DEBUG:
         call_command("collectstatic", interactive=False, verbosity=0)
 
 
