@@ -75,6 +75,27 @@ def visible_label_q(user: Any, prefix: str = "") -> Q:
     return Exists(member) & (Q(**{field("owner_id"): user}) | organization_label)
 
 
+def labels_visible_to_user_q(user_id: UUID) -> Q:
+    """visible_label_q for one known person, built cheaply: their organizations and roles are
+    read first (one small query) and the auto-shares are plain `IN` lists. The sidebar and every
+    label menu ask it, so the cost of building the query matters as much as running it."""
+    organizations, managed = [], []
+    for organization_id, role in Membership.objects.filter(user_id=user_id).values_list("organization_id", "role"):
+        organizations.append(organization_id)
+        if role in (Role.OWNER, Role.ADMIN):
+            managed.append(organization_id)
+    shared_with_user = LabelAutoShareUser.objects.filter(user_id=user_id).values("label_id")
+    teams = TeamMembership.objects.filter(user_id=user_id).values("team_id")
+    shared_with_team = LabelAutoShareTeam.objects.filter(team_id__in=teams).values("label_id")
+    organization_label = Q(owner__isnull=True) & (
+        Q(visibility=LabelVisibility.EVERYONE)
+        | Q(organization_id__in=managed)
+        | Q(id__in=shared_with_user)
+        | Q(id__in=shared_with_team)
+    )
+    return Q(organization_id__in=organizations) & (Q(owner_id=user_id) | organization_label)
+
+
 def get_label_for_user(user: User, label_id: UUID | str, *, organization_id: UUID | None = None) -> Label:
     """A label the user may see (and so apply), optionally of one organization; 404 otherwise."""
     label = None

@@ -48,10 +48,11 @@ class LabelQuerySet(models.QuerySet["Label"]):
     def visible_to(self, user: User) -> LabelQuerySet:
         """Labels the user may see and apply: their own personal labels, and the organization
         labels of their organizations that are visible to everyone, or to them as an owner or
-        admin or an auto-shared user (directly or through a team). One query."""
-        from conversations.labels import visible_label_q
+        admin or an auto-shared user (directly or through a team). Reads the person's
+        memberships first (labels_visible_to_user_q)."""
+        from conversations.labels import labels_visible_to_user_q
 
-        return self.filter(visible_label_q(user.id))
+        return self.filter(labels_visible_to_user_q(user.id))
 
 
 class Label(models.Model):

@@ -17,8 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Q
 from django.urls import reverse
 
 from conversations.actions import ActionRefused, _event, grant_team_access, team_member_ids
@@ -270,23 +269,25 @@ def rooms_sidebar(user: User, memberships: list[Membership], team_memberships: l
             assert coworker is not None
             link.name, link.coworker = coworker.display_name, coworker
             by_organization[room.organization_id].direct.append(link)
-    # The first coworkers by name in each organization, counted by the database: a large
-    # organization's members are not all read on every page.
-    by_name = Window(RowNumber(), partition_by=[F("organization_id")], order_by=[F("user__name"), F("user__email")])
-    coworkers = (
-        Membership.objects.filter(organization_id__in=organization_ids)
-        .exclude(user=user)
-        .annotate(position=by_name)
-        .filter(position__lte=SIDEBAR_COWORKERS + 1)
-        .select_related("user")
-        .order_by("user__name", "user__email")
-    )
-    for membership in coworkers:
-        entry = by_organization[membership.organization_id]
-        if membership.position > SIDEBAR_COWORKERS:  # type: ignore[attr-defined]
-            entry.more_coworkers = True
-        else:
-            entry.coworkers.append(membership.user)
+    # The first coworkers by name in each organization (one more tells whether there are more):
+    # a large organization's members are not all read on every page. Plain values, not models
+    # with joins: this runs on every list page, so building the query has to be cheap too.
+    for organization_id in organization_ids:
+        entry = by_organization[organization_id]
+        rows = (
+            Membership.objects.filter(organization_id=organization_id)
+            .exclude(user_id=user.id)
+            .order_by("user__name", "user__email")
+            .values_list("user_id", "user__name", "user__email")[: SIDEBAR_COWORKERS + 1]
+        )
+        prefix = reverse("open_direct_room", args=[organization_id, user.id]).removesuffix(f"{user.id}/")
+        for user_id, name, email in rows:
+            if len(entry.coworkers) == SIDEBAR_COWORKERS:
+                entry.more_coworkers = True
+                break
+            coworker = User(id=user_id, name=name, email=email)
+            coworker.direct_room_url = f"{prefix}{user_id}/"  # type: ignore[attr-defined]
+            entry.coworkers.append(coworker)
     for entry in by_organization.values():
         entry.direct.sort(key=lambda link: link.name.lower())
     return {"sidebar_rooms": dict(by_organization), "sidebar_team_rooms": team_rooms}
