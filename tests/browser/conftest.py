@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,7 +74,31 @@ def new_page(browser: Browser, errors: BrowserErrors, width: int = 1280, height:
 def page(browser: Browser, page_errors: BrowserErrors) -> Iterator[Page]:
     page = new_page(browser, page_errors)
     yield page
+    close_page(page)
+
+
+def close_page(page: Page) -> None:
+    """Close the browser, then let the server finish what the page had asked of it (a live
+    update's re-fetch, a presence heartbeat): the test database is flushed next, and a request
+    still inside a query would deadlock with the flush's TRUNCATE."""
     page.context.close()
+    wait_for_server_queries()
+
+
+def wait_for_server_queries(timeout: float = 5.0) -> None:
+    from django.db import connection
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND (state = 'active' OR state LIKE 'idle in transaction%%')"
+            )
+            (busy,) = cursor.fetchone()
+        if not busy:
+            return
+        time.sleep(0.05)
 
 
 def log_in(page: Page, base_url: str, email: str) -> None:

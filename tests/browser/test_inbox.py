@@ -7,7 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from conversations import search_index
-from tests.browser.conftest import log_in, new_page, screenshot
+from tests.browser.conftest import close_page, log_in, new_page, screenshot
 from tests.factories import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -141,5 +141,5 @@ def test_layout_holds_at_both_target_sizes(browser, live_server, cast, mail, pag
         assert lefts == sorted(lefts), "the four columns sit side by side"
         assert abs(sum(box["width"] for box in columns) - width) < 4, "they fill the window without overflow"
         screenshot(page, f"conversation-{width}")
-        page.context.close()
+        close_page(page)
     assert page_errors == []

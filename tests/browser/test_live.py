@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from inboxes.models import Role
-from tests.browser.conftest import log_in, new_page, screenshot
+from tests.browser.conftest import close_page, log_in, new_page, screenshot
 from tests.factories import MembershipFactory, UserFactory, receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -69,8 +69,8 @@ def test_a_mention_and_a_comment_reach_the_other_browser_live(browser, live_serv
     ben_page.locator("#close-conversation").click()
     expect(anna.locator("#live-viewers")).to_be_hidden(timeout=LIVE_MS)
     assert page_errors == []
-    anna.context.close()
-    ben_page.context.close()
+    close_page(anna)
+    close_page(ben_page)
 
 
 def test_a_change_by_someone_else_updates_the_list_in_place(browser, live_server, cast, page_errors):
@@ -94,5 +94,5 @@ def test_a_change_by_someone_else_updates_the_list_in_place(browser, live_server
     expect(tom.locator(f"#row-{first.id} .row-check")).to_be_checked()
     expect(tom.locator("#bulk-count")).to_have_text("1")
     assert page_errors == []
-    anna.context.close()
-    tom.context.close()
+    close_page(anna)
+    close_page(tom)

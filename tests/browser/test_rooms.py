@@ -9,7 +9,7 @@ from conversations.actions import do_post_comment
 from conversations.models import ConversationKind, ConversationState, Location
 from conversations.rooms import do_create_organization_room, room_url
 from inboxes.actions import do_update_team
-from tests.browser.conftest import log_in, new_page, screenshot
+from tests.browser.conftest import close_page, log_in, new_page, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -83,7 +83,7 @@ def test_chat_in_the_organization_room_then_open_a_1_1_from_an_avatar(page, live
     chat.click()
     expect(other.locator("#timeline .comment .comment-body")).to_have_text("Lunch at noon?")
     expect(other.locator('#sidebar [data-room="direct"] .nav-dot')).to_have_count(0)
-    other.context.close()
+    close_page(other)
     assert page_errors == []
 
 

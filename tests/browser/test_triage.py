@@ -7,7 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from conversations.models import ConversationState, Location, Status
-from tests.browser.conftest import log_in, new_page
+from tests.browser.conftest import close_page, log_in, new_page
 from tests.factories import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,8 +20,8 @@ def two(browser, live_server, cast, page_errors):
     log_in(owner, live_server.url, cast.owner.email)
     log_in(teammate, live_server.url, cast.teammate.email)
     yield owner, teammate
-    owner.context.close()
-    teammate.context.close()
+    close_page(owner)
+    close_page(teammate)
 
 
 def rows(page: Page):
