@@ -53,7 +53,6 @@ TYPES = [
     FeedType("reminders", "Reminders", frozenset({ActivityKind.SNOOZE_DUE, ActivityKind.TASK_REMINDER})),
 ]
 TYPES_BY_KEY = {t.key: t for t in TYPES}
-TYPE_OF_KIND = {kind: t.key for t in TYPES for kind in t.kinds}
 REMINDERS = "reminders"
 
 
@@ -96,22 +95,22 @@ def record_activity(
     if comment is not None:
         data.setdefault("excerpt", excerpt(comment.body))
     now = timezone.now()
+    new = allowed
     if kind == ActivityKind.REACTION and comment is not None and actor is not None:
-        _group_reaction(allowed, conversation, actor, comment, data, now)
-    else:
-        ActivityItem.objects.bulk_create(
-            ActivityItem(
-                organization_id=conversation.organization_id,
-                recipient_id=recipient_id,
-                actor=actor,
-                kind=kind,
-                conversation=conversation,
-                comment=comment,
-                data=data,
-                created_at=now,
-            )
-            for recipient_id in allowed
+        new, data = _group_reaction(allowed, actor, comment, data, now)
+    ActivityItem.objects.bulk_create(
+        ActivityItem(
+            organization_id=conversation.organization_id,
+            recipient_id=recipient_id,
+            actor=actor,
+            kind=kind,
+            conversation=conversation,
+            comment=comment,
+            data=data,
+            created_at=now,
         )
+        for recipient_id in new
+    )
     counts.invalidate_counts_now_and_after_commit(allowed)
     # The bell is part of the sidebar, which a live notice makes the recipients' browsers re-fetch.
     live.publish_after_commit(conversation_ids=[conversation.id], user_ids=allowed, kind="activity")
@@ -119,10 +118,10 @@ def record_activity(
 
 
 def _group_reaction(
-    recipient_ids: set[UUID], conversation: Conversation, actor: User, comment: Comment, data: dict, now: datetime
-) -> None:
+    recipient_ids: set[UUID], actor: User, comment: Comment, data: dict, now: datetime
+) -> tuple[set[UUID], dict]:
     """Reactions from different people to one comment share one item, which comes back to the
-    top of the feed, unread, with each new one."""
+    top of the feed, unread, with each new one. Returns who has no item yet, and its data."""
     # Two reactions at once would each find no item and make two: the comment's lock orders them.
     list(Comment.objects.select_for_update().filter(id=comment.id).values_list("id"))
     emoji = data.pop("emoji", "")
@@ -138,19 +137,7 @@ def _group_reaction(
         item.data = {**item.data, **data, "reactions": [*others, mine]}
         item.actor, item.created_at, item.read_at = actor, now, None
     ActivityItem.objects.bulk_update(list(items.values()), ["data", "actor", "created_at", "read_at"])
-    ActivityItem.objects.bulk_create(
-        ActivityItem(
-            organization_id=conversation.organization_id,
-            recipient_id=recipient_id,
-            actor=actor,
-            kind=ActivityKind.REACTION,
-            conversation=conversation,
-            comment=comment,
-            data={**data, "reactions": [mine]},
-            created_at=now,
-        )
-        for recipient_id in recipient_ids - set(items)
-    )
+    return recipient_ids - set(items), {**data, "reactions": [mine]}
 
 
 def record_mentions(comment: Comment, *, users: set[UUID], everyone: bool) -> None:
