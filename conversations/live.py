@@ -40,8 +40,10 @@ from uuid import UUID
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from conversations.models import ConversationState
+from inboxes.models import User
 from missive.middleware import live_tab
 
 logger = logging.getLogger(__name__)
@@ -226,25 +228,25 @@ def viewer_ids(conversation_id: UUID) -> list[str]:
     return [member.decode() for member in members if isinstance(member, bytes)]
 
 
-def _viewers_with_access(conversation_id: UUID, *, besides: UUID) -> list[str]:
-    """The other viewers who still have access (anyone removed meanwhile is not told)."""
+def other_viewers(conversation_id: UUID, *, besides: UUID) -> QuerySet[User]:
+    """Who else is viewing the conversation now, among the people who still have access to it
+    (anyone removed meanwhile is neither shown nor told)."""
     ids = [user_id for user_id in viewer_ids(conversation_id) if user_id != str(besides)]
-    if not ids:
-        return []
-    having = ConversationState.objects.filter(conversation_id=conversation_id, user_id__in=ids)
-    return [str(user_id) for user_id in having.values_list("user_id", flat=True)]
+    return User.objects.filter(id__in=ids, conversation_states__conversation_id=conversation_id).order_by(
+        "name", "email"
+    )
 
 
 def announce_presence(conversation_id: UUID, *, user_id: UUID) -> None:
     """Someone arrived or left: the other viewers re-fetch who is viewing."""
-    others = _viewers_with_access(conversation_id, besides=user_id)
+    others = list(other_viewers(conversation_id, besides=user_id).values_list("id", flat=True))
     if others:
         publish_ephemeral(others, {"kind": "presence", "conversation": str(conversation_id)})
 
 
 def announce_typing(conversation_id: UUID, *, user_id: UUID, name: str) -> None:
     """Someone is typing a comment: the other viewers show "<name> is typing…" for a few seconds."""
-    others = _viewers_with_access(conversation_id, besides=user_id)
+    others = list(other_viewers(conversation_id, besides=user_id).values_list("id", flat=True))
     if others:
         body = {"kind": "typing", "conversation": str(conversation_id), "user": str(user_id), "name": name}
         publish_ephemeral(others, body)

@@ -29,7 +29,6 @@ from django.views.decorators.http import require_POST
 
 from conversations import live
 from conversations.views import get_state_for_user
-from inboxes.models import User
 from missive.htmx import AuthenticatedRequest
 
 # A comment line this often keeps proxies from closing an idle stream and notices a gone browser.
@@ -166,7 +165,8 @@ def presence(request: AuthenticatedRequest, conversation_id: UUID) -> HttpRespon
     state = get_state_for_user(request, conversation_id)
     if live.mark_viewing(conversation_id, request.user.id):
         live.announce_presence(conversation_id, user_id=request.user.id)
-    context = {"conversation": state.conversation, "viewers": other_viewers(conversation_id, request.user)}
+    viewers = live.other_viewers(conversation_id, besides=request.user.id)
+    context = {"conversation": state.conversation, "viewers": viewers}
     return render(request, "conversations/live/_viewers.html", context)
 
 
@@ -177,13 +177,3 @@ def typing(request: AuthenticatedRequest, conversation_id: UUID) -> HttpResponse
     get_state_for_user(request, conversation_id)
     live.announce_typing(conversation_id, user_id=request.user.id, name=request.user.display_name)
     return HttpResponse(status=204)
-
-
-def other_viewers(conversation_id: UUID, user: User) -> list[User]:
-    """Who else is viewing the conversation now, among the people with access to it."""
-    ids = [user_id for user_id in live.viewer_ids(conversation_id) if user_id != str(user.id)]
-    if not ids:
-        return []
-    return list(
-        User.objects.filter(id__in=ids, conversation_states__conversation_id=conversation_id).order_by("name", "email")
-    )

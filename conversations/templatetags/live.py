@@ -7,7 +7,6 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from conversations import live
-from conversations.live_views import other_viewers
 
 register = template.Library()
 
@@ -27,4 +26,5 @@ def live_stream_meta(context: Context) -> str:
 def live_viewers(context: Context) -> dict:
     """The "viewing now" avatars of the conversation's header."""
     conversation = context["conversation"]
-    return {"conversation": conversation, "viewers": other_viewers(conversation.id, context["request"].user)}
+    viewers = live.other_viewers(conversation.id, besides=context["request"].user.id)
+    return {"conversation": conversation, "viewers": viewers}
