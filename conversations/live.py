@@ -85,8 +85,12 @@ def viewers_key(conversation_id: UUID | str) -> str:
 
 def current_seq(user_id: UUID | str) -> str:
     """The id of the last numbered notice published to the user ("0" if none)."""
-    value = client().get(seq_key(user_id))
-    return value.decode() if isinstance(value, bytes) else "0"
+    return seq_text(client().get(seq_key(user_id)))
+
+
+def seq_text(stored: Any) -> str:
+    """A user's sequence as read from Redis (bytes, or None before any notice), as an event id."""
+    return stored.decode() if isinstance(stored, bytes) else "0"
 
 
 # --- Publishing -----------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from django.db import connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from conversations import live
 from conversations.views import get_state_for_user
@@ -42,10 +42,9 @@ RETRY_MS = 2000
 DATABASE_SLOTS = 10
 
 
+@require_GET
 async def stream(request: HttpRequest) -> HttpResponseBase:
     """The signed-in user's live notices, as server-sent events."""
-    if request.method != "GET":
-        return HttpResponse(status=405, headers={"Allow": "GET"})
     # Every browser reconnects at once after a restart: a few at a time read their session, so
     # the herd does not open more database connections than the server allows.
     async with _database_slots():
@@ -80,9 +79,10 @@ def _release_database() -> None:
             connection.close()
 
 
-def _opening(current: str, since: str | None) -> str:
+def _opening(stored_seq: Any, since: str | None) -> str:
     """The first events: the reconnection delay, and a resync if notices were missed since the
     id the browser last saw (pub/sub keeps nothing for absent subscribers)."""
+    current = live.seq_text(stored_seq)
     opening = f"retry: {RETRY_MS}\n\n"
     if since is not None and since != current:
         opening += f'id: {current}\ndata: {{"kind":"resync"}}\n\n'
@@ -101,8 +101,7 @@ async def _async_events(user_id: UUID, since: str | None) -> AsyncIterator[str]:
     try:
         await pubsub.subscribe(live.user_channel(user_id))
         # Read after subscribing: a notice published in between is both counted and received.
-        current = await connection.get(live.seq_key(user_id))
-        yield _opening(current.decode() if isinstance(current, bytes) else "0", since)
+        yield _opening(await connection.get(live.seq_key(user_id)), since)
         pacer = _Pacer()
         while pacer.running():
             if (frame := pacer.frame(await pubsub.get_message(timeout=HEARTBEAT_SECONDS))) is not None:
@@ -139,8 +138,7 @@ def _sync_events(user_id: UUID, since: str | None) -> Iterator[str]:
     pubsub = connection.pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(live.user_channel(user_id))
-        current = connection.get(live.seq_key(user_id))
-        yield _opening(current.decode() if isinstance(current, bytes) else "0", since)
+        yield _opening(connection.get(live.seq_key(user_id)), since)
         pacer = _Pacer()
         while pacer.running():
             # Writing to a browser that has gone fails, which closes this generator.
