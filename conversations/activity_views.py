@@ -67,12 +67,12 @@ def activity_item(request: AuthenticatedRequest, activity_id: UUID) -> HttpRespo
         raise Http404("No such activity.")
     activity.do_read_activity_item(item)
     url = ALL.conversation_url(item.conversation_id)
+    anchor = f"comment-{item.comment_id}" if item.comment_id else ""
     if not request.htmx:
-        return redirect(f"{url}#comment-{item.comment_id}" if item.comment_id else url)
+        return redirect(f"{url}#{anchor}" if anchor else url)
     response = render_mailbox(request, ALL, item.conversation_id, partial="workspace")
     push_url(response, url)
-    detail = {"comment": f"comment-{item.comment_id}" if item.comment_id else ""}
-    return trigger_client_event(response, "activity-followed", detail, after="settle")
+    return trigger_client_event(response, "activity-followed", {"comment": anchor}, after="settle")
 
 
 class PreferencesForm(forms.Form):
