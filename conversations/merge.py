@@ -24,11 +24,11 @@ from conversations import search_index
 from conversations.actions import ActionRefused, _counts_changed, _event, refresh_team_inbox
 from conversations.delivery import MAX_MESSAGES_PER_CONVERSATION, make_preview
 from conversations.models import (
+    ROOM_KINDS,
     AccessSource,
     Assignment,
     Attachment,
     Conversation,
-    ConversationKind,
     ConversationLabel,
     ConversationRedirect,
     ConversationState,
@@ -378,7 +378,6 @@ def do_move_message_out(message: Message, *, acting_user: User, shared: bool = T
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 CANDIDATES_SHOWN = 8
-ROOM_KINDS = [ConversationKind.TEAM_ROOM, ConversationKind.ORG_ROOM, ConversationKind.DIRECT]
 
 
 def merge_candidates(user: User, conversation: Conversation, typed: str) -> list[ConversationState]:
