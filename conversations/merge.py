@@ -185,7 +185,6 @@ def do_merge_conversations(
     if reason:
         raise ActionRefused(reason)
     subject, custom = chosen_subject(source, target, subject_choice, new_subject)
-    was_shared = _is_shared(source) or _is_shared(target)
 
     _merge_states(source, target)
     _merge_assignments(source, target)
@@ -198,7 +197,8 @@ def do_merge_conversations(
     if source.status == Status.OPEN:
         target.status = Status.OPEN
     target.team_id = target.team_id or source.team_id
-    target.is_shared = was_shared or ConversationState.objects.filter(conversation=target).count() > 1
+    # The target now has everyone's copy: more than one person on either side is more than one here.
+    target.is_shared = source.is_shared or _is_shared(target)
     target.save(update_fields=["subject", "subject_is_custom", "status", "team", "is_shared"])
     refresh_summary(target)
     refresh_team_inbox(target)
