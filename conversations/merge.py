@@ -216,13 +216,12 @@ def do_merge_many(conversations: list[Conversation], *, acting_user: User, new_s
     if len({c.id for c in conversations}) < 2:
         raise ActionRefused("Select at least two conversations to merge.")
     _lock([c.id for c in conversations])
+    choice = SubjectChoice.NEW if new_subject.strip() else SubjectChoice.AUTO
     target, *sources = conversations
     for source in sources:
-        target = do_merge_conversations(source, target, acting_user=acting_user)
-    if new_subject.strip():
-        target.subject, target.subject_is_custom = " ".join(new_subject.split())[:500], True
-        target.save(update_fields=["subject", "subject_is_custom"])
-        search_index.queue(target.organization_id, [target.id])
+        target = do_merge_conversations(
+            source, target, acting_user=acting_user, subject_choice=choice, new_subject=new_subject
+        )
     return target
 
 
