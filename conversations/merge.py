@@ -24,11 +24,11 @@ from conversations import search_index
 from conversations.actions import ActionRefused, _counts_changed, _event, refresh_team_inbox
 from conversations.delivery import MAX_MESSAGES_PER_CONVERSATION, make_preview
 from conversations.models import (
+    ROOM_KINDS,
     AccessSource,
     Assignment,
     Attachment,
     Conversation,
-    ConversationKind,
     ConversationLabel,
     ConversationRedirect,
     ConversationState,
@@ -185,7 +185,6 @@ def do_merge_conversations(
     if reason:
         raise ActionRefused(reason)
     subject, custom = chosen_subject(source, target, subject_choice, new_subject)
-    was_shared = _is_shared(source) or _is_shared(target)
 
     _merge_states(source, target)
     _merge_assignments(source, target)
@@ -198,7 +197,8 @@ def do_merge_conversations(
     if source.status == Status.OPEN:
         target.status = Status.OPEN
     target.team_id = target.team_id or source.team_id
-    target.is_shared = was_shared or ConversationState.objects.filter(conversation=target).count() > 1
+    # The target now has everyone's copy: more than one person on either side is more than one here.
+    target.is_shared = source.is_shared or _is_shared(target)
     target.save(update_fields=["subject", "subject_is_custom", "status", "team", "is_shared"])
     refresh_summary(target)
     refresh_team_inbox(target)
@@ -216,13 +216,12 @@ def do_merge_many(conversations: list[Conversation], *, acting_user: User, new_s
     if len({c.id for c in conversations}) < 2:
         raise ActionRefused("Select at least two conversations to merge.")
     _lock([c.id for c in conversations])
+    choice = SubjectChoice.NEW if new_subject.strip() else SubjectChoice.AUTO
     target, *sources = conversations
     for source in sources:
-        target = do_merge_conversations(source, target, acting_user=acting_user)
-    if new_subject.strip():
-        target.subject, target.subject_is_custom = " ".join(new_subject.split())[:500], True
-        target.save(update_fields=["subject", "subject_is_custom"])
-        search_index.queue(target.organization_id, [target.id])
+        target = do_merge_conversations(
+            source, target, acting_user=acting_user, subject_choice=choice, new_subject=new_subject
+        )
     return target
 
 
@@ -378,7 +377,6 @@ def do_move_message_out(message: Message, *, acting_user: User, shared: bool = T
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 CANDIDATES_SHOWN = 8
-ROOM_KINDS = [ConversationKind.TEAM_ROOM, ConversationKind.ORG_ROOM, ConversationKind.DIRECT]
 
 
 def merge_candidates(user: User, conversation: Conversation, typed: str) -> list[ConversationState]:

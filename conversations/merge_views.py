@@ -12,10 +12,11 @@ from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseLocation, push_url, reswap, retarget, trigger_client_event
 
 from conversations import merge
-from conversations.action_views import mailbox_for_path
+from conversations.action_views import _toast, mailbox_for_path
 from conversations.actions import ActionRefused
+from conversations.mail_views import get_message_for_user
 from conversations.mailboxes import Mailbox
-from conversations.models import Conversation, ConversationState, Message
+from conversations.models import Conversation, ConversationState
 from conversations.views import conversation_context, get_state_for_user
 from missive.htmx import AuthenticatedRequest
 from missive.ids import is_uuid
@@ -218,16 +219,11 @@ def merge_batch(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def move_message_out(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
     """Move email to... New shared (or private) conversation, which then opens."""
-    message = Message.objects.filter(id=message_id, conversation__states__user=request.user).first()
-    if message is None:
-        raise Http404("No such message.")
+    message = get_message_for_user(request, message_id)
     try:
         moved = merge.do_move_message_out(message, acting_user=request.user, shared=request.POST.get("shared") != "0")
     except ActionRefused as refused:
-        response = render(
-            request, "conversations/_toast.html", {"message": " ".join(refused.messages), "level": "error"}
-        )
-        return reswap(retarget(response, "#toast"), "innerHTML")
+        return _toast(request, " ".join(refused.messages))
     return _show(request, moved.id)
 
 

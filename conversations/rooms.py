@@ -231,7 +231,8 @@ class OrganizationRooms:
 
 def rooms_sidebar(user: User, memberships: list[Membership], team_memberships: list[TeamMembership]) -> dict[str, Any]:
     """Each organization's room, 1-1 rooms and coworkers, and each team's room when it is on,
-    with whether the user has unread messages in them: three queries whatever the number."""
+    with whether the user has unread messages in them: two queries, plus one per organization
+    for its first coworkers."""
     organization_ids = [m.organization_id for m in memberships]
     teams = {tm.team_id: tm.team for tm in team_memberships}
     rooms = list(
