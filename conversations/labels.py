@@ -38,6 +38,7 @@ from conversations.models import (
     LabelVisibility,
     Location,
 )
+from conversations.search import label_path
 from conversations.signals import label_changed
 from inboxes.models import Membership, Organization, Role, Team, TeamMembership, User
 from missive.ids import is_uuid
@@ -147,18 +148,6 @@ def label_tree(labels: Iterable[Label]) -> list[LabelNode]:
 
 def _sort_key(label: Label) -> str:
     return label.name.lower()
-
-
-def label_path(label: Label) -> str:
-    """ "Parent/Child" of one label, walking up its parents."""
-    names = [label.name]
-    seen = {label.id}
-    parent = label.parent if label.parent_id else None
-    while parent is not None and parent.id not in seen:
-        names.append(parent.name)
-        seen.add(parent.id)
-        parent = parent.parent if parent.parent_id else None
-    return PATH_SEPARATOR.join(reversed(names))
 
 
 def descendant_ids(label: Label) -> set[UUID]:
