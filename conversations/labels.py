@@ -76,15 +76,18 @@ def visible_label_q(user: Any, prefix: str = "") -> Q:
     return Exists(member) & (Q(**{field("owner_id"): user}) | organization_label)
 
 
-def labels_visible_to_user_q(user_id: UUID) -> Q:
+def labels_visible_to_user_q(user_id: UUID, memberships: Iterable[Membership] | None = None) -> Q:
     """visible_label_q for one known person, built cheaply: their organizations and roles are
-    read first (one small query) and the auto-shares are plain `IN` lists. The sidebar and every
-    label menu ask it, so the cost of building the query matters as much as running it."""
+    read first (one small query, none when the caller has their `memberships`) and the
+    auto-shares are plain `IN` lists. The sidebar and every label menu ask it, so the cost of
+    building the query matters as much as running it."""
+    if memberships is None:
+        memberships = Membership.objects.filter(user_id=user_id).only("organization_id", "role")
     organizations, managed = [], []
-    for organization_id, role in Membership.objects.filter(user_id=user_id).values_list("organization_id", "role"):
-        organizations.append(organization_id)
-        if role in (Role.OWNER, Role.ADMIN):
-            managed.append(organization_id)
+    for membership in memberships:
+        organizations.append(membership.organization_id)
+        if membership.can_manage:
+            managed.append(membership.organization_id)
     shared_with_user = LabelAutoShareUser.objects.filter(user_id=user_id).values("label_id")
     teams = TeamMembership.objects.filter(user_id=user_id).values("team_id")
     shared_with_team = LabelAutoShareTeam.objects.filter(team_id__in=teams).values("label_id")
