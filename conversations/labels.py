@@ -55,10 +55,10 @@ PATH_SEPARATOR = "/"
 # --- Who sees which label ---------------------------------------------------------------------
 
 
-def visible_label_q(user: Any, prefix: str = "") -> Q:
-    """The condition for a label (reached through `prefix`, e.g. "label__") to be visible to
-    `user`: a user id, or an OuterRef to one when the condition sits in a subquery."""
-    inner = OuterRef(user) if isinstance(user, OuterRef) else user
+def visible_label_q(user: OuterRef, prefix: str = "") -> Q:
+    """The condition, in a subquery, for a label (reached through `prefix`, e.g. "label__") to
+    be visible to the user that `user` refers to (labels_visible_to_user_q for a known one)."""
+    inner = OuterRef(user)
 
     def field(name: str) -> str:
         return f"{prefix}{name}"
