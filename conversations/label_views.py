@@ -75,12 +75,11 @@ def label_picker(request: AuthenticatedRequest, conversation_id: UUID) -> HttpRe
     """The label menu of an open conversation (Mod+Shift+L): recent labels first, then all the
     labels I may apply, checked when on the conversation."""
     conversation = get_state_for_user(request, conversation_id).conversation
-    visible = list(Label.objects.visible_to(request.user).filter(organization_id=conversation.organization_id))
-    nodes = label_tree(visible)
+    membership = get_membership(request.user, conversation.organization_id)
+    nodes = label_tree(Label.objects.filter(labels.labels_visible_to_user_q(request.user.id, [membership])))
     applied = set(ConversationLabel.objects.filter(conversation=conversation).values_list("label_id", flat=True))
     recent_ids = labels.recent_labels(request.user, [conversation.organization_id])
     by_id = {node.label.id: node for node in nodes}
-    membership = get_membership(request.user, conversation.organization_id)
     context = {
         "conversation": conversation,
         "nodes": nodes,
@@ -95,9 +94,9 @@ def label_picker(request: AuthenticatedRequest, conversation_id: UUID) -> HttpRe
 @login_required
 def bulk_label_menu(request: AuthenticatedRequest) -> HttpResponse:
     """The label menu of the list's bulk bar: add or remove a label on every selected conversation."""
-    memberships = Membership.objects.filter(user=request.user).select_related("organization")
+    memberships = list(Membership.objects.filter(user=request.user).select_related("organization"))
     organizations = {m.organization_id: m.organization for m in memberships}
-    visible = list(Label.objects.visible_to(request.user).filter(organization_id__in=list(organizations)))
+    visible = list(Label.objects.filter(labels.labels_visible_to_user_q(request.user.id, memberships)))
     recent_ids = labels.recent_labels(request.user, list(organizations))
     groups = []
     for organization_id, organization in sorted(organizations.items(), key=lambda item: item[1].name.lower()):
@@ -178,7 +177,7 @@ class LabelForm(forms.Form):
         users.label_from_instance = lambda u: u.display_name  # type: ignore[method-assign,assignment]
         teams = cast(forms.ModelMultipleChoiceField, self.fields["auto_share_teams"])
         teams.queryset = Team.objects.filter(organization_id=organization_id).order_by("name")
-        visible = Label.objects.visible_to(user).filter(organization_id=organization_id)
+        visible = Label.objects.filter(labels.labels_visible_to_user_q(user.id, [membership]))
         excluded = {label.id} | labels.descendant_ids(label) if label is not None else set()
         self.parents = {str(node.label.id): node for node in label_tree(visible) if node.label.id not in excluded}
         organization = [(key, node.path) for key, node in self.parents.items() if not node.label.is_personal]
@@ -253,9 +252,9 @@ def _render_labels(
     status: int = 200,
 ) -> HttpResponse:
     visible = list(
-        Label.objects.visible_to(request.user)
-        .filter(organization_id=membership.organization_id)
-        .prefetch_related("auto_share_user_rows", "auto_share_team_rows")
+        Label.objects.filter(labels.labels_visible_to_user_q(request.user.id, [membership])).prefetch_related(
+            "auto_share_user_rows", "auto_share_team_rows"
+        )
     )
     nodes = label_tree(visible)
     rows = [_row(node, membership, _sublabel_count(nodes, index)) for index, node in enumerate(nodes)]

@@ -38,6 +38,7 @@ from conversations.models import (
     LabelVisibility,
     Location,
 )
+from conversations.search import label_path
 from conversations.signals import label_changed
 from inboxes.models import Membership, Organization, Role, Team, TeamMembership, User
 from missive.ids import is_uuid
@@ -54,10 +55,10 @@ PATH_SEPARATOR = "/"
 # --- Who sees which label ---------------------------------------------------------------------
 
 
-def visible_label_q(user: Any, prefix: str = "") -> Q:
-    """The condition for a label (reached through `prefix`, e.g. "label__") to be visible to
-    `user`: a user id, or an OuterRef to one when the condition sits in a subquery."""
-    inner = OuterRef(user) if isinstance(user, OuterRef) else user
+def visible_label_q(user: OuterRef, prefix: str = "") -> Q:
+    """The condition, in a subquery, for a label (reached through `prefix`, e.g. "label__") to
+    be visible to the user that `user` refers to (labels_visible_to_user_q for a known one)."""
+    inner = OuterRef(user)
 
     def field(name: str) -> str:
         return f"{prefix}{name}"
@@ -75,15 +76,18 @@ def visible_label_q(user: Any, prefix: str = "") -> Q:
     return Exists(member) & (Q(**{field("owner_id"): user}) | organization_label)
 
 
-def labels_visible_to_user_q(user_id: UUID) -> Q:
+def labels_visible_to_user_q(user_id: UUID, memberships: Iterable[Membership] | None = None) -> Q:
     """visible_label_q for one known person, built cheaply: their organizations and roles are
-    read first (one small query) and the auto-shares are plain `IN` lists. The sidebar and every
-    label menu ask it, so the cost of building the query matters as much as running it."""
+    read first (one small query, none when the caller has their `memberships`) and the
+    auto-shares are plain `IN` lists. The sidebar and every label menu ask it, so the cost of
+    building the query matters as much as running it."""
+    if memberships is None:
+        memberships = Membership.objects.filter(user_id=user_id).only("organization_id", "role")
     organizations, managed = [], []
-    for organization_id, role in Membership.objects.filter(user_id=user_id).values_list("organization_id", "role"):
-        organizations.append(organization_id)
-        if role in (Role.OWNER, Role.ADMIN):
-            managed.append(organization_id)
+    for membership in memberships:
+        organizations.append(membership.organization_id)
+        if membership.can_manage:
+            managed.append(membership.organization_id)
     shared_with_user = LabelAutoShareUser.objects.filter(user_id=user_id).values("label_id")
     teams = TeamMembership.objects.filter(user_id=user_id).values("team_id")
     shared_with_team = LabelAutoShareTeam.objects.filter(team_id__in=teams).values("label_id")
@@ -147,18 +151,6 @@ def label_tree(labels: Iterable[Label]) -> list[LabelNode]:
 
 def _sort_key(label: Label) -> str:
     return label.name.lower()
-
-
-def label_path(label: Label) -> str:
-    """ "Parent/Child" of one label, walking up its parents."""
-    names = [label.name]
-    seen = {label.id}
-    parent = label.parent if label.parent_id else None
-    while parent is not None and parent.id not in seen:
-        names.append(parent.name)
-        seen.add(parent.id)
-        parent = parent.parent if parent.parent_id else None
-    return PATH_SEPARATOR.join(reversed(names))
 
 
 def descendant_ids(label: Label) -> set[UUID]:

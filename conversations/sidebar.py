@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conversations.counts import sidebar_counts
-from conversations.labels import label_tree
+from conversations.labels import label_tree, labels_visible_to_user_q
 from conversations.mailboxes import PERSONAL_MAILBOXES, Mailbox, label_mailbox, team_mailbox
 from conversations.models import ConversationState, Label
 from conversations.rooms import rooms_sidebar
@@ -77,7 +77,7 @@ def sidebar_context(user: User) -> dict[str, Any]:
     # Only the labels this user may see, personal ones apart, each as a tree.
     labels_by_org: dict[Any, list[LabelEntry]] = defaultdict(list)
     personal_by_org: dict[Any, list[LabelEntry]] = defaultdict(list)
-    for node in label_tree(Label.objects.visible_to(user)):
+    for node in label_tree(Label.objects.filter(labels_visible_to_user_q(user.id, memberships))):
         label = node.label
         entries = personal_by_org if label.is_personal else labels_by_org
         entries[label.organization_id].append(LabelEntry(label_mailbox(label, node.path), node.depth))
