@@ -24,6 +24,7 @@ from django.utils import timezone
 from conversations import live
 from conversations.actions import (
     ActionRefused,
+    _bump_activity,
     _counts_changed,
     _event,
     _grant_access,
@@ -39,6 +40,7 @@ from conversations.actions import (
 from conversations.activity import record_activity
 from conversations.comment_format import MENTION
 from conversations.models import (
+    ROOM_KINDS,
     AccessSource,
     ActivityKind,
     Comment,
@@ -157,16 +159,13 @@ def _day(value: date | None) -> str:
 def _task_changed(conversation: Conversation, actor: User | None) -> None:
     """A task change brings the conversation back to its watchers' Inbox, unread (spec: "Task
     change on C"), and rises in everyone's lists."""
-    now = timezone.now()
     others = ConversationState.objects.filter(conversation=conversation)
     if actor is not None:
         others = others.exclude(user=actor)
     others.filter(watching=True, location__in=[Location.NONE, Location.ARCHIVED]).update(
         location=Location.INBOX, unread=True
     )
-    conversation.last_activity_at = now
-    conversation.save(update_fields=["last_activity_at"])
-    ConversationState.objects.filter(conversation=conversation).update(last_activity_at=now)
+    _bump_activity(conversation)
     _counts_changed(conversation)
 
 
@@ -579,7 +578,7 @@ def do_remind_due_tasks(*, today: date | None = None, limit: int = 500) -> int:
         Conversation.objects.select_for_update(skip_locked=True)
         .filter(status=Status.OPEN, due_date__lte=today)
         .exclude(due_reminded_for=F("due_date"))
-        .exclude(kind__in=[ConversationKind.TEAM_ROOM, ConversationKind.ORG_ROOM, ConversationKind.DIRECT])
+        .exclude(kind__in=ROOM_KINDS)
         .order_by("due_date")[:limit]
     )
     Conversation.objects.filter(id__in=[c.id for c in conversations]).update(due_reminded_for=F("due_date"))
