@@ -377,10 +377,11 @@ def do_create_task(
     if team is not None:
         grant_team_access(team, team_member_ids(team.id), conversations=[conversation], unread=True)
     notify_task(assignees, "created", conversation, acting_user)
-    if assignees:
+    if assignees:  # which refreshes the team inbox and the counts itself
         do_assign_conversation(conversation, assignees, acting_user=acting_user)
-    refresh_team_inbox(conversation)
-    _counts_changed(conversation)
+    else:
+        refresh_team_inbox(conversation)
+        _counts_changed(conversation)
     return conversation
 
 
