@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from conversations import live
@@ -43,6 +43,7 @@ from conversations.models import (
     ROOM_KINDS,
     AccessSource,
     ActivityKind,
+    Assignment,
     Comment,
     Conversation,
     ConversationKind,
@@ -580,6 +581,7 @@ def do_remind_due_tasks(*, today: date | None = None, limit: int = 500) -> int:
         .filter(status=Status.OPEN, due_date__lte=today)
         .exclude(due_reminded_for=F("due_date"))
         .exclude(kind__in=ROOM_KINDS)
+        .prefetch_related(Prefetch("assignments", queryset=Assignment.objects.select_related("user")))
         .order_by("due_date")[:limit]
     )
     Conversation.objects.filter(id__in=[c.id for c in conversations]).update(due_reminded_for=F("due_date"))
@@ -589,11 +591,12 @@ def do_remind_due_tasks(*, today: date | None = None, limit: int = 500) -> int:
         .exclude(status=TaskStatus.CLOSED)
         .exclude(due_reminded_for=F("due_date"))
         .select_related("conversation", "created_by")
+        .prefetch_related("assignees")
         .order_by("due_date")[:limit]
     )
     Subtask.objects.filter(id__in=[s.id for s in subtasks]).update(due_reminded_for=F("due_date"))
     for conversation in conversations:
-        notify_task(_assignees(conversation), "reminder", conversation, None)
+        notify_task([a.user for a in conversation.assignments.all()], "reminder", conversation, None)
     for subtask in subtasks:
         users = list(subtask.assignees.all()) or ([subtask.created_by] if subtask.created_by else [])
         notify_task(users, "reminder", subtask, None)
