@@ -20,10 +20,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from django_htmx.http import trigger_client_event
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from conversations import task_actions
-from conversations.actions import ActionRefused
+from conversations.actions import ActionRefused, _comment_of
 from conversations.mailboxes import personal_mailbox
 from conversations.models import (
     Assignment,
@@ -37,6 +37,7 @@ from conversations.models import (
     TaskStatus,
 )
 from conversations.sidebar import sidebar_context
+from conversations.views import get_state_for_user
 from inboxes.access import get_membership, get_team_for_member
 from inboxes.models import Membership, Role, Team, User
 from missive.htmx import AuthenticatedRequest, render_page
@@ -399,10 +400,7 @@ def new_task(request: AuthenticatedRequest) -> HttpResponse:
             else:
                 if not request.htmx:
                     return redirect(reverse("conversation", args=["all", conversation.id]))
-                response = render(request, "conversations/_toast.html", {"message": "Task created."})
-                response["HX-Retarget"] = "#toast"
-                response["HX-Reswap"] = "innerHTML"
-                return trigger_client_event(response, "tasks-changed")
+                return trigger_client_event(_toast(request, "Task created."), "tasks-changed")
     else:
         team = request.GET.get("team", "")
         form = NewTaskForm(
@@ -413,6 +411,11 @@ def new_task(request: AuthenticatedRequest) -> HttpResponse:
     organizations = list(Membership.objects.filter(user=request.user).select_related("organization"))
     context = {"form": form, "organization": organization, "organizations": organizations}
     return render(request, "conversations/tasks/_new_task.html", context)
+
+
+def _toast(request: AuthenticatedRequest, message: str, *, level: str = "") -> HttpResponse:
+    response = render(request, "conversations/_toast.html", {"message": message, "level": level})
+    return reswap(retarget(response, "#toast"), "innerHTML")
 
 
 def _due(value: str) -> date | None:
@@ -438,20 +441,14 @@ def update_task(request: AuthenticatedRequest, task_kind: str, task_id: UUID) ->
             raise Http404("No such task.")
         change: Callable[..., None] = lambda **kw: _update_subtask(request, subtask, **kw)  # noqa: E731
     elif task_kind == "c":
-        state = ConversationState.objects.filter(user=request.user, conversation_id=task_id).first()
-        if state is None:
-            raise Http404("No such task.")
-        conversation = state.conversation
+        conversation = get_state_for_user(request, task_id).conversation
         change = lambda **kw: _update_conversation(request, conversation, **kw)  # noqa: E731
     else:
         raise Http404("No such task.")
     try:
         change(status=request.POST.get("status"), due=request.POST.get("due_date"))
     except ActionRefused as error:
-        response = render(request, "conversations/_toast.html", {"message": " ".join(error.messages), "level": "error"})
-        response["HX-Retarget"] = "#toast"
-        response["HX-Reswap"] = "innerHTML"
-        return response
+        return _toast(request, " ".join(error.messages), level="error")
     if not request.htmx:
         return redirect(request.POST.get("return_to") or reverse("my_tasks"))
     return trigger_client_event(HttpResponse(status=204), "tasks-changed")
@@ -515,11 +512,7 @@ def _team(conversation: Conversation, request: AuthenticatedRequest) -> Team | N
 
 
 def _comment(conversation: Conversation, request: AuthenticatedRequest) -> Comment:
-    comment_id = request.POST.get("comment_id", "")
-    comment = Comment.objects.filter(conversation=conversation, id=comment_id).first() if is_uuid(comment_id) else None
-    if comment is None:
-        raise ActionRefused("That comment no longer exists.")
-    return comment
+    return _comment_of(conversation, request.POST.get("comment_id", ""))
 
 
 def _add_subtask(request: AuthenticatedRequest, conversation: Conversation, mailbox: Any) -> Subtask:
