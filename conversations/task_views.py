@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 from urllib.parse import urlencode
 from uuid import UUID
@@ -439,35 +440,25 @@ def update_task(request: AuthenticatedRequest, task_kind: str, task_id: UUID) ->
         )
         if subtask is None:
             raise Http404("No such task.")
-        change: Callable[..., None] = lambda **kw: _update_subtask(request, subtask, **kw)  # noqa: E731
+        set_status = partial(task_actions.do_set_subtask_status, subtask, acting_user=request.user)
+        set_due = partial(task_actions.do_set_subtask_due_date, subtask, acting_user=request.user)
     elif task_kind == "c":
         conversation = get_state_for_user(request, task_id).conversation
-        change = lambda **kw: _update_conversation(request, conversation, **kw)  # noqa: E731
+        set_status = partial(task_actions.do_set_task_status, conversation, acting_user=request.user)
+        set_due = partial(task_actions.do_set_task_due_date, conversation, acting_user=request.user)
     else:
         raise Http404("No such task.")
+    status, due = request.POST.get("status"), request.POST.get("due_date")
     try:
-        change(status=request.POST.get("status"), due=request.POST.get("due_date"))
+        if status is not None:
+            set_status(status)
+        if due is not None:
+            set_due(_due(due))
     except ActionRefused as error:
         return _toast(request, " ".join(error.messages), level="error")
     if not request.htmx:
         return redirect(request.POST.get("return_to") or reverse("my_tasks"))
     return trigger_client_event(HttpResponse(status=204), "tasks-changed")
-
-
-def _update_subtask(request: AuthenticatedRequest, subtask: Subtask, *, status: str | None, due: str | None) -> None:
-    if status is not None:
-        task_actions.do_set_subtask_status(subtask, status, acting_user=request.user)
-    if due is not None:
-        task_actions.do_set_subtask_due_date(subtask, _due(due), acting_user=request.user)
-
-
-def _update_conversation(
-    request: AuthenticatedRequest, conversation: Conversation, *, status: str | None, due: str | None
-) -> None:
-    if status is not None:
-        task_actions.do_set_task_status(conversation, status, acting_user=request.user)
-    if due is not None:
-        task_actions.do_set_task_due_date(conversation, _due(due), acting_user=request.user)
 
 
 # --- Task actions of the conversation view (conversation_action endpoint) -------------------------
