@@ -18,12 +18,13 @@ from datetime import date, timedelta
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from conversations import live
 from conversations.actions import (
     ActionRefused,
+    _bump_activity,
     _counts_changed,
     _event,
     _grant_access,
@@ -39,8 +40,10 @@ from conversations.actions import (
 from conversations.activity import record_activity
 from conversations.comment_format import MENTION
 from conversations.models import (
+    ROOM_KINDS,
     AccessSource,
     ActivityKind,
+    Assignment,
     Comment,
     Conversation,
     ConversationKind,
@@ -157,16 +160,13 @@ def _day(value: date | None) -> str:
 def _task_changed(conversation: Conversation, actor: User | None) -> None:
     """A task change brings the conversation back to its watchers' Inbox, unread (spec: "Task
     change on C"), and rises in everyone's lists."""
-    now = timezone.now()
     others = ConversationState.objects.filter(conversation=conversation)
     if actor is not None:
         others = others.exclude(user=actor)
     others.filter(watching=True, location__in=[Location.NONE, Location.ARCHIVED]).update(
         location=Location.INBOX, unread=True
     )
-    conversation.last_activity_at = now
-    conversation.save(update_fields=["last_activity_at"])
-    ConversationState.objects.filter(conversation=conversation).update(last_activity_at=now)
+    _bump_activity(conversation)
     _counts_changed(conversation)
 
 
@@ -378,10 +378,11 @@ def do_create_task(
     if team is not None:
         grant_team_access(team, team_member_ids(team.id), conversations=[conversation], unread=True)
     notify_task(assignees, "created", conversation, acting_user)
-    if assignees:
+    if assignees:  # which refreshes the team inbox and the counts itself
         do_assign_conversation(conversation, assignees, acting_user=acting_user)
-    refresh_team_inbox(conversation)
-    _counts_changed(conversation)
+    else:
+        refresh_team_inbox(conversation)
+        _counts_changed(conversation)
     return conversation
 
 
@@ -579,7 +580,8 @@ def do_remind_due_tasks(*, today: date | None = None, limit: int = 500) -> int:
         Conversation.objects.select_for_update(skip_locked=True)
         .filter(status=Status.OPEN, due_date__lte=today)
         .exclude(due_reminded_for=F("due_date"))
-        .exclude(kind__in=[ConversationKind.TEAM_ROOM, ConversationKind.ORG_ROOM, ConversationKind.DIRECT])
+        .exclude(kind__in=ROOM_KINDS)
+        .prefetch_related(Prefetch("assignments", queryset=Assignment.objects.select_related("user")))
         .order_by("due_date")[:limit]
     )
     Conversation.objects.filter(id__in=[c.id for c in conversations]).update(due_reminded_for=F("due_date"))
@@ -589,11 +591,12 @@ def do_remind_due_tasks(*, today: date | None = None, limit: int = 500) -> int:
         .exclude(status=TaskStatus.CLOSED)
         .exclude(due_reminded_for=F("due_date"))
         .select_related("conversation", "created_by")
+        .prefetch_related("assignees")
         .order_by("due_date")[:limit]
     )
     Subtask.objects.filter(id__in=[s.id for s in subtasks]).update(due_reminded_for=F("due_date"))
     for conversation in conversations:
-        notify_task(_assignees(conversation), "reminder", conversation, None)
+        notify_task([a.user for a in conversation.assignments.all()], "reminder", conversation, None)
     for subtask in subtasks:
         users = list(subtask.assignees.all()) or ([subtask.created_by] if subtask.created_by else [])
         notify_task(users, "reminder", subtask, None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 from urllib.parse import urlencode
 from uuid import UUID
@@ -20,10 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from django_htmx.http import trigger_client_event
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from conversations import task_actions
-from conversations.actions import ActionRefused
+from conversations.actions import ActionRefused, _comment_of
 from conversations.mailboxes import personal_mailbox
 from conversations.models import (
     Assignment,
@@ -37,6 +38,7 @@ from conversations.models import (
     TaskStatus,
 )
 from conversations.sidebar import sidebar_context
+from conversations.views import get_state_for_user
 from inboxes.access import get_membership, get_team_for_member
 from inboxes.models import Membership, Role, Team, User
 from missive.htmx import AuthenticatedRequest, render_page
@@ -399,10 +401,7 @@ def new_task(request: AuthenticatedRequest) -> HttpResponse:
             else:
                 if not request.htmx:
                     return redirect(reverse("conversation", args=["all", conversation.id]))
-                response = render(request, "conversations/_toast.html", {"message": "Task created."})
-                response["HX-Retarget"] = "#toast"
-                response["HX-Reswap"] = "innerHTML"
-                return trigger_client_event(response, "tasks-changed")
+                return trigger_client_event(_toast(request, "Task created."), "tasks-changed")
     else:
         team = request.GET.get("team", "")
         form = NewTaskForm(
@@ -413,6 +412,11 @@ def new_task(request: AuthenticatedRequest) -> HttpResponse:
     organizations = list(Membership.objects.filter(user=request.user).select_related("organization"))
     context = {"form": form, "organization": organization, "organizations": organizations}
     return render(request, "conversations/tasks/_new_task.html", context)
+
+
+def _toast(request: AuthenticatedRequest, message: str, *, level: str = "") -> HttpResponse:
+    response = render(request, "conversations/_toast.html", {"message": message, "level": level})
+    return reswap(retarget(response, "#toast"), "innerHTML")
 
 
 def _due(value: str) -> date | None:
@@ -436,41 +440,25 @@ def update_task(request: AuthenticatedRequest, task_kind: str, task_id: UUID) ->
         )
         if subtask is None:
             raise Http404("No such task.")
-        change: Callable[..., None] = lambda **kw: _update_subtask(request, subtask, **kw)  # noqa: E731
+        set_status = partial(task_actions.do_set_subtask_status, subtask, acting_user=request.user)
+        set_due = partial(task_actions.do_set_subtask_due_date, subtask, acting_user=request.user)
     elif task_kind == "c":
-        state = ConversationState.objects.filter(user=request.user, conversation_id=task_id).first()
-        if state is None:
-            raise Http404("No such task.")
-        conversation = state.conversation
-        change = lambda **kw: _update_conversation(request, conversation, **kw)  # noqa: E731
+        conversation = get_state_for_user(request, task_id).conversation
+        set_status = partial(task_actions.do_set_task_status, conversation, acting_user=request.user)
+        set_due = partial(task_actions.do_set_task_due_date, conversation, acting_user=request.user)
     else:
         raise Http404("No such task.")
+    status, due = request.POST.get("status"), request.POST.get("due_date")
     try:
-        change(status=request.POST.get("status"), due=request.POST.get("due_date"))
+        if status is not None:
+            set_status(status)
+        if due is not None:
+            set_due(_due(due))
     except ActionRefused as error:
-        response = render(request, "conversations/_toast.html", {"message": " ".join(error.messages), "level": "error"})
-        response["HX-Retarget"] = "#toast"
-        response["HX-Reswap"] = "innerHTML"
-        return response
+        return _toast(request, " ".join(error.messages), level="error")
     if not request.htmx:
         return redirect(request.POST.get("return_to") or reverse("my_tasks"))
     return trigger_client_event(HttpResponse(status=204), "tasks-changed")
-
-
-def _update_subtask(request: AuthenticatedRequest, subtask: Subtask, *, status: str | None, due: str | None) -> None:
-    if status is not None:
-        task_actions.do_set_subtask_status(subtask, status, acting_user=request.user)
-    if due is not None:
-        task_actions.do_set_subtask_due_date(subtask, _due(due), acting_user=request.user)
-
-
-def _update_conversation(
-    request: AuthenticatedRequest, conversation: Conversation, *, status: str | None, due: str | None
-) -> None:
-    if status is not None:
-        task_actions.do_set_task_status(conversation, status, acting_user=request.user)
-    if due is not None:
-        task_actions.do_set_task_due_date(conversation, _due(due), acting_user=request.user)
 
 
 # --- Task actions of the conversation view (conversation_action endpoint) -------------------------
@@ -515,11 +503,7 @@ def _team(conversation: Conversation, request: AuthenticatedRequest) -> Team | N
 
 
 def _comment(conversation: Conversation, request: AuthenticatedRequest) -> Comment:
-    comment_id = request.POST.get("comment_id", "")
-    comment = Comment.objects.filter(conversation=conversation, id=comment_id).first() if is_uuid(comment_id) else None
-    if comment is None:
-        raise ActionRefused("That comment no longer exists.")
-    return comment
+    return _comment_of(conversation, request.POST.get("comment_id", ""))
 
 
 def _add_subtask(request: AuthenticatedRequest, conversation: Conversation, mailbox: Any) -> Subtask:
