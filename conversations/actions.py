@@ -42,6 +42,7 @@ from conversations.models import (
 )
 from conversations.signals import provider_change
 from inboxes import mention_groups
+from inboxes.mention_groups import mention_handle
 from inboxes.models import (
     ArchiveAssigned,
     Membership,
@@ -781,11 +782,6 @@ def revoke_organization_access(organization_id: UUID, user_id: UUID) -> None:
 # A handle after @ (see comment_format.MENTION) is an email's local part, a name with hyphens for
 # spaces, a unique first name, a team's name, or "all".
 MENTION_ALL = "all"
-
-
-def mention_handle(name: str) -> str:
-    """A person's display name or a team's name as a handle: what the suggestions insert."""
-    return "-".join(name.lower().split())
 
 
 @dataclass

@@ -9,7 +9,7 @@ is in them.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
@@ -27,7 +27,8 @@ NAME = re.compile(r"^[\w][\w.\-]*[\w]$|^[\w]$")
 RESERVED = {"all"}
 
 
-def _team_handle(name: str) -> str:
+def mention_handle(name: str) -> str:
+    """A person's display name or a team's name as a handle: what the suggestions insert."""
     return "-".join(name.lower().split())
 
 
@@ -47,7 +48,7 @@ def clean_group_name(organization_id: UUID, value: str) -> str:
     if name.lower() in RESERVED:
         raise ValidationError("@all already mentions everyone with access: pick another name.")
     teams = Team.objects.filter(organization_id=organization_id).values_list("name", flat=True)
-    if any(_team_handle(team) == name.lower() for team in teams):
+    if any(mention_handle(team) == name.lower() for team in teams):
         raise ValidationError("A team already answers to @%(name)s: pick another name.", params={"name": name})
     return name
 
@@ -134,12 +135,8 @@ def mention_group_suggestions(
     suggested, their groups (which tell apart people with the same name), with a handle of
     their own (their email's name) when their name's handle is somebody else's too."""
     by_user = groups_of(organization_id, [p["user"].id for p in people])
-    name_handles: dict[str, int] = defaultdict(int)
-    for user in members:
-        name_handles[_team_handle(user.display_name)] += 1
-    local_parts: dict[str, int] = defaultdict(int)
-    for user in members:
-        local_parts[user.email.split("@")[0].lower()] += 1
+    name_handles = Counter(mention_handle(user.display_name) for user in members)
+    local_parts = Counter(user.email.split("@")[0].lower() for user in members)
     for person in people:
         user = person["user"]
         person["groups"] = [group.name for group in by_user[user.id]]
@@ -151,7 +148,7 @@ def mention_group_suggestions(
             "handle": group.handle,
             "label": f"@{group.name}",
             "group": True,
-            "hint": f"{count} {'person' if count == 1 else 'people'}",
+            "hint": _people(count),
         }
         for group, count in matching_groups(organization_id, typed)
     ]
