@@ -9,6 +9,7 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -335,7 +336,12 @@ def attachment_download(request: AuthenticatedRequest, attachment_id: UUID) -> F
     )
     if attachment is None or not attachment.file:
         raise Http404("No such attachment.")
-    response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.filename)
+    return download_response(attachment.file, attachment.filename)
+
+
+def download_response(file: FieldFile, filename: str) -> FileResponse:
+    """A stored file as a download that the browser never renders, whatever its type."""
+    response = FileResponse(file.open("rb"), as_attachment=True, filename=filename)
     response.headers["Content-Type"] = "application/octet-stream"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
