@@ -369,10 +369,10 @@ def mention_suggestions(request: AuthenticatedRequest, conversation_id: UUID) ->
     ]
     groups = mention_group_suggestions(conversation.organization_id, typed, people, list(members))
     teams = [
-        {"handle": mention_handle(t.name), "label": str(t), "hint": "team"}
+        {"handle": mention_handle(t.name), "label": str(t)}
         for t in Team.objects.filter(organization_id=conversation.organization_id)
         if matches(t.name)
     ]
-    everyone = [{"handle": MENTION_ALL, "label": "Everyone with access", "hint": "all"}] if matches("all") else []
+    everyone = [{"handle": MENTION_ALL, "label": "Everyone with access"}] if matches("all") else []
     suggestions = (people + groups + teams + everyone)[:MENTION_SUGGESTIONS]
     return render(request, "conversations/_mention_suggestions.html", {"suggestions": suggestions})
