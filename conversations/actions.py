@@ -42,7 +42,7 @@ from conversations.models import (
 )
 from conversations.signals import provider_change
 from inboxes import mention_groups
-from inboxes.mention_groups import mention_handle
+from inboxes.mention_groups import MENTION_ALL, mention_handle
 from inboxes.models import (
     ArchiveAssigned,
     Membership,
@@ -780,8 +780,7 @@ def revoke_organization_access(organization_id: UUID, user_id: UUID) -> None:
 # --- Internal comments -----------------------------------------------------------------------------
 
 # A handle after @ (see comment_format.MENTION) is an email's local part, a name with hyphens for
-# spaces, a unique first name, a team's name, or "all".
-MENTION_ALL = "all"
+# spaces, a unique first name, a team's name, a mention group's name, or MENTION_ALL.
 
 
 @dataclass

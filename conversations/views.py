@@ -18,7 +18,7 @@ from django.views.decorators.http import require_safe
 from django_htmx.http import trigger_client_event
 
 from conversations import comment_files, snooze
-from conversations.actions import MENTION_ALL, REACTIONS, WEBMAIL_DOMAINS, do_mark_conversation_read
+from conversations.actions import REACTIONS, WEBMAIL_DOMAINS, do_mark_conversation_read
 from conversations.labels import get_label_for_user, header_labels, label_path
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import (
@@ -37,7 +37,7 @@ from conversations.rows import load_rows
 from conversations.search_views import FILTER_OPERATORS, compose_query, matching_items, search_context
 from conversations.sidebar import sidebar_context
 from inboxes.access import get_team_for_member
-from inboxes.mention_groups import mention_group_suggestions, mention_handle
+from inboxes.mention_groups import MENTION_ALL, mention_group_suggestions, mention_handle
 from inboxes.models import Account, Membership, Role, Team, User
 from missive.htmx import AuthenticatedRequest, render_page
 
@@ -373,6 +373,6 @@ def mention_suggestions(request: AuthenticatedRequest, conversation_id: UUID) ->
         for t in Team.objects.filter(organization_id=conversation.organization_id)
         if matches(t.name)
     ]
-    everyone = [{"handle": MENTION_ALL, "label": "Everyone with access"}] if matches("all") else []
+    everyone = [{"handle": MENTION_ALL, "label": "Everyone with access"}] if matches(MENTION_ALL) else []
     suggestions = (people + groups + teams + everyone)[:MENTION_SUGGESTIONS]
     return render(request, "conversations/_mention_suggestions.html", {"suggestions": suggestions})

@@ -24,7 +24,8 @@ from inboxes.signals import member_removed
 
 # What comment_format.MENTION reads as one handle: letters, digits, "_", "-" and inner dots.
 NAME = re.compile(r"^[\w][\w.\-]*[\w]$|^[\w]$")
-RESERVED = {"all"}
+# @all mentions everyone with access to the conversation: no group can be called so.
+MENTION_ALL = "all"
 
 
 def mention_handle(name: str) -> str:
@@ -45,7 +46,7 @@ def clean_group_name(organization_id: UUID, value: str) -> str:
             "so that @%(name)s can be typed in a comment.",
             params={"name": re.sub(r"\s+", "-", name)},
         )
-    if name.lower() in RESERVED:
+    if name.lower() == MENTION_ALL:
         raise ValidationError("@all already mentions everyone with access: pick another name.")
     teams = Team.objects.filter(organization_id=organization_id).values_list("name", flat=True)
     if any(mention_handle(team) == name.lower() for team in teams):
