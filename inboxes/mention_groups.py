@@ -17,6 +17,7 @@ from uuid import UUID
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.dispatch import receiver
 
 from inboxes.models import Membership, MentionGroup, MentionGroupMember, Team, User
@@ -121,11 +122,12 @@ def members_mentioned(organization_id: UUID, handles: set[str]) -> set[UUID]:
 def matching_groups(organization_id: UUID, typed: str) -> list[tuple[MentionGroup, int]]:
     """Groups whose name starts with what was typed after @ (any part between hyphens), with
     how many people are in each."""
-    found = []
-    for group in MentionGroup.objects.filter(organization_id=organization_id).prefetch_related("memberships"):
+    found: list[tuple[MentionGroup, int]] = []
+    groups = MentionGroup.objects.filter(organization_id=organization_id).annotate(size=Count("memberships"))
+    for group in groups.order_by("name"):  # (a grouped query drops Meta.ordering)
         words = [group.handle, *re.split(r"[-_.]", group.handle)]
         if any(word.startswith(typed) for word in words):
-            found.append((group, len(group.memberships.all())))
+            found.append((group, group.size))
     return found
 
 
