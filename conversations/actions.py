@@ -42,6 +42,7 @@ from conversations.models import (
 )
 from conversations.signals import provider_change
 from inboxes import mention_groups
+from inboxes.mention_groups import MENTION_ALL, mention_handle
 from inboxes.models import (
     ArchiveAssigned,
     Membership,
@@ -779,13 +780,7 @@ def revoke_organization_access(organization_id: UUID, user_id: UUID) -> None:
 # --- Internal comments -----------------------------------------------------------------------------
 
 # A handle after @ (see comment_format.MENTION) is an email's local part, a name with hyphens for
-# spaces, a unique first name, a team's name, or "all".
-MENTION_ALL = "all"
-
-
-def mention_handle(name: str) -> str:
-    """A person's display name or a team's name as a handle: what the suggestions insert."""
-    return "-".join(name.lower().split())
+# spaces, a unique first name, a team's name, a mention group's name, or MENTION_ALL.
 
 
 @dataclass
@@ -855,25 +850,27 @@ def do_post_comment(
     comment_files.store(comment, files)
     if quote is not None:
         quotes.record(comment, quote)
-    state.watching = True
-    state.save(update_fields=["watching"])
-    others = ConversationState.objects.filter(conversation=conversation).exclude(user=author)
-    others.filter(location__in=VISIBLE_IN_ALL).update(unread=True)
-    others.filter(watching=True, location__in=[Location.NONE, Location.ARCHIVED]).update(location=Location.INBOX)
+    if not state.watching:
+        state.watching = True
+        state.save(update_fields=["watching"])
     mentions = mentioned(conversation, body)
     mentions.users.discard(author.id)
+    others = ConversationState.objects.filter(conversation=conversation).exclude(user=author)
+    others.filter(location__in=VISIBLE_IN_ALL).update(unread=True)
+    # Watchers, or with @all everyone, find it back in their Inbox.
+    returning = others if mentions.everyone else others.filter(watching=True)
+    returning.filter(location__in=[Location.NONE, Location.ARCHIVED]).update(location=Location.INBOX)
     if conversation.is_room:  # who is in a room follows its organization, team or pair, not mentions
         mentions.users &= set(others.values_list("user_id", flat=True))
-    if mentions.everyone:
-        others.filter(location__in=[Location.NONE, Location.ARCHIVED]).update(location=Location.INBOX)
     if mentions.users:
         _bring_mentioned(conversation, mentions.users, author)
     record_mentions(comment, users=mentions.users, everyone=mentions.everyone)
     conversation.last_activity_at = now
-    conversation.save(update_fields=["last_activity_at"])
+    changed = ["last_activity_at"]
     if conversation.is_room:  # a room's row in the list shows its latest message
         conversation.preview = f"{author.display_name}: {body}"[:300]
-        conversation.save(update_fields=["preview"])
+        changed.append("preview")
+    conversation.save(update_fields=changed)
     ConversationState.objects.filter(conversation=conversation).update(last_activity_at=now)
     search_index.queue(conversation.organization_id, [conversation.id])
     _counts_changed(conversation)

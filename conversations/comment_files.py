@@ -111,7 +111,8 @@ def discard_after_commit(attachments: QuerySet[CommentAttachment]) -> None:
 
 def decorate(comments: Sequence[Comment], user: User) -> None:
     """Give each comment its `file_list` and `quote_of` (or None) for the timeline. A quote's
-    `link` leads to the original; `subject` names its conversation for readers who can open it."""
+    `anchor` finds the original on its page, and `link` leads to it for readers who can open its
+    conversation."""
     ids = [c.id for c in comments]
     files: dict[UUID, list[CommentAttachment]] = defaultdict(list)
     found: dict[UUID, CommentQuote] = {}
@@ -130,14 +131,19 @@ def decorate(comments: Sequence[Comment], user: User) -> None:
         quote = found.get(comment.id)
         if quote is not None:
             quote.same_conversation = quote.source_conversation_id == comment.conversation_id  # type: ignore[attr-defined]
+            quote.anchor = _anchor(quote)  # type: ignore[attr-defined]
             quote.link = _link(quote) if quote.source_conversation_id in readable else ""  # type: ignore[attr-defined]
         comment.quote_of = quote  # type: ignore[attr-defined]
 
 
 def _link(quote: CommentQuote) -> str:
-    anchor = (
-        f"#comment-{quote.source_comment_id}"
-        if quote.source_comment_id
-        else (f"#message-{quote.source_message_id}" if quote.source_message_id else "")
-    )
-    return reverse("conversation", args=["all", quote.source_conversation_id]) + anchor
+    return reverse("conversation", args=["all", quote.source_conversation_id]) + _anchor(quote)
+
+
+def _anchor(quote: CommentQuote) -> str:
+    """Where the quoted comment or message is on its conversation's page, if it still exists."""
+    if quote.source_comment_id:
+        return f"#comment-{quote.source_comment_id}"
+    if quote.source_message_id:
+        return f"#message-{quote.source_message_id}"
+    return ""

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_safe
 
 from conversations import quotes
 from conversations.models import CommentAttachment
+from conversations.views import download_response
 from missive.htmx import AuthenticatedRequest
 
 
@@ -27,10 +28,7 @@ def _file_for_user(request: AuthenticatedRequest, file_id: UUID) -> CommentAttac
 def comment_file_download(request: AuthenticatedRequest, file_id: UUID) -> FileResponse:
     """A comment's file, always as a download (never rendered by the browser)."""
     attachment = _file_for_user(request, file_id)
-    response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.filename)
-    response.headers["Content-Type"] = "application/octet-stream"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return download_response(attachment.file, attachment.filename)
 
 
 @require_safe

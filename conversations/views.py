@@ -9,6 +9,7 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_safe
 from django_htmx.http import trigger_client_event
 
 from conversations import comment_files, snooze
-from conversations.actions import MENTION_ALL, REACTIONS, WEBMAIL_DOMAINS, do_mark_conversation_read, mention_handle
+from conversations.actions import REACTIONS, WEBMAIL_DOMAINS, do_mark_conversation_read
 from conversations.labels import get_label_for_user, header_labels, label_path
 from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, team_mailbox
 from conversations.models import (
@@ -36,7 +37,7 @@ from conversations.rows import load_rows
 from conversations.search_views import FILTER_OPERATORS, compose_query, matching_items, search_context
 from conversations.sidebar import sidebar_context
 from inboxes.access import get_team_for_member
-from inboxes.mention_groups import mention_group_suggestions
+from inboxes.mention_groups import MENTION_ALL, mention_group_suggestions, mention_handle
 from inboxes.models import Account, Membership, Role, Team, User
 from missive.htmx import AuthenticatedRequest, render_page
 
@@ -335,7 +336,12 @@ def attachment_download(request: AuthenticatedRequest, attachment_id: UUID) -> F
     )
     if attachment is None or not attachment.file:
         raise Http404("No such attachment.")
-    response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.filename)
+    return download_response(attachment.file, attachment.filename)
+
+
+def download_response(file: FieldFile, filename: str) -> FileResponse:
+    """A stored file as a download that the browser never renders, whatever its type."""
+    response = FileResponse(file.open("rb"), as_attachment=True, filename=filename)
     response.headers["Content-Type"] = "application/octet-stream"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -363,10 +369,10 @@ def mention_suggestions(request: AuthenticatedRequest, conversation_id: UUID) ->
     ]
     groups = mention_group_suggestions(conversation.organization_id, typed, people, list(members))
     teams = [
-        {"handle": mention_handle(t.name), "label": str(t), "hint": "team"}
+        {"handle": mention_handle(t.name), "label": str(t)}
         for t in Team.objects.filter(organization_id=conversation.organization_id)
         if matches(t.name)
     ]
-    everyone = [{"handle": MENTION_ALL, "label": "Everyone with access", "hint": "all"}] if matches("all") else []
+    everyone = [{"handle": MENTION_ALL, "label": "Everyone with access"}] if matches(MENTION_ALL) else []
     suggestions = (people + groups + teams + everyone)[:MENTION_SUGGESTIONS]
     return render(request, "conversations/_mention_suggestions.html", {"suggestions": suggestions})

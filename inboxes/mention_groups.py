@@ -9,7 +9,7 @@ is in them.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
@@ -17,6 +17,7 @@ from uuid import UUID
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.dispatch import receiver
 
 from inboxes.models import Membership, MentionGroup, MentionGroupMember, Team, User
@@ -24,10 +25,12 @@ from inboxes.signals import member_removed
 
 # What comment_format.MENTION reads as one handle: letters, digits, "_", "-" and inner dots.
 NAME = re.compile(r"^[\w][\w.\-]*[\w]$|^[\w]$")
-RESERVED = {"all"}
+# @all mentions everyone with access to the conversation: no group can be called so.
+MENTION_ALL = "all"
 
 
-def _team_handle(name: str) -> str:
+def mention_handle(name: str) -> str:
+    """A person's display name or a team's name as a handle: what the suggestions insert."""
     return "-".join(name.lower().split())
 
 
@@ -44,10 +47,10 @@ def clean_group_name(organization_id: UUID, value: str) -> str:
             "so that @%(name)s can be typed in a comment.",
             params={"name": re.sub(r"\s+", "-", name)},
         )
-    if name.lower() in RESERVED:
+    if name.lower() == MENTION_ALL:
         raise ValidationError("@all already mentions everyone with access: pick another name.")
     teams = Team.objects.filter(organization_id=organization_id).values_list("name", flat=True)
-    if any(_team_handle(team) == name.lower() for team in teams):
+    if any(mention_handle(team) == name.lower() for team in teams):
         raise ValidationError("A team already answers to @%(name)s: pick another name.", params={"name": name})
     return name
 
@@ -119,11 +122,12 @@ def members_mentioned(organization_id: UUID, handles: set[str]) -> set[UUID]:
 def matching_groups(organization_id: UUID, typed: str) -> list[tuple[MentionGroup, int]]:
     """Groups whose name starts with what was typed after @ (any part between hyphens), with
     how many people are in each."""
-    found = []
-    for group in MentionGroup.objects.filter(organization_id=organization_id).prefetch_related("memberships"):
+    found: list[tuple[MentionGroup, int]] = []
+    groups = MentionGroup.objects.filter(organization_id=organization_id).annotate(size=Count("memberships"))
+    for group in groups.order_by("name"):  # (a grouped query drops Meta.ordering)
         words = [group.handle, *re.split(r"[-_.]", group.handle)]
         if any(word.startswith(typed) for word in words):
-            found.append((group, len(group.memberships.all())))
+            found.append((group, group.size))
     return found
 
 
@@ -134,12 +138,8 @@ def mention_group_suggestions(
     suggested, their groups (which tell apart people with the same name), with a handle of
     their own (their email's name) when their name's handle is somebody else's too."""
     by_user = groups_of(organization_id, [p["user"].id for p in people])
-    name_handles: dict[str, int] = defaultdict(int)
-    for user in members:
-        name_handles[_team_handle(user.display_name)] += 1
-    local_parts: dict[str, int] = defaultdict(int)
-    for user in members:
-        local_parts[user.email.split("@")[0].lower()] += 1
+    name_handles = Counter(mention_handle(user.display_name) for user in members)
+    local_parts = Counter(user.email.split("@")[0].lower() for user in members)
     for person in people:
         user = person["user"]
         person["groups"] = [group.name for group in by_user[user.id]]
@@ -151,7 +151,7 @@ def mention_group_suggestions(
             "handle": group.handle,
             "label": f"@{group.name}",
             "group": True,
-            "hint": f"{count} {'person' if count == 1 else 'people'}",
+            "hint": _people(count),
         }
         for group, count in matching_groups(organization_id, typed)
     ]
