@@ -276,8 +276,8 @@
     const typed = mentionTyped(area);
     const ticket = ++mentionTicket;
     if (typed === null) { closeMentions(area); return; }
-    fetch(`${area.form.dataset.mentionsUrl}?q=${encodeURIComponent(typed)}`, { headers: { "HX-Request": "true" } })
-      .then((response) => (response.ok ? response.text() : ""))
+    fetchPartial(`${area.form.dataset.mentionsUrl}?q=${encodeURIComponent(typed)}`)
+      .catch(() => "")
       .then((html) => { if (ticket === mentionTicket) mentionList(area).innerHTML = html; });
   });
   document.addEventListener("mousedown", (event) => {
@@ -430,10 +430,18 @@
   document.addEventListener("htmx:oobAfterSwap", () => refreshSelection());
 
   /* ---- After an action: the sidebar counts and the next conversation come in their own requests ---- */
-  function refreshSidebar() {
-    window.htmx.ajax("GET", `/sidebar/?path=${encodeURIComponent(window.location.pathname)}`, {
-      target: "#sidebar", swap: "outerHTML",
+  // `source` is the element the request comes from (live.js's background refreshes use their own).
+  function refreshSidebar(source) {
+    if (!document.getElementById("sidebar")) return null;
+    return window.htmx.ajax("GET", `/sidebar/?path=${encodeURIComponent(window.location.pathname)}`, {
+      source, target: "#sidebar", swap: "outerHTML",
     });
+  }
+
+  // One of our partials, for markup that goes where an htmx swap cannot put it.
+  function fetchPartial(url, headers) {
+    return fetch(url, { headers: { "HX-Request": "true", ...headers } })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)));
   }
 
   function openConversation(url) {
@@ -450,8 +458,8 @@
     if (detail["counts-changed"]) refreshSidebar();
     if (detail["open-conversation"]) openConversation(detail["open-conversation"].url);
   });
-  document.body.addEventListener("counts-changed", refreshSidebar);
-  document.body.addEventListener("sidebar-changed", refreshSidebar);
+  document.body.addEventListener("counts-changed", () => refreshSidebar());
+  document.body.addEventListener("sidebar-changed", () => refreshSidebar());
 
   const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   document.cookie = `tz=${timeZone}; path=/; SameSite=Lax`;
@@ -492,4 +500,7 @@
     localizeTimes(document);
     document.querySelectorAll(".tz-field").forEach((f) => { f.value = timeZone; });
   });
+
+  // For the page's other scripts (loaded after this one): the same menus, toasts and requests.
+  window.missive = { activate, closeMenus, fetchPartial, refreshSidebar, showToast };
 })();

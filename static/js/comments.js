@@ -140,8 +140,7 @@
     const trigger = event.target.closest && event.target.closest("[data-quote-url]");
     if (trigger) {
       trigger.closest("details")?.removeAttribute("open");
-      fetch(trigger.dataset.quoteUrl, { headers: { "HX-Request": "true" } })
-        .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      window.missive.fetchPartial(trigger.dataset.quoteUrl)
         .then((html) => {
           sessionStorage.setItem(QUOTE_KEY, html);
           const slot = document.querySelector("#comment-box [data-quote-slot]");

@@ -8,8 +8,7 @@
 
   function load(menu) {
     const panel = menu.querySelector(".label-panel");
-    return fetch(menu.dataset.labelsUrl, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
-      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+    return window.missive.fetchPartial(menu.dataset.labelsUrl)
       .then((html) => {
         panel.innerHTML = html;
         window.htmx.process(panel);
@@ -114,7 +113,7 @@
     const menu = document.querySelector(selecting ? "#bulk-bar details.label-menu" : ".conversation details.label-menu");
     if (!menu) return;
     event.preventDefault();
-    document.querySelectorAll("details.dropdown[open]").forEach((d) => { if (d !== menu) d.open = false; });
+    window.missive.closeMenus(menu);
     if (menu.open) menu.querySelector(".label-search")?.focus(); else menu.open = true;
   });
 

@@ -27,8 +27,7 @@
   const openId = () => document.querySelector("article.conversation[data-conversation-id]")?.dataset.conversationId || null;
 
   function get(url, target) {
-    return fetch(url, { headers: { "HX-Request": "true", "HX-Target": target, "HX-Current-URL": window.location.href } })
-      .then((response) => (response.ok ? response.text() : null));
+    return window.missive.fetchPartial(url, { "HX-Target": target, "HX-Current-URL": window.location.href }).catch(() => null);
   }
   function post(path, body, keepalive) {
     return fetch(path, {
@@ -68,7 +67,7 @@
     try {
       if (work.pane) await refreshPane();
       if (work.list) await refreshList();
-      if (work.counts) await refreshSidebar();
+      if (work.counts) await window.missive.refreshSidebar(quiet);
     } catch (error) {
       // A failed refresh is retried by the next notice; the page stays usable.
     } finally {
@@ -103,13 +102,6 @@
   quiet.hidden = true;
   quiet.setAttribute("hx-push-url", "false");
   document.body.appendChild(quiet);
-
-  function refreshSidebar() {
-    if (!document.getElementById("sidebar")) return null;
-    return window.htmx.ajax("GET", `/sidebar/?path=${encodeURIComponent(window.location.pathname)}`, {
-      source: quiet, target: "#sidebar", swap: "outerHTML",
-    });
-  }
 
   /* ---- The list: fresh first page merged into the rows on screen ---- */
   async function refreshList() {

@@ -91,8 +91,7 @@
       if (!item) return;
       event.preventDefault();
       event.stopPropagation();
-      window.htmx.process(item);
-      item.click();
+      window.missive.activate(item);
       return;
     }
     const modal = event.target.closest && event.target.closest("#modal .merge-modal");

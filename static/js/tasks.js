@@ -3,16 +3,6 @@
 (function () {
   "use strict";
 
-  function toast(text) {
-    const box = document.getElementById("toast");
-    if (!box) return;
-    const el = document.createElement("div");
-    el.className = "toast";
-    el.textContent = text;
-    box.replaceChildren(el);
-    setTimeout(() => { if (box.firstChild === el) box.replaceChildren(); }, 4000);
-  }
-
   document.addEventListener("keydown", (event) => {
     const mod = event.metaKey || event.ctrlKey;
     if (!mod || event.shiftKey || event.altKey || event.key.toLowerCase() !== "t") return;
@@ -29,7 +19,7 @@
     event.stopPropagation();
     const menu = button.parentElement.querySelector(".task-status-menu");
     if (!menu) return;
-    document.querySelectorAll("details.dropdown[open]").forEach((d) => { if (d !== menu) d.open = false; });
+    window.missive.closeMenus(menu);
     menu.open = true;
     menu.querySelector(".menu-item.checked, .menu-item")?.focus();
   }, true);
@@ -39,7 +29,7 @@
     if (!item) return;
     let link = item.dataset.copyLink;
     if (event.altKey) link = link.replace(/^https?:\/\/[^/]+\//, "missive://");
-    const done = () => toast(event.altKey ? "Desktop link copied." : "Link copied.");
+    const done = () => window.missive.showToast(event.altKey ? "Desktop link copied." : "Link copied.");
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(link).then(done, () => window.prompt("Copy this link:", link));
     } else {
