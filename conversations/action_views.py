@@ -25,7 +25,7 @@ from conversations.mailboxes import Mailbox, label_mailbox, personal_mailbox, te
 from conversations.models import Conversation, ConversationState, Label
 from conversations.rows import load_rows
 from conversations.task_views import add_task_handlers
-from conversations.views import conversation_context, get_state_for_user, header_context
+from conversations.views import conversation_context, get_state_for_user, header_context, toast
 from inboxes.access import get_team_for_member
 from inboxes.models import Team, User
 from missive.htmx import AuthenticatedRequest
@@ -233,7 +233,7 @@ def bulk_action(request: AuthenticatedRequest, action: str) -> HttpResponse:
     if len(states) != len(ids):
         raise Http404("No such conversation.")
     if action in NOT_FOR_ROOMS and any(state.conversation.is_room for state in states):
-        return _toast(request, "Chat rooms cannot be assigned or closed: leave them out of the selection.")
+        return toast(request, "Chat rooms cannot be assigned or closed: leave them out of the selection.")
     open_id = request.POST.get("open", "")
     return _run(request, action, handler, states, open_id=UUID(open_id) if is_uuid(open_id) else None)
 
@@ -257,7 +257,7 @@ def _run(
         except ValidationError as error:
             errors.append(" ".join(error.messages))
     if errors:
-        return _toast(request, errors[0])
+        return toast(request, errors[0])
     if action in CLOSES_CONVERSATION:
         open_id = following = None
     return _after_action(request, mailbox, states, open_id, following, header_only=action in HEADER_ONLY)
@@ -338,8 +338,3 @@ def _archive_prompt(
     }
     response = render(request, "conversations/_archive_prompt.html", context)
     return reswap(retarget(response, "#modal"), "innerHTML")
-
-
-def _toast(request: AuthenticatedRequest, message: str) -> HttpResponse:
-    response = render(request, "conversations/_toast.html", {"message": message, "level": "error"})
-    return reswap(retarget(response, "#toast"), "innerHTML")

@@ -12,12 +12,12 @@ from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseLocation, push_url, reswap, retarget, trigger_client_event
 
 from conversations import merge
-from conversations.action_views import _toast, mailbox_for_path
+from conversations.action_views import mailbox_for_path
 from conversations.actions import ActionRefused
 from conversations.mail_views import get_message_for_user
 from conversations.mailboxes import Mailbox
 from conversations.models import Conversation, ConversationState
-from conversations.views import conversation_context, get_state_for_user
+from conversations.views import conversation_context, get_state_for_user, toast
 from missive.htmx import AuthenticatedRequest
 from missive.ids import is_uuid
 
@@ -223,7 +223,7 @@ def move_message_out(request: AuthenticatedRequest, message_id: UUID) -> HttpRes
     try:
         moved = merge.do_move_message_out(message, acting_user=request.user, shared=request.POST.get("shared") != "0")
     except ActionRefused as refused:
-        return _toast(request, " ".join(refused.messages))
+        return toast(request, " ".join(refused.messages))
     return _show(request, moved.id)
 
 

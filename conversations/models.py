@@ -173,7 +173,7 @@ class Conversation(models.Model):
 
     @property
     def is_room(self) -> bool:
-        return self.kind in (ConversationKind.TEAM_ROOM, ConversationKind.ORG_ROOM, ConversationKind.DIRECT)
+        return self.kind in ROOM_KINDS
 
     @property
     def is_room_turned_off(self) -> bool:

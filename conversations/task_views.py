@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from django_htmx.http import reswap, retarget, trigger_client_event
+from django_htmx.http import trigger_client_event
 
 from conversations import task_actions
 from conversations.actions import ActionRefused, _comment_of
@@ -38,7 +38,7 @@ from conversations.models import (
     TaskStatus,
 )
 from conversations.sidebar import sidebar_context
-from conversations.views import get_state_for_user
+from conversations.views import get_state_for_user, toast
 from inboxes.access import get_membership, get_team_for_member
 from inboxes.models import Membership, Role, Team, User
 from missive.htmx import AuthenticatedRequest, render_page
@@ -401,7 +401,7 @@ def new_task(request: AuthenticatedRequest) -> HttpResponse:
             else:
                 if not request.htmx:
                     return redirect(reverse("conversation", args=["all", conversation.id]))
-                return trigger_client_event(_toast(request, "Task created."), "tasks-changed")
+                return trigger_client_event(toast(request, "Task created.", level=""), "tasks-changed")
     else:
         team = request.GET.get("team", "")
         form = NewTaskForm(
@@ -412,11 +412,6 @@ def new_task(request: AuthenticatedRequest) -> HttpResponse:
     organizations = list(Membership.objects.filter(user=request.user).select_related("organization"))
     context = {"form": form, "organization": organization, "organizations": organizations}
     return render(request, "conversations/tasks/_new_task.html", context)
-
-
-def _toast(request: AuthenticatedRequest, message: str, *, level: str = "") -> HttpResponse:
-    response = render(request, "conversations/_toast.html", {"message": message, "level": level})
-    return reswap(retarget(response, "#toast"), "innerHTML")
 
 
 def _due(value: str) -> date | None:
@@ -455,7 +450,7 @@ def update_task(request: AuthenticatedRequest, task_kind: str, task_id: UUID) ->
         if due is not None:
             set_due(_due(due))
     except ActionRefused as error:
-        return _toast(request, " ".join(error.messages), level="error")
+        return toast(request, " ".join(error.messages))
     if not request.htmx:
         return redirect(request.POST.get("return_to") or reverse("my_tasks"))
     return trigger_client_event(HttpResponse(status=204), "tasks-changed")

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_safe
-from django_htmx.http import trigger_client_event
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from conversations import comment_files, snooze
 from conversations.actions import REACTIONS, WEBMAIL_DOMAINS, do_mark_conversation_read
@@ -49,6 +49,12 @@ PARTIALS = {
     "conversation-list": "rows",
     "list-more": "rows",
 }
+
+
+def toast(request: AuthenticatedRequest, message: str, *, level: str = "error") -> HttpResponse:
+    """A message in the page's toast instead of the element the request targeted."""
+    response = render(request, "conversations/_toast.html", {"message": message, "level": level})
+    return reswap(retarget(response, "#toast"), "innerHTML")
 
 
 def get_state_for_user(request: AuthenticatedRequest, conversation_id: UUID) -> ConversationState:
