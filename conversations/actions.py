@@ -789,6 +789,16 @@ class Mentioned:
     everyone: bool = False
 
 
+def people_by_handle(members: Sequence[User], handle: str) -> list[User]:
+    """Whom an @handle (lower case) names among `members`: everyone whose email's local part or
+    hyphenated name it is, else the one person with that first name (shared, it names nobody)."""
+    exact = [u for u in members if handle in (u.email.split("@")[0].lower(), mention_handle(u.display_name))]
+    if exact:
+        return exact
+    by_first_name = [u for u in members if u.first_name.lower() == handle]
+    return by_first_name if len(by_first_name) == 1 else []
+
+
 def mentioned(conversation: Conversation, body: str) -> Mentioned:
     """Who a comment mentions, among the organization's members and teams. A handle shared by
     several people (a first name) mentions nobody: the suggestions insert unique handles."""
@@ -799,10 +809,7 @@ def mentioned(conversation: Conversation, body: str) -> Mentioned:
         return found
     members = list(User.objects.filter(memberships__organization_id=conversation.organization_id))
     for handle in handles:
-        exact = [u.id for u in members if handle in (u.email.split("@")[0].lower(), mention_handle(u.display_name))]
-        by_first_name = [u.id for u in members if u.first_name.lower() == handle]
-        if exact or len(by_first_name) == 1:
-            found.users.update(exact or by_first_name)
+        found.users.update(user.id for user in people_by_handle(members, handle))
     teams = Team.objects.filter(organization_id=conversation.organization_id)
     for team in teams:
         if mention_handle(team.name) in handles:
@@ -885,6 +892,29 @@ def _bring_mentioned(conversation: Conversation, user_ids: set[UUID], author: Us
         _event(conversation, EventKind.SHARED, author, target=names)
 
 
+def new_copy(
+    conversation: Conversation,
+    user_id: UUID,
+    *,
+    source: str,
+    location: str = Location.NONE,
+    unread: bool = False,
+    watching: bool = False,
+) -> ConversationState:
+    """A person's own copy (state) of a conversation, not saved yet: `source` says how they got
+    access, and it sorts by the conversation's last activity."""
+    return ConversationState(
+        organization_id=conversation.organization_id,
+        conversation=conversation,
+        user_id=user_id,
+        access_source=source,
+        location=location,
+        unread=unread,
+        watching=watching,
+        last_activity_at=conversation.last_activity_at,
+    )
+
+
 def _grant_access(conversation: Conversation, user_ids: set[UUID], *, source: str, in_inbox: bool) -> set[UUID]:
     """People get the conversation: newcomers a copy of their own (`source` says how), in their
     Inbox or, without `in_inbox`, archived for reference; with `in_inbox`, the others' copies
@@ -900,17 +930,9 @@ def _grant_access(conversation: Conversation, user_ids: set[UUID], *, source: st
             location__in=[Location.TRASHED, Location.SPAM]
         ).update(location=Location.INBOX, unread=True)
     newcomers = user_ids - having
+    location = Location.INBOX if in_inbox else Location.ARCHIVED
     ConversationState.objects.bulk_create(
-        ConversationState(
-            organization_id=conversation.organization_id,
-            conversation=conversation,
-            user_id=user_id,
-            access_source=source,
-            location=Location.INBOX if in_inbox else Location.ARCHIVED,
-            unread=in_inbox,
-            last_activity_at=conversation.last_activity_at,
-        )
-        for user_id in newcomers
+        new_copy(conversation, user_id, source=source, location=location, unread=in_inbox) for user_id in newcomers
     )
     if newcomers and not conversation.is_shared:
         conversation.is_shared = True

@@ -23,7 +23,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from conversations import live
-from conversations.actions import ActionRefused, _event, _state_of
+from conversations.actions import ActionRefused, _event, _state_of, new_copy
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.models import (
     AccessSource,
@@ -36,7 +36,6 @@ from conversations.models import (
     LabelAutoShareUser,
     LabelPreference,
     LabelVisibility,
-    Location,
 )
 from conversations.search import label_path
 from conversations.signals import label_changed
@@ -482,15 +481,7 @@ def _grant_label_access(
         )
     )
     rows = [
-        ConversationState(
-            organization_id=label.organization_id,
-            conversation=conversation,
-            user_id=user_id,
-            access_source=AccessSource.LABEL,
-            location=Location.NONE,
-            unread=unread,
-            last_activity_at=conversation.last_activity_at,
-        )
+        new_copy(conversation, user_id, source=AccessSource.LABEL, unread=unread)
         for conversation in conversations
         for user_id in user_ids
         if (conversation.id, user_id) not in having

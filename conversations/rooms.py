@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 
-from conversations.actions import ActionRefused, _event, grant_team_access, team_member_ids
+from conversations.actions import ActionRefused, _event, grant_team_access, new_copy, team_member_ids
 from conversations.models import (
     AccessSource,
     Conversation,
@@ -95,18 +95,7 @@ def _give_access(conversation: Conversation, user_ids: Iterable[UUID], *, watchi
     """A copy of the room for each person who has none, out of their Inbox and read: a room
     comes to the Inbox like any conversation, through watching and mentions."""
     ConversationState.objects.bulk_create(
-        [
-            ConversationState(
-                organization_id=conversation.organization_id,
-                conversation=conversation,
-                user_id=user_id,
-                access_source=AccessSource.ROOM,
-                location=Location.NONE,
-                watching=watching,
-                last_activity_at=conversation.last_activity_at,
-            )
-            for user_id in user_ids
-        ],
+        [new_copy(conversation, user_id, source=AccessSource.ROOM, watching=watching) for user_id in user_ids],
         ignore_conflicts=True,
         batch_size=1000,
     )

@@ -34,6 +34,7 @@ from conversations.actions import (
     do_reopen,
     grant_team_access,
     mention_handle,
+    people_by_handle,
     refresh_team_inbox,
     team_member_ids,
 )
@@ -202,10 +203,7 @@ def parse_title(text: str, organization_id: UUID, *, today: date, with_dates: bo
 
     def take_mention(match: re.Match[str]) -> str:
         handle = match.group(1).lower().rstrip(".")
-        exact = [u for u in members if handle in (u.email.split("@")[0].lower(), mention_handle(u.display_name))]
-        by_first_name = [u for u in members if u.first_name.lower() == handle]
-        people = exact or (by_first_name if len(by_first_name) == 1 else [])
-        if people:
+        if people := people_by_handle(members, handle):
             parsed.users.extend(u for u in people if u not in parsed.users)
             return ""
         if handle in teams and parsed.team is None:
