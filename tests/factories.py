@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from conversations.delivery import do_receive_message
 from conversations.incoming import IncomingMessage
-from conversations.models import Label
+from conversations.models import ConversationState, Label
 from inboxes.models import Account, AccountKind, Membership, Organization, Role, Team, TeamMembership, TeamRole, User
 
 PASSWORD = "correct-horse-battery-staple"
@@ -90,3 +90,8 @@ def receive(
         **kwargs,
     )
     return do_receive_message(account, incoming)
+
+
+def state_of(conversation, user):
+    """The user's own state of the conversation, or None when they have no access."""
+    return ConversationState.objects.filter(conversation=conversation, user=user).first()

@@ -7,19 +7,15 @@ from conversations.counts import sidebar_counts
 from conversations.models import AccessSource, Conversation, ConversationState, EventKind, Location, Status
 from inboxes.actions import do_create_account, do_remove_member, do_set_team_members
 from inboxes.models import Membership, NewMessages
-from tests.factories import UserFactory, receive
-
-
-def _state(conversation, user):
-    return ConversationState.objects.filter(conversation=conversation, user=user).first()
+from tests.factories import UserFactory, receive, state_of
 
 
 def test_personal_account_mail_lands_in_owner_inbox_and_is_private(cast):
     conversation = receive(cast.personal_account, subject="Lunch?").conversation
 
-    assert _state(conversation, cast.owner).location == Location.INBOX
-    assert _state(conversation, cast.owner).unread
-    assert _state(conversation, cast.teammate) is None
+    assert state_of(conversation, cast.owner).location == Location.INBOX
+    assert state_of(conversation, cast.owner).unread
+    assert state_of(conversation, cast.teammate) is None
     assert not conversation.is_shared and conversation.team is None
 
 
@@ -28,10 +24,10 @@ def test_team_inbox_account_mail_waits_in_team_inbox_without_touching_personal_i
 
     assert conversation.team == cast.support and conversation.in_team_inbox
     for user in (cast.owner, cast.teammate, cast.observer):
-        state = _state(conversation, user)
+        state = state_of(conversation, user)
         assert state.location == Location.NONE and state.unread
-    assert _state(conversation, cast.guest) is None
-    assert _state(conversation, cast.outsider) is None
+    assert state_of(conversation, cast.guest) is None
+    assert state_of(conversation, cast.outsider) is None
 
 
 def test_inbox_mode_delivers_to_each_user_or_auto_archives(cast):
@@ -44,9 +40,9 @@ def test_inbox_mode_delivers_to_each_user_or_auto_archives(cast):
     )
     conversation = receive(account).conversation
 
-    assert _state(conversation, cast.teammate).location == Location.INBOX
-    assert _state(conversation, cast.observer).location == Location.NONE
-    assert _state(conversation, cast.owner).location == Location.INBOX
+    assert state_of(conversation, cast.teammate).location == Location.INBOX
+    assert state_of(conversation, cast.observer).location == Location.NONE
+    assert state_of(conversation, cast.owner).location == Location.INBOX
     assert conversation.is_shared and not conversation.in_team_inbox
 
 
@@ -85,9 +81,9 @@ def test_new_message_reopens_a_closed_conversation_and_brings_assignees_back(cas
     conversation.refresh_from_db()
     assert conversation.status == Status.OPEN
     assert not conversation.in_team_inbox, "still assigned, so not back in the team inbox"
-    teammate = _state(conversation, cast.teammate)
+    teammate = state_of(conversation, cast.teammate)
     assert teammate.location == Location.INBOX and teammate.unread
-    assert _state(conversation, cast.observer).location == Location.NONE
+    assert state_of(conversation, cast.observer).location == Location.NONE
     assert conversation.events.filter(kind=EventKind.REOPENED).exists()
 
 
@@ -98,7 +94,7 @@ def test_assigning_takes_the_conversation_out_of_the_team_inbox_and_into_the_ass
 
     conversation.refresh_from_db()
     assert not conversation.in_team_inbox
-    state = _state(conversation, cast.teammate)
+    state = state_of(conversation, cast.teammate)
     assert state.location == Location.INBOX and state.watching
     event = conversation.events.get(kind=EventKind.ASSIGNED)
     assert event.text == "Olivia Owner assigned Tom Teammate"
@@ -113,10 +109,10 @@ def test_new_team_member_sees_existing_team_conversations_and_loses_them_on_leav
     observers = [uid for uid, role in members if role == "observer"]
 
     do_set_team_members(cast.support, active=active, observers=observers)
-    assert _state(conversation, newcomer).location == Location.NONE
+    assert state_of(conversation, newcomer).location == Location.NONE
 
     do_set_team_members(cast.support, active=active[:-1], observers=observers)
-    assert _state(conversation, newcomer) is None
+    assert state_of(conversation, newcomer) is None
 
 
 def test_leaving_a_team_keeps_access_gained_another_way(cast):
@@ -126,7 +122,7 @@ def test_leaving_a_team_keeps_access_gained_another_way(cast):
 
     do_set_team_members(cast.support, active=[cast.owner.id], observers=[cast.observer.id])
 
-    assert _state(conversation, cast.teammate) is not None
+    assert state_of(conversation, cast.teammate) is not None
 
 
 def test_removing_a_member_cuts_all_their_access_in_that_organization(cast):
@@ -136,7 +132,7 @@ def test_removing_a_member_cuts_all_their_access_in_that_organization(cast):
 
     do_remove_member(Membership.objects.get(organization=cast.org, user=cast.teammate), acting=acting)
 
-    assert _state(conversation, cast.teammate) is None
+    assert state_of(conversation, cast.teammate) is None
     assert not conversation.assignments.filter(user=cast.teammate).exists()
     assert not cast.support.memberships.filter(user=cast.teammate).exists()
     conversation.refresh_from_db()
@@ -149,7 +145,7 @@ def test_states_copy_their_conversations_status_and_team_inbox_whatever_writes_t
     triggers): a new state, a bulk update of conversations, and a full save of a state read
     before the conversation changed."""
     conversation = receive(cast.support_account).conversation
-    stale = _state(conversation, cast.teammate)
+    stale = state_of(conversation, cast.teammate)
     assert (stale.conversation_open, stale.team_inbox_id) == (True, cast.support.id)
 
     Conversation.objects.filter(id=conversation.id).update(status=Status.CLOSED, in_team_inbox=False)
@@ -166,7 +162,7 @@ def test_states_copy_their_conversations_status_and_team_inbox_whatever_writes_t
         conversation_open=True,
         team_inbox=cast.support,
     )
-    joined = _state(conversation, newcomer)
+    joined = state_of(conversation, newcomer)
     assert (joined.conversation_open, joined.team_inbox_id) == (False, None), "taken from the conversation"
 
     Conversation.objects.filter(id=conversation.id).update(status=Status.OPEN, in_team_inbox=True)
@@ -194,7 +190,7 @@ def test_later_message_updates_list_summary(cast):
 
     assert conversation.preview == "second reply text"
     assert conversation.participants[0]["address"] == "other@x.test"
-    assert _state(conversation, cast.owner).last_activity_at == conversation.last_activity_at
+    assert state_of(conversation, cast.owner).last_activity_at == conversation.last_activity_at
 
 
 def test_a_reply_to_a_full_conversation_starts_a_new_one(cast):

@@ -32,13 +32,9 @@ from conversations.models import (
 )
 from inboxes.models import Role, TeamRole
 from tests.conftest import login
-from tests.factories import MembershipFactory, TeamFactory, UserFactory, add_to_team, receive
+from tests.factories import MembershipFactory, TeamFactory, UserFactory, add_to_team, receive, state_of
 
 pytestmark = pytest.mark.django_db
-
-
-def _state(conversation, user):
-    return ConversationState.objects.filter(conversation=conversation, user=user).first()
 
 
 def _team_conversation(cast):
@@ -57,11 +53,11 @@ def test_a_comment_makes_its_author_watch_and_is_unread_for_everyone_else(cast):
     comment = do_post_comment(conversation, author=cast.owner, body="  Looking into it  ")
 
     assert comment.body == "Looking into it" and comment.author == cast.owner
-    assert _state(conversation, cast.owner).watching and not _state(conversation, cast.owner).unread
-    assert _state(conversation, cast.teammate).unread and _state(conversation, cast.observer).unread
-    assert _state(conversation, cast.teammate).location == Location.NONE, "not watching: stays out of the Inbox"
+    assert state_of(conversation, cast.owner).watching and not state_of(conversation, cast.owner).unread
+    assert state_of(conversation, cast.teammate).unread and state_of(conversation, cast.observer).unread
+    assert state_of(conversation, cast.teammate).location == Location.NONE, "not watching: stays out of the Inbox"
     conversation.refresh_from_db()
-    assert conversation.last_activity_at == _state(conversation, cast.teammate).last_activity_at
+    assert conversation.last_activity_at == state_of(conversation, cast.teammate).last_activity_at
     assert conversation.last_activity_at == comment.created_at
     assert sidebar_counts(cast.teammate) == compute_counts(cast.teammate), "counts invalidated"
 
@@ -70,12 +66,12 @@ def test_watchers_find_a_commented_conversation_back_in_their_inbox(cast):
     conversation = _team_conversation(cast)
     do_post_comment(conversation, author=cast.teammate, body="I'll take it")  # teammate now watches
     do_archive(conversation, acting_user=cast.teammate)
-    assert _state(conversation, cast.teammate).location == Location.ARCHIVED
+    assert state_of(conversation, cast.teammate).location == Location.ARCHIVED
 
     do_post_comment(conversation, author=cast.owner, body="Customer called again")
 
-    assert _state(conversation, cast.teammate).location == Location.INBOX
-    assert _state(conversation, cast.observer).location == Location.NONE
+    assert state_of(conversation, cast.teammate).location == Location.INBOX
+    assert state_of(conversation, cast.observer).location == Location.NONE
 
 
 def test_an_empty_comment_is_refused_and_nothing_is_stored(cast):
@@ -118,20 +114,20 @@ def test_mentioning_someone_without_access_shares_the_conversation_into_their_in
 
     do_post_comment(conversation, author=cast.owner, body="@teammate can you check the terms?")
 
-    state = _state(conversation, cast.teammate)
+    state = state_of(conversation, cast.teammate)
     assert (state.access_source, state.location, state.unread) == (AccessSource.MENTION, Location.INBOX, True)
     conversation.refresh_from_db()
     assert conversation.is_shared
     event = ConversationEvent.objects.get(conversation=conversation, kind=EventKind.SHARED)
     assert event.actor == cast.owner and event.data["target"] == "Tom Teammate"
-    assert _state(conversation, cast.observer) is None
+    assert state_of(conversation, cast.observer) is None
 
 
 def test_mentioning_someone_with_access_brings_it_to_their_inbox_even_when_not_watching(cast):
     conversation = _team_conversation(cast)
     do_post_comment(conversation, author=cast.owner, body="cc @tom-teammate")
-    assert _state(conversation, cast.teammate).location == Location.INBOX
-    assert _state(conversation, cast.observer).location == Location.NONE
+    assert state_of(conversation, cast.teammate).location == Location.INBOX
+    assert state_of(conversation, cast.observer).location == Location.NONE
 
 
 def test_handles_are_email_names_hyphenated_names_or_unique_first_names(cast):
@@ -155,9 +151,9 @@ def test_mentioning_a_team_reaches_its_active_members_or_observers_too_by_its_op
     cast.support.save()
     do_post_comment(conversation, author=cast.owner, body="@Support please help")
 
-    assert _state(conversation, cast.teammate).location == Location.INBOX
-    assert _state(conversation, cast.observer).location == Location.INBOX
-    assert _state(conversation, cast.observer).access_source == AccessSource.MENTION
+    assert state_of(conversation, cast.teammate).location == Location.INBOX
+    assert state_of(conversation, cast.observer).location == Location.INBOX
+    assert state_of(conversation, cast.observer).access_source == AccessSource.MENTION
 
 
 def test_mention_all_brings_it_to_the_inbox_of_everyone_with_access(cast):
@@ -167,8 +163,8 @@ def test_mention_all_brings_it_to_the_inbox_of_everyone_with_access(cast):
     do_post_comment(conversation, author=cast.owner, body="Heads up @all")
 
     for user in (cast.teammate, cast.observer):
-        assert _state(conversation, user).location == Location.INBOX
-    assert _state(conversation, newcomer) is None, "@all reaches those with access, it grants none"
+        assert state_of(conversation, user).location == Location.INBOX
+    assert state_of(conversation, newcomer) is None, "@all reaches those with access, it grants none"
 
 
 def test_a_team_mention_with_several_teams_and_people_at_once(cast):
@@ -180,8 +176,8 @@ def test_a_team_mention_with_several_teams_and_people_at_once(cast):
 
     do_post_comment(conversation, author=cast.owner, body="@sales-desk and @gina, see above")
 
-    assert _state(conversation, seller).location == Location.INBOX
-    assert _state(conversation, cast.guest).location == Location.INBOX
+    assert state_of(conversation, seller).location == Location.INBOX
+    assert state_of(conversation, cast.guest).location == Location.INBOX
 
 
 # Editing and deleting -----------------------------------------------------------------------------
@@ -333,13 +329,13 @@ def test_watch_and_unwatch_but_assignees_always_watch(client, cast):
     login(client, cast.teammate)
 
     page = _post(client, conversation, "watch").content.decode()
-    assert _state(conversation, cast.teammate).watching and 'id="watch-mark"' in page
+    assert state_of(conversation, cast.teammate).watching and 'id="watch-mark"' in page
     _post(client, conversation, "unwatch")
-    assert not _state(conversation, cast.teammate).watching
+    assert not state_of(conversation, cast.teammate).watching
 
     do_assign_conversation(conversation, [cast.teammate], acting_user=cast.owner)
     refused = _post(client, conversation, "unwatch").content.decode()
-    assert "Assignees always watch" in refused and _state(conversation, cast.teammate).watching
+    assert "Assignees always watch" in refused and state_of(conversation, cast.teammate).watching
     page = client.get(reverse("conversation", args=["all", conversation.id])).content.decode()
     assert 'disabled title="Assignees always watch' in page
 
@@ -351,9 +347,9 @@ def test_unwatched_conversations_stay_archived_on_comments_but_come_back_on_a_me
     do_archive(conversation, acting_user=cast.teammate)
 
     do_post_comment(conversation, author=cast.owner, body="any news?")
-    assert _state(conversation, cast.teammate).location == Location.ARCHIVED
+    assert state_of(conversation, cast.teammate).location == Location.ARCHIVED
     do_post_comment(conversation, author=cast.owner, body="@teammate any news?")
-    assert _state(conversation, cast.teammate).location == Location.INBOX
+    assert state_of(conversation, cast.teammate).location == Location.INBOX
 
 
 # Mention suggestions ------------------------------------------------------------------------------

@@ -35,13 +35,9 @@ from conversations.signals import label_changed
 from inboxes.actions import do_set_team_members
 from inboxes.models import Role
 from tests.conftest import login
-from tests.factories import LabelFactory, MembershipFactory, TeamFactory, UserFactory, add_to_team, receive
+from tests.factories import LabelFactory, MembershipFactory, TeamFactory, UserFactory, add_to_team, receive, state_of
 
 pytestmark = pytest.mark.django_db
-
-
-def _state(conversation, user):
-    return ConversationState.objects.filter(conversation=conversation, user=user).first()
 
 
 def _team_conversation(cast, subject="Printer jam"):
@@ -262,7 +258,7 @@ def test_deleting_a_label_deletes_its_sublabels_and_leaves_the_conversations(cas
 
     assert not Label.objects.filter(organization=cast.org).exists()
     assert _labels_on(conversation) == set()
-    assert _state(conversation, cast.owner) is not None
+    assert state_of(conversation, cast.owner) is not None
 
 
 # Applying and removing -----------------------------------------------------------------------------
@@ -272,13 +268,13 @@ def test_adding_a_label_keeps_the_conversation_in_place_and_says_so_in_the_timel
     conversation = _team_conversation(cast)
     features = _label(cast, "Features")
     requested = _label(cast, "Requested", parent=features)
-    before = _state(conversation, cast.teammate).location
+    before = state_of(conversation, cast.teammate).location
 
     assert do_add_label(conversation, requested, acting_user=cast.teammate)
     assert not do_add_label(conversation, requested, acting_user=cast.teammate)  # already there
 
     assert _labels_on(conversation) == {"Requested"}
-    assert _state(conversation, cast.teammate).location == before
+    assert state_of(conversation, cast.teammate).location == before
     event = ConversationEvent.objects.get(conversation=conversation, kind=EventKind.LABELED)
     assert event.text == "Tom Teammate added the label Features/Requested"
     assert event.private_to is None
@@ -316,9 +312,9 @@ def test_auto_shared_users_and_teams_get_access_without_it_entering_their_inbox(
     do_add_label(conversation, label, acting_user=cast.owner)
 
     for user in (cast.teammate, lawyer):
-        state = _state(conversation, user)
+        state = state_of(conversation, user)
         assert (state.access_source, state.location, state.unread) == (AccessSource.LABEL, Location.NONE, True)
-    assert _state(conversation, cast.observer) is None
+    assert state_of(conversation, cast.observer) is None
     conversation.refresh_from_db()
     assert conversation.is_shared
     shared = ConversationEvent.objects.get(conversation=conversation, kind=EventKind.SHARED)
@@ -331,7 +327,7 @@ def test_an_auto_shared_user_who_already_had_access_keeps_their_placement(cast):
 
     do_add_label(conversation, _label(cast, "VIP", auto_share_users=[cast.teammate]), acting_user=cast.owner)
 
-    assert _state(conversation, cast.teammate).location == Location.INBOX
+    assert state_of(conversation, cast.teammate).location == Location.INBOX
     assert not ConversationEvent.objects.filter(conversation=conversation, kind=EventKind.SHARED).exists()
 
 
@@ -342,7 +338,7 @@ def test_removing_the_label_leaves_the_access_it_gave(cast):
 
     do_remove_label(conversation, label, acting_user=cast.owner)
 
-    assert _state(conversation, cast.teammate) is not None
+    assert state_of(conversation, cast.teammate) is not None
 
 
 def test_a_personal_label_shares_nothing_and_its_events_are_its_owners_only(cast):
@@ -441,7 +437,7 @@ def test_newly_auto_shared_people_get_every_conversation_already_labelled(cast):
     )
 
     for conversation in (first, second):
-        state = _state(conversation, cast.guest)
+        state = state_of(conversation, cast.guest)
         assert (state.access_source, state.location, state.unread) == (AccessSource.LABEL, Location.NONE, False)
 
 
@@ -452,7 +448,7 @@ def test_new_members_of_an_auto_shared_team_get_the_labelled_conversations(cast)
 
     do_set_team_members(legal, active=[cast.guest.id], observers=[])
 
-    assert _state(conversation, cast.guest).access_source == AccessSource.LABEL
+    assert state_of(conversation, cast.guest).access_source == AccessSource.LABEL
 
 
 # The triage endpoint ---------------------------------------------------------------------------------

@@ -8,22 +8,18 @@ import pytest
 from django.urls import reverse
 
 from conversations.actions import do_post_comment, mentioned
-from conversations.models import AccessSource, ConversationEvent, ConversationState, EventKind, Location
+from conversations.models import AccessSource, ConversationEvent, EventKind, Location
 from inboxes.actions import do_remove_member
 from inboxes.mention_groups import do_add_to_mention_group, do_remove_from_mention_group
 from inboxes.models import Membership, MentionGroup, MentionGroupMember, Role
 from tests.conftest import login
-from tests.factories import MembershipFactory, UserFactory, receive
+from tests.factories import MembershipFactory, UserFactory, receive, state_of
 
 pytestmark = pytest.mark.django_db
 
 
 def _member(cast, user, org=None):
     return Membership.objects.select_related("user").get(organization=org or cast.org, user=user)
-
-
-def _state(conversation, user):
-    return ConversationState.objects.filter(conversation=conversation, user=user).first()
 
 
 # Mentioning a group --------------------------------------------------------------------------------
@@ -37,9 +33,9 @@ def test_mentioning_a_group_mentions_every_member_like_a_person(cast):
     do_post_comment(conversation, author=cast.owner, body="@design-leads which one?")
 
     for user in (cast.teammate, cast.guest):
-        state = _state(conversation, user)
+        state = state_of(conversation, user)
         assert (state.access_source, state.location, state.unread) == (AccessSource.MENTION, Location.INBOX, True)
-    assert _state(conversation, cast.observer) is None
+    assert state_of(conversation, cast.observer) is None
     conversation.refresh_from_db()
     assert conversation.is_shared
     event = ConversationEvent.objects.get(conversation=conversation, kind=EventKind.SHARED)

@@ -46,13 +46,9 @@ from conversations.models import (
     SearchDocument,
 )
 from tests.conftest import login
-from tests.factories import LabelFactory, receive
+from tests.factories import LabelFactory, receive, state_of
 
 pytestmark = pytest.mark.django_db
-
-
-def _state(conversation, user):
-    return ConversationState.objects.filter(conversation=conversation, user=user).first()
 
 
 def _thread(account, subject, *, body="Hello", minutes_ago=0, **kwargs):
@@ -153,9 +149,9 @@ def test_labels_and_assignees_are_the_union_and_assignees_watch(cast):
         cast.owner.id,
         cast.teammate.id,
     }
-    teammate = _state(target, cast.teammate)
+    teammate = state_of(target, cast.teammate)
     assert (teammate.assigned, teammate.watching) == (True, True)
-    assert not _state(target, cast.observer).assigned
+    assert not state_of(target, cast.observer).assigned
     target.refresh_from_db()
     assert target.assigned and not target.in_team_inbox
 
@@ -165,16 +161,16 @@ def test_access_is_the_union_and_each_person_keeps_the_more_present_placement(ca
     source = _thread(cast.personal_account, "Supplier contract, signed")
     do_share_conversation(source, acting_user=cast.owner, users=[cast.teammate], show_in_inbox=True)
     do_archive(target, acting_user=cast.owner)
-    owner_source = _state(source, cast.owner)
+    owner_source = state_of(source, cast.owner)
     owner_source.unread, owner_source.starred = True, True
     owner_source.save(update_fields=["unread", "starred"])
 
     do_merge_conversations(source, target, acting_user=cast.owner)
 
-    owner = _state(target, cast.owner)
+    owner = state_of(target, cast.owner)
     # The source was still in the Inbox: the merged conversation is too, unread and starred.
     assert (owner.location, owner.unread, owner.starred) == (Location.INBOX, True, True)
-    teammate = _state(target, cast.teammate)
+    teammate = state_of(target, cast.teammate)
     assert (teammate.location, teammate.unread) == (Location.INBOX, True)
     assert ConversationState.objects.filter(conversation=target).count() == 2
     target.refresh_from_db()
@@ -192,7 +188,7 @@ def test_an_open_source_reopens_a_closed_target_and_brings_its_team(cast):
 
     target.refresh_from_db()
     assert (target.status, target.team_id) == ("open", cast.support.id)
-    assert _state(target, cast.observer) is not None  # team members' access came with the source
+    assert state_of(target, cast.observer) is not None  # team members' access came with the source
 
 
 # --- Subject rules ----------------------------------------------------------------------------
@@ -404,7 +400,7 @@ def test_moving_an_email_out_makes_a_shared_conversation_for_the_same_people(cas
     assert set(ConversationState.objects.filter(conversation=moved).values_list("user_id", flat=True)) == set(
         ConversationState.objects.filter(conversation=source).values_list("user_id", flat=True)
     )
-    assert _state(moved, cast.teammate).location == Location.ARCHIVED
+    assert state_of(moved, cast.teammate).location == Location.ARCHIVED
     moved.refresh_from_db()
     source.refresh_from_db()
     assert (moved.message_count, moved.has_attachments, moved.preview) == (1, True, "Do you sell gift cards?")

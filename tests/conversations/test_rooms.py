@@ -60,13 +60,17 @@ from inboxes.actions import (
 )
 from inboxes.models import Membership, Role
 from tests.conftest import login
-from tests.factories import MembershipFactory, OrganizationFactory, TeamFactory, UserFactory, add_to_team, receive
+from tests.factories import (
+    MembershipFactory,
+    OrganizationFactory,
+    TeamFactory,
+    UserFactory,
+    add_to_team,
+    receive,
+    state_of,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def _state(conversation, user):
-    return ConversationState.objects.filter(conversation=conversation, user=user).first()
 
 
 def _members(conversation):
@@ -108,7 +112,7 @@ def test_a_new_organization_gets_its_room_with_its_owner_in_it():
     room = Conversation.objects.get(organization=organization)
     assert room.kind == ConversationKind.ORG_ROOM and room.is_room and room.subject == "General"
     assert Room.objects.get(conversation=room).kind == ConversationKind.ORG_ROOM
-    state = _state(room, owner)
+    state = state_of(room, owner)
     assert state.access_source == AccessSource.ROOM
     assert state.location == Location.NONE and not state.unread and not state.watching
 
@@ -133,7 +137,7 @@ def test_a_member_added_any_other_way_joins_the_room_too(cast):
 
     MembershipFactory(organization=cast.org, user=newcomer)
 
-    assert _state(room, newcomer).access_source == AccessSource.ROOM
+    assert state_of(room, newcomer).access_source == AccessSource.ROOM
 
 
 def test_members_of_an_organization_without_a_room_get_none_from_joining(cast):
@@ -173,7 +177,7 @@ def test_the_migration_creates_rooms_for_existing_organizations_and_teams(cast):
     support = Conversation.objects.get(kind=ConversationKind.TEAM_ROOM)
     assert support.team == cast.support and support.room.team == cast.support
     assert _members(support) == SUPPORT
-    assert _state(support, cast.teammate).access_source == AccessSource.TEAM
+    assert state_of(support, cast.teammate).access_source == AccessSource.TEAM
     assert _members(Conversation.objects.get(organization=cast.other_org)) == {"outsider@globex.test"}
     assert Room.objects.count() == 3
 
@@ -187,8 +191,8 @@ def test_turning_the_chat_room_on_creates_the_team_room_for_active_members_and_o
     assert room.kind == ConversationKind.TEAM_ROOM and room.team == cast.support
     assert room.subject == str(cast.support)
     assert _members(room) == SUPPORT
-    assert _state(room, cast.observer).access_source == AccessSource.TEAM
-    assert _state(room, cast.guest) is None and _state(room, cast.outsider) is None
+    assert state_of(room, cast.observer).access_source == AccessSource.TEAM
+    assert state_of(room, cast.guest) is None and state_of(room, cast.outsider) is None
     assert not room.in_team_inbox, "a room never waits in the team inbox"
 
 
@@ -271,7 +275,7 @@ def test_a_1_1_room_is_created_the_first_time_and_found_again_from_either_side(c
 
     assert room.kind == ConversationKind.DIRECT and room.is_shared
     assert _members(room) == {"owner@acme.test", "teammate@acme.test"}
-    assert _state(room, cast.owner).watching and _state(room, cast.teammate).watching
+    assert state_of(room, cast.owner).watching and state_of(room, cast.teammate).watching
     pair = Room.objects.get(conversation=room)
     assert pair.user_low_id < pair.user_high_id
     assert {pair.user_low_id, pair.user_high_id} == {cast.owner.id, cast.teammate.id}
@@ -319,11 +323,11 @@ def test_a_returning_member_gets_their_1_1_room_back(cast):
     do_post_comment(room, author=cast.owner, body="Welcome!")
     owner = Membership.objects.get(organization=cast.org, user=cast.owner)
     do_remove_member(Membership.objects.get(organization=cast.org, user=cast.teammate), acting=owner)
-    assert _state(room, cast.teammate) is None
+    assert state_of(room, cast.teammate) is None
 
     MembershipFactory(organization=cast.org, user=cast.teammate)
     assert do_open_direct_room(cast.org, acting_user=cast.teammate, coworker=cast.owner) == room
-    assert _state(room, cast.teammate).watching
+    assert state_of(room, cast.teammate).watching
 
 
 @pytest.mark.django_db(transaction=True)
@@ -393,7 +397,7 @@ def test_rooms_cannot_be_assigned_closed_moved_or_marked_as_spam(cast, rooms, ki
     room.refresh_from_db()
     assert room.status == Status.OPEN and not room.assignments.exists() and not room.is_spam
     assert room.snoozed_until is None
-    assert _state(room, cast.owner).location == Location.NONE
+    assert state_of(room, cast.owner).location == Location.NONE
 
 
 def test_nobody_is_added_to_or_removed_from_a_room_by_hand(cast, rooms):
@@ -415,8 +419,8 @@ def test_a_mention_in_a_1_1_room_gives_nobody_else_access(cast, rooms):
 def test_a_mention_in_the_organization_room_brings_it_to_that_members_inbox(cast, rooms):
     room = rooms["general"]
     do_post_comment(room, author=cast.owner, body="@teammate lunch?")
-    assert _state(room, cast.teammate).location == Location.INBOX and _state(room, cast.teammate).unread
-    assert _state(room, cast.observer).location == Location.NONE and _state(room, cast.observer).unread
+    assert state_of(room, cast.teammate).location == Location.INBOX and state_of(room, cast.teammate).unread
+    assert state_of(room, cast.observer).location == Location.NONE and state_of(room, cast.observer).unread
 
 
 def test_refusals_answer_with_a_clear_message(cast, rooms, client):
@@ -465,20 +469,20 @@ def _tomorrow():
 def test_a_room_is_archived_snoozed_trashed_and_restored_for_oneself(cast, rooms):
     room = rooms["general"]
     do_post_comment(room, author=cast.teammate, body="@owner hi")
-    assert _state(room, cast.owner).location == Location.INBOX
+    assert state_of(room, cast.owner).location == Location.INBOX
 
     do_archive(room, acting_user=cast.owner)
-    assert _state(room, cast.owner).location == Location.ARCHIVED
+    assert state_of(room, cast.owner).location == Location.ARCHIVED
     do_snooze(room, acting_user=cast.owner, until=_tomorrow())
-    assert _state(room, cast.owner).location == Location.SNOOZED
+    assert state_of(room, cast.owner).location == Location.SNOOZED
     do_unsnooze(room, acting_user=cast.owner)
     do_trash(room, acting_user=cast.owner, from_team_inbox=True)  # a room has no team inbox: mine only
-    assert _state(room, cast.owner).location == Location.TRASHED
-    assert _state(room, cast.teammate).location != Location.TRASHED
+    assert state_of(room, cast.owner).location == Location.TRASHED
+    assert state_of(room, cast.teammate).location != Location.TRASHED
     with pytest.raises(ActionRefused, match="cannot be deleted forever"):
         do_delete_forever(room, acting_user=cast.owner)
     do_restore(room, acting_user=cast.owner)
-    assert _state(room, cast.owner).location == Location.INBOX
+    assert state_of(room, cast.owner).location == Location.INBOX
     assert _members(room) == EVERYONE
 
 
@@ -487,8 +491,8 @@ def test_a_team_room_trashed_from_its_team_stays_the_teams(cast, rooms):
     do_trash(room, acting_user=cast.teammate, from_team_inbox=True)
     room.refresh_from_db()
     assert room.team == cast.support
-    assert _state(room, cast.teammate).location == Location.TRASHED
-    assert _state(room, cast.owner).location == Location.NONE
+    assert state_of(room, cast.teammate).location == Location.TRASHED
+    assert state_of(room, cast.owner).location == Location.NONE
 
 
 def test_a_new_message_brings_a_room_back_to_the_inbox_of_its_watchers_only(cast, rooms):
@@ -498,9 +502,9 @@ def test_a_new_message_brings_a_room_back_to_the_inbox_of_its_watchers_only(cast
 
     do_post_comment(room, author=cast.owner, body="Deploy done")
 
-    assert _state(room, cast.teammate).location == Location.INBOX and _state(room, cast.teammate).unread
-    assert _state(room, cast.observer).location == Location.NONE and _state(room, cast.observer).unread
-    assert _state(room, cast.owner).watching and not _state(room, cast.owner).unread
+    assert state_of(room, cast.teammate).location == Location.INBOX and state_of(room, cast.teammate).unread
+    assert state_of(room, cast.observer).location == Location.NONE and state_of(room, cast.observer).unread
+    assert state_of(room, cast.owner).watching and not state_of(room, cast.owner).unread
     room.refresh_from_db()
     assert room.preview == "Olivia Owner: Deploy done"
 
@@ -508,8 +512,8 @@ def test_a_new_message_brings_a_room_back_to_the_inbox_of_its_watchers_only(cast
 def test_a_1_1_message_lands_in_the_other_persons_inbox(cast, rooms):
     room = rooms["direct"]
     do_post_comment(room, author=cast.owner, body="Got a minute?")
-    assert _state(room, cast.teammate).location == Location.INBOX and _state(room, cast.teammate).unread
-    assert _state(room, cast.owner).location == Location.NONE
+    assert state_of(room, cast.teammate).location == Location.INBOX and state_of(room, cast.teammate).unread
+    assert state_of(room, cast.owner).location == Location.NONE
 
 
 # --- Pages: the room, the sidebar, the Rooms mailbox ------------------------------------------------
@@ -536,7 +540,7 @@ def test_a_room_opens_as_a_chat_without_email_or_triage_controls(cast, rooms, cl
         "for_everyone",
     ):
         assert absent not in body, absent
-    assert _state(room, cast.owner).unread is False, "opening reads it"
+    assert state_of(room, cast.owner).unread is False, "opening reads it"
 
 
 def test_a_1_1_room_is_named_after_the_other_person(cast, rooms, client):
@@ -656,7 +660,7 @@ def test_1_1_rooms_open_only_between_members_of_ones_organization(cast, client):
 def test_a_guest_can_chat_with_a_coworker_but_not_see_others_rooms(cast, rooms):
     room = do_open_direct_room(cast.org, acting_user=cast.guest, coworker=cast.teammate)
     assert _members(room) == {"guest@acme.test", "teammate@acme.test"}
-    assert _state(rooms["team"], cast.guest) is None
+    assert state_of(rooms["team"], cast.guest) is None
 
 
 def test_organization_rooms_stay_separate_when_people_share_organizations(cast):

@@ -5,15 +5,11 @@ import pytest
 from django.urls import reverse
 
 from conversations.actions import ActionRefused, do_assign_conversation, do_remove_access, do_share_conversation
-from conversations.models import AccessSource, ConversationEvent, ConversationState, EventKind, Location
+from conversations.models import AccessSource, ConversationEvent, EventKind, Location
 from tests.conftest import login
-from tests.factories import MembershipFactory, TeamFactory, UserFactory, add_to_team, receive
+from tests.factories import MembershipFactory, TeamFactory, UserFactory, add_to_team, receive, state_of
 
 pytestmark = pytest.mark.django_db
-
-
-def _state(conversation, user):
-    return ConversationState.objects.filter(conversation=conversation, user=user).first()
 
 
 def _private(cast):
@@ -25,7 +21,7 @@ def test_adding_people_shows_it_in_their_inbox_and_shares_it(cast):
 
     do_share_conversation(conversation, acting_user=cast.owner, users=[cast.teammate], show_in_inbox=True)
 
-    state = _state(conversation, cast.teammate)
+    state = state_of(conversation, cast.teammate)
     assert (state.access_source, state.location, state.unread) == (AccessSource.ADDED, Location.INBOX, True)
     conversation.refresh_from_db()
     assert conversation.is_shared
@@ -39,7 +35,7 @@ def test_without_show_in_inbox_they_get_archived_access_and_the_choice_is_rememb
 
     do_share_conversation(conversation, acting_user=cast.owner, users=[cast.guest], show_in_inbox=False)
 
-    state = _state(conversation, cast.guest)
+    state = state_of(conversation, cast.guest)
     assert (state.location, state.unread) == (Location.ARCHIVED, False)
     cast.owner.refresh_from_db()
     assert not cast.owner.share_shows_in_inbox
@@ -55,7 +51,7 @@ def test_adding_a_team_adds_its_members(cast):
     do_share_conversation(conversation, acting_user=cast.owner, teams=[desk, cast.support], show_in_inbox=True)
 
     for user in (lawyer, cast.teammate, cast.observer):
-        assert _state(conversation, user).location == Location.INBOX
+        assert state_of(conversation, user).location == Location.INBOX
     event = ConversationEvent.objects.get(conversation=conversation, kind=EventKind.SHARED)
     assert event.data["target"] == f"{desk}, {cast.support}"
 
@@ -77,7 +73,7 @@ def test_removing_someone_takes_their_access_and_assignment_at_once(client, cast
 
     do_remove_access(conversation, cast.teammate, acting_user=cast.owner)
 
-    assert _state(conversation, cast.teammate) is None
+    assert state_of(conversation, cast.teammate) is None
     assert not conversation.assignments.exists()
     conversation.refresh_from_db()
     assert conversation.in_team_inbox, "nobody left assigned: back to the team inbox"
@@ -97,13 +93,13 @@ def test_the_access_menu_through_the_view(client, cast):
     assert str(cast.outsider.id) not in page
 
     client.post(url, {"user_ids": [str(cast.teammate.id)], "return_to": "/m/all/"}, headers=headers)
-    assert _state(conversation, cast.teammate).location == Location.ARCHIVED, "unchecked: for reference"
+    assert state_of(conversation, cast.teammate).location == Location.ARCHIVED, "unchecked: for reference"
     page = client.get(reverse("conversation", args=["all", conversation.id])).content.decode()
     assert 'name="show_in_inbox" value="1" checked' not in page, "remembered"
 
     refused = client.post(url, {"user_ids": [str(cast.outsider.id)], "return_to": "/m/all/"}, headers=headers)
-    assert "organization" in refused.content.decode() and _state(conversation, cast.outsider) is None
+    assert "organization" in refused.content.decode() and state_of(conversation, cast.outsider) is None
     remove = reverse("conversation_action", args=[conversation.id, "remove_access"])
     client.post(remove, {"user_id": str(cast.teammate.id), "return_to": "/m/all/"}, headers=headers)
-    assert _state(conversation, cast.teammate) is None
+    assert state_of(conversation, cast.teammate) is None
     assert client.post(reverse("bulk_action", args=["share"]), {"ids": [str(conversation.id)]}).status_code == 404

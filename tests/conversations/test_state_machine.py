@@ -47,7 +47,7 @@ from conversations.models import (
 )
 from inboxes.actions import do_create_account, do_create_team, do_set_personal_options, do_update_team
 from inboxes.models import ArchiveAssigned, Membership, NewMessages, Team, TeamRole, User
-from tests.factories import LabelFactory, MembershipFactory, UserFactory, add_to_team, receive
+from tests.factories import LabelFactory, MembershipFactory, UserFactory, add_to_team, receive, state_of
 
 # --- Helpers ---------------------------------------------------------------------------------------
 
@@ -57,13 +57,9 @@ def _fresh(conversation: Conversation) -> Conversation:
     return conversation
 
 
-def _state(conversation: Conversation, user: User) -> ConversationState | None:
-    return ConversationState.objects.filter(conversation=conversation, user=user).first()
-
-
 def _where(conversation: Conversation, user: User) -> str | None:
     """The user's placement, or None without access."""
-    state = _state(conversation, user)
+    state = state_of(conversation, user)
     return state.location if state else None
 
 
@@ -172,7 +168,7 @@ def test_row_01_new_message_on_personal_account_lands_in_owner_inbox_unread(cast
 
     conversation = receive(cast.personal_account).conversation
 
-    state = _state(conversation, cast.owner)
+    state = state_of(conversation, cast.owner)
     assert state.location == Location.INBOX and state.unread
     assert list(conversation.states.values_list("user_id", flat=True)) == [cast.owner.id], "nobody else has access"
     assert conversation.team is None and not conversation.in_team_inbox and not conversation.is_shared
@@ -189,7 +185,7 @@ def test_row_02_new_message_on_team_inbox_account_gives_every_member_access_and_
     conversation = _fresh(receive(cast.support_account).conversation)
 
     for user in (cast.owner, cast.teammate, cast.observer):
-        state = _state(conversation, user)
+        state = state_of(conversation, user)
         assert (state.location, state.unread) == (Location.NONE, True), user
     assert _where(conversation, cast.guest) is None
     assert conversation.team == cast.support and conversation.in_team_inbox
@@ -265,8 +261,8 @@ def test_row_04_new_message_reopens_and_brings_assignees_watchers_and_discard_sn
     assert _where(conversation, cast.guest) == Location.INBOX, "watcher back to Inbox"
     assert _where(conversation, cast.observer) == Location.TRASHED, "Trash stays put"
     assert _where(conversation, cast.owner) == Location.SPAM, "Spam stays put"
-    assert (_where(conversation, dana), _state(conversation, dana).snoozed_until) == (Location.INBOX, None)
-    assert _where(conversation, eli) == Location.SNOOZED and _state(conversation, eli).snoozed_until
+    assert (_where(conversation, dana), state_of(conversation, dana).snoozed_until) == (Location.INBOX, None)
+    assert _where(conversation, eli) == Location.SNOOZED and state_of(conversation, eli).snoozed_until
     assert _assignees(conversation) == {cast.teammate.id}
     assert not conversation.in_team_inbox, "still assigned"
     event = conversation.events.get(id__gt=mark)
@@ -320,7 +316,7 @@ def test_row_04_new_message_with_team_option_returns_assigned_conversation_to_te
     assert conversation.in_team_inbox
     assert _assignees(conversation) == {cast.teammate.id}
     assert _where(conversation, cast.teammate) == Location.ARCHIVED, "assignees stay put (though watching)"
-    assert _state(conversation, cast.teammate).unread
+    assert state_of(conversation, cast.teammate).unread
     assert _team_count(cast.owner, cast.support) == 1
     assert sidebar_counts(cast.teammate)["inbox"] == 0
     _assert_counts_fresh(*_everyone(cast))
@@ -355,7 +351,7 @@ def test_row_04_new_message_cancels_a_snooze_for_everyone_that_asked_for_it(cast
     conversation = _fresh(conversation)
     assert conversation.snoozed_until is None and conversation.in_team_inbox
     for user in (cast.owner, cast.teammate, cast.observer):
-        state = _state(conversation, user)
+        state = state_of(conversation, user)
         assert (state.location, state.snoozed_until) == (Location.INBOX, None), user
     assert _team_count(cast.teammate, cast.support) == 1
     assert sidebar_counts(cast.teammate)["inbox"] == 1
@@ -472,7 +468,7 @@ def test_row_10_close_archives_for_the_closer_and_removers_not_watching_and_leav
     do_assign_conversation(conversation, [cast.teammate], acting_user=cast.owner)
     do_unassign(conversation, cast.teammate, acting_user=cast.owner)  # still watching
     conversation = _fresh(conversation)
-    assert conversation.in_team_inbox and _state(conversation, cast.teammate).watching
+    assert conversation.in_team_inbox and state_of(conversation, cast.teammate).watching
     _remove_from_inbox_on_close(cast, cast.teammate)
     _remove_from_inbox_on_close(cast, cast.observer)
     _prime(*_everyone(cast))
@@ -525,7 +521,7 @@ def test_row_11_reopen_puts_it_back_in_each_assignee_inbox_unread(cast):
     conversation = _fresh(conversation)
     assert conversation.status == Status.OPEN
     for assignee in (cast.teammate, cast.observer):
-        state = _state(conversation, assignee)
+        state = state_of(conversation, assignee)
         assert (state.location, state.unread) == (Location.INBOX, True), assignee
     assert _where(conversation, cast.owner) == Location.NONE, "unchanged"
     assert not conversation.in_team_inbox, "assigned"
@@ -560,11 +556,11 @@ def test_row_12_assign_puts_it_at_the_top_of_each_new_assignee_inbox_and_out_of_
 
     older = _fresh(older)
     for assignee in (cast.teammate, cast.guest):
-        state = _state(older, assignee)
+        state = state_of(older, assignee)
         assert (state.location, state.watching) == (Location.INBOX, True), assignee
         top = personal_mailbox("inbox").states(assignee).order_by("-last_activity_at").first()
         assert top.conversation_id == older.id, "at the top of the Inbox"
-    guest = _state(older, cast.guest)
+    guest = state_of(older, cast.guest)
     assert (guest.access_source, guest.unread) == (AccessSource.ASSIGNMENT, True), "gains access"
     assert _where(older, cast.owner) == _where(older, cast.observer) == Location.NONE, "unchanged"
     assert not older.in_team_inbox
@@ -646,7 +642,7 @@ def test_row_15_move_to_team_gives_new_members_access_and_enters_their_team_inbo
     conversation = _fresh(conversation)
     assert conversation.team == sales and conversation.in_team_inbox
     for newcomer in (sam, cast.guest):
-        state = _state(conversation, newcomer)
+        state = state_of(conversation, newcomer)
         assert (state.location, state.access_source) == (Location.NONE, AccessSource.TEAM), newcomer
     assert _where(conversation, cast.owner) == _where(conversation, cast.teammate) == Location.NONE, "unchanged"
     assert _events_since(mark, conversation) == [(EventKind.MOVED_TO_TEAM, None)]
@@ -683,14 +679,14 @@ def test_row_16_snooze_for_me_hides_it_from_my_inbox_and_remembers_leave_in_inbo
     do_snooze(_fresh(conversation), acting_user=cast.observer, until=until, leave_in_inbox=True)
 
     conversation = _fresh(conversation)
-    teammate = _state(conversation, cast.teammate)
+    teammate = state_of(conversation, cast.teammate)
     assert (teammate.location, teammate.snoozed_until) == (Location.SNOOZED, until)
-    observer = _state(conversation, cast.observer)
+    observer = state_of(conversation, cast.observer)
     assert (observer.location, observer.snoozed_until) == (Location.INBOX, until), "Leave in Inbox"
     cast.observer.refresh_from_db()
     cast.teammate.refresh_from_db()
     assert cast.observer.snooze_leave_in_inbox and not cast.teammate.snooze_leave_in_inbox, "remembered"
-    owner = _state(conversation, cast.owner)
+    owner = state_of(conversation, cast.owner)
     assert (owner.location, owner.snoozed_until) == (Location.INBOX, None), "unchanged"
     assert conversation.snoozed_until is None and conversation.in_team_inbox, "team inbox unchanged"
     assert _events_since(mark, conversation) == [
@@ -714,9 +710,9 @@ def test_row_17_snooze_for_everyone_snoozes_every_copy_and_leaves_the_team_inbox
     conversation = _fresh(conversation)
     assert conversation.snoozed_until == until and not conversation.in_team_inbox
     for user in (cast.owner, cast.teammate):
-        state = _state(conversation, user)
+        state = state_of(conversation, user)
         assert (state.location, state.snoozed_until) == (Location.SNOOZED, until), user
-    observer = _state(conversation, cast.observer)
+    observer = state_of(conversation, cast.observer)
     assert (observer.location, observer.snoozed_until) == (Location.ARCHIVED, until), "snoozed, not in Inbox"
     assert _events_since(mark, conversation) == [(EventKind.SNOOZED_FOR_EVERYONE, None)]
     for user in (cast.owner, cast.teammate):
@@ -734,7 +730,7 @@ def test_row_18_discard_snooze_for_me_brings_it_back_now(cast):
 
     do_unsnooze(_fresh(conversation), acting_user=cast.teammate)
 
-    teammate = _state(conversation, cast.teammate)
+    teammate = state_of(conversation, cast.teammate)
     assert (teammate.location, teammate.snoozed_until) == (Location.INBOX, None)
     assert _where(conversation, cast.observer) == Location.SNOOZED, "someone else's snooze is theirs"
     assert _events_since(mark, conversation) == [(EventKind.UNSNOOZED, cast.teammate.id)]
@@ -753,9 +749,9 @@ def test_row_18_discard_snooze_for_everyone_ends_it_for_everyone(cast):
 
     conversation = _fresh(conversation)
     for user in (cast.owner, cast.teammate):
-        state = _state(conversation, user)
+        state = state_of(conversation, user)
         assert (state.location, state.snoozed_until) == (Location.INBOX, None), user
-    observer = _state(conversation, cast.observer)
+    observer = state_of(conversation, cast.observer)
     assert (observer.location, observer.snoozed_until) == (Location.ARCHIVED, None)
     assert conversation.snoozed_until is None and conversation.in_team_inbox, "back in: it is waiting"
     # It changed everyone's copy, so everyone sees who discarded it.
@@ -779,7 +775,7 @@ def test_row_19_snooze_for_me_coming_due_returns_to_inbox_unread_and_orange(cast
 
     assert do_wake_due_snoozes(now=until + timedelta(seconds=1)) == 1
 
-    teammate = _state(conversation, cast.teammate)
+    teammate = state_of(conversation, cast.teammate)
     assert (teammate.location, teammate.unread, teammate.snooze_due, teammate.snoozed_until) == (
         Location.INBOX,
         True,
@@ -807,14 +803,14 @@ def test_row_19_snooze_for_everyone_coming_due_returns_every_copy_and_the_team_i
 
     conversation = _fresh(conversation)
     for user in (cast.owner, cast.teammate):
-        state = _state(conversation, user)
+        state = state_of(conversation, user)
         assert (state.location, state.unread, state.snooze_due, state.snoozed_until) == (
             Location.INBOX,
             True,
             True,
             None,
         ), user
-    observer = _state(conversation, cast.observer)
+    observer = state_of(conversation, cast.observer)
     assert (observer.location, observer.unread, observer.snoozed_until) == (Location.ARCHIVED, True, None)
     assert conversation.snoozed_until is None and conversation.in_team_inbox
     assert _events_since(mark, conversation) == [(EventKind.SNOOZE_DUE, None)]
@@ -855,7 +851,7 @@ def test_wake_due_snoozes_task_calls_the_action(cast, monkeypatch):
 
     tasks.wake_due_snoozes()
 
-    state = _state(conversation, cast.owner)
+    state = state_of(conversation, cast.owner)
     assert (state.location, state.snooze_due) == (Location.INBOX, True)
 
 
@@ -881,9 +877,9 @@ def test_row_20_trash_from_team_inbox_trashes_for_everyone_and_clears_team_label
 
     conversation = _fresh(conversation)
     for user in (cast.owner, cast.teammate, cast.observer):
-        state = _state(conversation, user)
+        state = state_of(conversation, user)
         assert (state.location, state.pinned, state.snoozed_until) == (Location.TRASHED, False, None), user
-    assert _state(conversation, cast.teammate).location_before_trash == Location.SNOOZED
+    assert state_of(conversation, cast.teammate).location_before_trash == Location.SNOOZED
     assert not conversation.labels.exists()
     assert conversation.team is None and not conversation.in_team_inbox
     assert _events_since(mark, conversation) == [(EventKind.TRASHED_FOR_EVERYONE, None)]
@@ -1108,7 +1104,7 @@ def test_row_28_read_unread_star_and_pin_change_only_my_own_flag(cast):
     do_set_starred(conversation, acting_user=cast.owner, starred=True)
     do_set_pinned(conversation, acting_user=cast.observer, pinned=True)
 
-    owner, teammate, observer = (_state(conversation, u) for u in (cast.owner, cast.teammate, cast.observer))
+    owner, teammate, observer = (state_of(conversation, u) for u in (cast.owner, cast.teammate, cast.observer))
     assert (owner.unread, owner.starred, owner.pinned) == (False, True, False)
     assert (teammate.unread, teammate.starred, teammate.pinned) == (True, False, False)
     assert (observer.unread, observer.starred, observer.pinned) == (True, False, True)

@@ -41,15 +41,11 @@ from conversations.task_actions import (
 from conversations.tasks import remind_due_tasks
 from inboxes.models import TeamRole
 from tests.conftest import login
-from tests.factories import TeamFactory, add_to_team, receive
+from tests.factories import TeamFactory, add_to_team, receive, state_of
 
 pytestmark = pytest.mark.django_db
 
 TODAY = date(2025, 3, 5)  # a Wednesday
-
-
-def _state(conversation, user):
-    return ConversationState.objects.filter(conversation=conversation, user=user).first()
 
 
 def _events(conversation, kind):
@@ -95,13 +91,13 @@ def test_a_conversation_is_to_do_while_open_in_progress_by_choice_and_closed_whe
 
 def test_reopening_a_closed_task_brings_it_back_to_the_assignees_inbox(cast, assigned):
     do_set_task_status(assigned, TaskStatus.CLOSED, acting_user=cast.teammate)
-    assert _state(assigned, cast.teammate).location == Location.ARCHIVED
+    assert state_of(assigned, cast.teammate).location == Location.ARCHIVED
 
     do_set_task_status(assigned, TaskStatus.TODO, acting_user=cast.owner)
 
     assigned.refresh_from_db()
     assert (assigned.status, assigned.task_status) == (Status.OPEN, TaskStatus.TODO)
-    assert _state(assigned, cast.teammate).location == Location.INBOX
+    assert state_of(assigned, cast.teammate).location == Location.INBOX
     assert _events(assigned, EventKind.REOPENED)
 
 
@@ -114,14 +110,14 @@ def test_closing_or_reopening_the_conversation_is_the_tasks_status_too(cast, ass
 
 
 def test_moving_between_to_do_and_in_progress_brings_watchers_back_to_their_inbox(cast, assigned):
-    owner_state = _state(assigned, cast.owner)
+    owner_state = state_of(assigned, cast.owner)
     owner_state.watching, owner_state.location = True, Location.ARCHIVED
     owner_state.save()
 
     do_set_task_status(assigned, TaskStatus.IN_PROGRESS, acting_user=cast.teammate)
 
-    assert _state(assigned, cast.owner).location == Location.INBOX
-    assert _state(assigned, cast.observer).location == Location.NONE, "not watching"
+    assert state_of(assigned, cast.owner).location == Location.INBOX
+    assert state_of(assigned, cast.observer).location == Location.NONE, "not watching"
 
 
 def test_a_status_outside_the_three_is_refused(cast, assigned):
@@ -181,18 +177,18 @@ def test_a_standalone_task_is_a_conversation_its_assignees_find_in_their_inbox(c
         "Before it lapses",
         TODAY,
     )
-    creator = _state(task, cast.owner)
+    creator = state_of(task, cast.owner)
     assert (creator.access_source, creator.watching) == (AccessSource.CREATOR, True)
-    assignee = _state(task, cast.teammate)
+    assignee = state_of(task, cast.teammate)
     assert (assignee.location, assignee.watching, assignee.assigned) == (Location.INBOX, True, True)
-    assert _state(task, cast.observer) is None, "nobody else has access"
+    assert state_of(task, cast.observer) is None, "nobody else has access"
     assert [e.kind for e in task.events.order_by("created_at")] == [EventKind.TASK_CREATED, EventKind.ASSIGNED]
     assert task.events.get(kind=EventKind.TASK_CREATED).data["notify"] == str(cast.teammate.id)
 
 
 def test_a_team_task_is_seen_by_the_team_and_waits_in_its_inbox_until_assigned(cast):
     task = do_create_task(cast.org, acting_user=cast.owner, title="Restock", team=cast.support)
-    assert _state(task, cast.observer) is not None and _state(task, cast.teammate) is not None
+    assert state_of(task, cast.observer) is not None and state_of(task, cast.teammate) is not None
     assert task.in_team_inbox
     do_assign_conversation(task, [cast.teammate], acting_user=cast.owner)
     task.refresh_from_db()
@@ -271,13 +267,13 @@ def test_a_title_assigns_people_and_teams_it_mentions_and_keeps_unknown_handles(
 
 def test_assigning_a_subtask_gives_access_and_brings_the_conversation_to_the_inbox(cast):
     conversation = receive(cast.personal_account, subject="Offsite").conversation
-    assert _state(conversation, cast.teammate) is None
+    assert state_of(conversation, cast.teammate) is None
 
     subtask = do_create_subtask(
         conversation, acting_user=cast.owner, title="Book the venue", assignees=[cast.teammate], due_date=TODAY
     )
 
-    state = _state(conversation, cast.teammate)
+    state = state_of(conversation, cast.teammate)
     assert (state.access_source, state.location, state.unread) == (AccessSource.ASSIGNMENT, Location.INBOX, True)
     assert list(subtask.assignees.all()) == [cast.teammate]
     event = _events(conversation, EventKind.TASK_CREATED)[-1]
@@ -301,7 +297,7 @@ def test_subtask_changes_are_events_and_bring_watchers_back(cast):
     ConversationState.objects.filter(conversation=conversation, user=cast.teammate).update(location=Location.ARCHIVED)
 
     do_set_subtask_status(subtask, TaskStatus.IN_PROGRESS, acting_user=cast.owner)
-    assert _state(conversation, cast.teammate).location == Location.INBOX
+    assert state_of(conversation, cast.teammate).location == Location.INBOX
     do_assign_subtask(subtask, [cast.observer], acting_user=cast.owner)
     do_unassign_subtask(subtask, cast.observer, acting_user=cast.owner)
     do_set_subtask_due_date(subtask, TODAY, acting_user=cast.owner)
@@ -316,7 +312,7 @@ def test_subtask_changes_are_events_and_bring_watchers_back(cast):
         "Olivia Owner set the due date of “Write notes” to Wed Mar 5, 2025",
         "Tom Teammate marked “Write notes” as Closed",
     ]
-    assert _state(conversation, cast.observer) is not None, "unassigned, the observer keeps access"
+    assert state_of(conversation, cast.observer) is not None, "unassigned, the observer keeps access"
 
 
 def test_a_subtasks_team_gains_access_to_see_it_in_team_tasks(cast):
@@ -328,7 +324,7 @@ def test_a_subtasks_team_gains_access_to_see_it_in_team_tasks(cast):
     do_set_subtask_team(subtask, legal, acting_user=cast.owner)
 
     assert Subtask.objects.get().team == legal
-    assert _state(conversation, cast.guest).location == Location.ARCHIVED
+    assert state_of(conversation, cast.guest).location == Location.ARCHIVED
     with pytest.raises(ActionRefused):
         do_set_subtask_team(subtask, cast.outsider_team, acting_user=cast.owner)
 
