@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -73,6 +72,7 @@ from conversations.delivery import do_receive_message
 from conversations.incoming import IncomingMessage
 from conversations.models import Conversation
 from inboxes.models import Account, AccountKind, Membership, Organization, Role, User
+from missive import services
 
 STREAMS = int(os.environ.get("BENCH_LIVE_STREAMS", "200"))
 CHANGES = int(os.environ.get("BENCH_LIVE_CHANGES", "30"))
@@ -147,16 +147,10 @@ def prepare(streams: int) -> tuple[Conversation, User, list[str]]:
 # --- The web process ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def web_process(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """The web process of `make run` (missive/services.py), on a free loopback port."""
-    port = str(_free_port())
+    port = str(services.free_port())
     command = [sys.executable, "-m", "uvicorn", "missive.asgi:application", "--host", "127.0.0.1", "--port", port]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen([*command, "--no-access-log"], env=env, cwd=BASE_DIR, stdout=log, stderr=log)  # noqa: S603
@@ -166,13 +160,10 @@ def web_process(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], 
             return log.read().decode(errors="replace")[-3000:]
 
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", int(port)), timeout=0.5):
-                    break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"The web process did not start:\n{output()}")
-                time.sleep(0.1)
+            try:
+                services.wait_for_port(int(port), process, name="The web process", seconds=60)
+            except SystemExit as failed:
+                raise RuntimeError(f"{failed}\n{output()}") from None
             try:
                 yield process, f"http://127.0.0.1:{port}"
             except Exception:

