@@ -218,13 +218,20 @@ class OrganizationRooms:
     more_coworkers: bool = False  # some are not shown: the "+" button lists everyone
 
 
+# Where a copy of a room shows in the user's lists (not Trash or Spam).
+LISTED_LOCATIONS = [location for location in Location.values if location not in (Location.TRASHED, Location.SPAM)]
+
+
 def rooms_sidebar(user: User, memberships: list[Membership], team_memberships: list[TeamMembership]) -> dict[str, Any]:
     """Each organization's room, 1-1 rooms and coworkers, and each team's room when it is on,
-    with whether the user has unread messages in them: two queries, plus one per organization
-    for its first coworkers."""
+    with whether the user has unread messages in them: one query, plus one per organization for
+    its first coworkers."""
     organization_ids = [m.organization_id for m in memberships]
     teams = {tm.team_id: tm.team for tm in team_memberships}
-    rooms = list(
+    # The rooms with the user's own copy, read in the same statement (one filter() call, so the
+    # location and the unread flag are of that copy). Trashed rooms leave the sidebar, as they
+    # leave the user's lists.
+    rooms = (
         Room.objects.filter(organization_id__in=organization_ids)
         .filter(
             Q(kind=ConversationKind.ORG_ROOM)
@@ -232,33 +239,41 @@ def rooms_sidebar(user: User, memberships: list[Membership], team_memberships: l
             | Q(user_low=user)
             | Q(user_high=user)
         )
-        .select_related("user_low", "user_high")
-    )
-    # Trashed rooms leave the sidebar, as they leave the user's lists.
-    unread = dict(
-        ConversationState.objects.filter(user=user, conversation_id__in=[room.conversation_id for room in rooms])
-        .exclude(location__in=[Location.TRASHED, Location.SPAM])
-        .values_list("conversation_id", "unread")
+        .filter(conversation__states__user=user, conversation__states__location__in=LISTED_LOCATIONS)
+        .values(
+            "conversation_id",
+            "organization_id",
+            "kind",
+            "team_id",
+            "user_low_id",
+            "user_low__name",
+            "user_low__email",
+            "user_high_id",
+            "user_high__name",
+            "user_high__email",
+            "conversation__states__unread",
+        )
     )
     by_organization: dict[UUID, OrganizationRooms] = defaultdict(OrganizationRooms)
     team_rooms: dict[UUID, RoomLink] = {}
     for room in rooms:
-        if room.conversation_id not in unread:
-            continue
-        link = RoomLink(room.conversation_id, "", room_url(room.conversation_id), unread[room.conversation_id])
-        if room.kind == ConversationKind.ORG_ROOM:
+        conversation_id, organization_id, kind = room["conversation_id"], room["organization_id"], room["kind"]
+        link = RoomLink(conversation_id, "", room_url(conversation_id), room["conversation__states__unread"])
+        if kind == ConversationKind.ORG_ROOM:
             link.name = ORGANIZATION_ROOM_SUBJECT
-            by_organization[room.organization_id].general = link
-        elif room.kind == ConversationKind.TEAM_ROOM:
-            team = teams[room.team_id]  # type: ignore[index]
+            by_organization[organization_id].general = link
+        elif kind == ConversationKind.TEAM_ROOM:
+            team = teams[room["team_id"]]
             if team.has_chat_room:
                 link.name = "Room"
                 team_rooms[team.id] = link
         else:
-            coworker = room.user_high if room.user_low_id == user.id else room.user_low
-            assert coworker is not None
+            if room["user_low_id"] == user.id:
+                coworker = User(id=room["user_high_id"], name=room["user_high__name"], email=room["user_high__email"])
+            else:
+                coworker = User(id=room["user_low_id"], name=room["user_low__name"], email=room["user_low__email"])
             link.name, link.coworker = coworker.display_name, coworker
-            by_organization[room.organization_id].direct.append(link)
+            by_organization[organization_id].direct.append(link)
     # The first coworkers by name in each organization (one more tells whether there are more):
     # a large organization's members are not all read on every page. Plain values, not models
     # with joins: this runs on every list page, so building the query has to be cheap too.
