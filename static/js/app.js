@@ -88,6 +88,11 @@
 
   function clearSelection() { checks().forEach((c) => { c.checked = false; }); refreshSelection(); }
 
+  // The bulk bar's ×.
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-action='clear-selection']")) clearSelection();
+  });
+
   document.addEventListener("click", (event) => {
     const box = event.target.closest(".row-check");
     if (box) {

@@ -162,6 +162,14 @@ def test_shift_click_selection_and_backspace_archive_in_bulk(two, live_server, c
     rows(owner).nth(2).locator(".row-link").click(modifiers=["Shift"])
     expect(owner.locator("#bulk-count")).to_have_text("3")
     expect(rows(owner).nth(1)).to_have_class(re.compile(r"\bchecked\b"))
+    # The bar's × clears the selection; select the same rows again.
+    owner.get_by_role("button", name="Clear selection").click()
+    expect(owner.locator("#bulk-bar")).to_be_hidden()
+    expect(owner.locator(".row-check:checked")).to_have_count(0)
+    rows(owner).nth(0).hover()
+    rows(owner).nth(0).locator(".row-check").click()
+    rows(owner).nth(2).locator(".row-link").click(modifiers=["Shift"])
+    expect(owner.locator("#bulk-count")).to_have_text("3")
     owner.keyboard.press("Backspace")
 
     expect(rows(owner)).to_have_count(1)
