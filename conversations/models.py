@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from inboxes.models import Account, Organization, Team, User
+from inboxes.models import Account, Alias, Organization, Signature, Team, User
 
 
 class ConversationKind(models.TextChoices):
@@ -293,6 +293,8 @@ class Message(models.Model):
     from_address = models.CharField(max_length=254, blank=True)
     to = models.JSONField(default=list)
     cc = models.JSONField(default=list)
+    # Outgoing only: never a header of the sent mail, kept so the sender sees whom it went to.
+    bcc = models.JSONField(default=list, blank=True)
     subject = models.CharField(max_length=500, blank=True)
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)
@@ -892,3 +894,262 @@ class ConversationRedirect(models.Model):
 
     def __str__(self) -> str:
         return f"{self.old_id} -> {self.conversation_id}"
+
+
+class DraftKind(models.TextChoices):
+    NEW = "new", "New email"
+    REPLY = "reply", "Reply"
+    REPLY_ALL = "reply_all", "Reply all"
+    FORWARD = "forward", "Forward"
+
+
+class DraftStatus(models.TextChoices):
+    EDITING = "editing", "Editing"
+    SCHEDULED = "scheduled", "Scheduled"
+    SENT = "sent", "Sent"
+    DISCARDED = "discarded", "Discarded"
+
+
+class SendAction(models.TextChoices):
+    """What happens to the conversation once the draft is sent (the Send menu)."""
+
+    SEND = "send", "Send"
+    ARCHIVE = "archive", "Send & archive"
+    CLOSE = "close", "Send & close"
+    SNOOZE = "snooze", "Send & snooze"
+
+
+class SignatureChoice(models.TextChoices):
+    DEFAULT = "default", "From the alias"
+    NONE = "none", "No signature"
+    CHOSEN = "chosen", "Chosen for this draft"
+
+
+class Draft(models.Model):
+    """An email being written. Every draft belongs to a conversation: a reply to the one it answers
+    (seen by everyone with access), a New email to a conversation of its own that only its
+    creator can see until shared. Drafts never sync with the provider.
+
+    The text is co-written: `ydoc` holds the CRDT document (Yjs update format, merged with pycrdt)
+    and `body_html` the last rendering of it the editors saved, which is what is sent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="drafts")
+    kind = models.CharField(max_length=10, choices=DraftKind.choices, default=DraftKind.REPLY)
+    # The message a reply or forward answers: its threading headers and quoted text come from it.
+    replying_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    creator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    alias = models.ForeignKey(Alias, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    to = models.JSONField(default=list, blank=True)
+    cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    body_html = models.TextField(blank=True)
+    ydoc = models.BinaryField(default=bytes, editable=False)
+    signature_choice = models.CharField(
+        max_length=8, choices=SignatureChoice.choices, default=SignatureChoice.DEFAULT
+    )
+    signature = models.ForeignKey(Signature, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=DraftStatus.choices, default=DraftStatus.EDITING)
+    # Send later: sent by beat at this time; discarded first if a reply arrives and asked so.
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    discard_if_reply = models.BooleanField(default=False)
+    send_action = models.CharField(max_length=8, choices=SendAction.choices, default=SendAction.SEND)
+    snooze_until = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    discarded_at = models.DateTimeField(null=True, blank=True)
+    discarded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_message = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="from_draft"
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["conversation", "status"]),
+            models.Index(fields=["organization", "status", "updated_at"]),
+            models.Index(fields=["scheduled_at"], condition=Q(status="scheduled"), name="draft_scheduled_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or "(no subject)"
+
+
+def draft_file_path(instance: DraftAttachment, filename: str) -> str:
+    return f"drafts/{instance.organization_id}/{uuid.uuid4().hex}"
+
+
+class DraftAttachment(models.Model):
+    """A file on a draft: uploaded, dropped, carried over by a forward or a canned response.
+    Inline images (`is_inline`) are referenced from the body as cid:<content_id>."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=127, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(default=0)
+    is_inline = models.BooleanField(default=False)
+    content_id = models.CharField(max_length=255, blank=True)
+    file = models.FileField(upload_to=draft_file_path, max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "filename"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class OutboxStatus(models.TextChoices):
+    # Waiting for its time (the undo-send delay, or a send-later time): undo still cancels it.
+    PENDING = "pending", "Pending"
+    # A dispatcher claimed it and is talking to the server, before the message data was handed over.
+    SENDING = "sending", "Sending"
+    # The message data is being handed over: from here a crash leaves it unknown whether it went,
+    # so it is never retried by itself (see channels_app/outbox.py).
+    TRANSMITTING = "transmitting", "Transmitting"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class OutboxMessage(models.Model):
+    """A message to send, written with the Message in one transaction. The dispatcher
+    (channels_app/outbox.py) claims due rows, sends them through the account's transport and
+    records the result; a row is never sent twice."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="outbox")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=12, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    send_after = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # Who holds the row while SENDING/TRANSMITTING, and until when: a lapsed lease means the
+    # dispatcher died (see the reaper).
+    claimed_by = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The provider's Sent folder got its copy (IMAP APPEND), tried again on its own.
+    appended_to_sent = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["send_after"], condition=Q(status="pending"), name="outbox_due"
+            ),
+            models.Index(
+                fields=["lease_until"], condition=Q(status__in=["sending", "transmitting"]), name="outbox_leased"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} ({self.status})"
+
+
+class CannedScope(models.TextChoices):
+    PERSONAL = "personal", "Personal"
+    TEAM = "team", "Team"
+    ORGANIZATION = "organization", "Organization"
+
+
+class CannedResponse(models.Model):
+    """A reusable reply: personal (`owner`), a team's, or the organization's. Subject and body
+    are Liquid templates; variables that match no data become fields to fill in on insertion."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=12, choices=CannedScope.choices, default=CannedScope.PERSONAL)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(max_length=200)
+    subject = models.CharField(max_length=500, blank=True)
+    body = models.TextField(blank=True)
+    to = models.JSONField(default=list, blank=True)
+    cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True)
+    labels = models.ManyToManyField(Label, through="CannedResponseLabel", related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["title"]
+        indexes = [models.Index(fields=["organization", "scope"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(scope="personal") & Q(owner__isnull=False) & Q(team__isnull=True))
+                | (Q(scope="team") & Q(team__isnull=False) & Q(owner__isnull=True))
+                | (Q(scope="organization") & Q(owner__isnull=True) & Q(team__isnull=True)),
+                name="canned_response_scope_fields",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CannedResponseLabel(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    response = models.ForeignKey(CannedResponse, on_delete=models.CASCADE)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["response", "label"], name="unique_canned_response_label")]
+
+
+def canned_file_path(instance: CannedResponseAttachment, filename: str) -> str:
+    return f"responses/{instance.organization_id}/{uuid.uuid4().hex}"
+
+
+class CannedResponseAttachment(models.Model):
+    """A file of a canned response, copied onto the draft it is inserted into."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    response = models.ForeignKey(CannedResponse, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=127, default="application/octet-stream")
+    size = models.PositiveBigIntegerField(default=0)
+    is_inline = models.BooleanField(default=False)
+    content_id = models.CharField(max_length=255, blank=True)
+    file = models.FileField(upload_to=canned_file_path, max_length=300)
+
+    class Meta:
+        ordering = ["filename"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class AutoReplyLog(models.Model):
+    """When an Out of office auto-response last went from an alias address to a sender: at most
+    one per 24 hours per pair, across conversations (the seed's throttle)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    alias_address = models.CharField(max_length=254)
+    sender_address = models.CharField(max_length=254)
+    last_sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "alias_address", "sender_address"], name="unique_auto_reply_pair"
+            )
+        ]

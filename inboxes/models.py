@@ -74,6 +74,13 @@ class User(AbstractBaseUser):
     # The Activity feed's settings, per type: {"hidden": [...], "not_counted": [...]} (types
     # left out of the All view, and types that do not light the bell; see conversations.activity).
     activity_preferences = models.JSONField(default=dict, blank=True)
+    # Settings › Preferences › Composing (the seed's options).
+    undo_send_seconds = models.PositiveSmallIntegerField(
+        default=5, choices=[(0, "No delay"), (5, "5 seconds"), (10, "10 seconds"), (30, "30 seconds")]
+    )
+    send_and_archive_by_default = models.BooleanField(default=False)
+    reply_all_includes_bcc = models.BooleanField(default=False)
+    always_reply_from_default_sender = models.BooleanField(default=False)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -133,6 +140,23 @@ class Membership(models.Model):
     # "When a conversation is closed": Keep in my Inbox (default) or Remove from my Inbox.
     remove_from_inbox_on_close = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # "Default sender": the From of a new (non-reply) draft, and the fallback for replies.
+    default_sender = models.ForeignKey("Alias", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The editable profile signatures and variables read: {"custom": {key: value},
+    # "phones": [{"label": "work", "number": "..."}]}; custom keys are lower case with "_" for spaces.
+    profile = models.JSONField(default=dict, blank=True)
+    # Status (emoji and/or message), shown wherever the avatar is, and Out of office.
+    status_emoji = models.CharField(max_length=16, blank=True)
+    status_message = models.CharField(max_length=200, blank=True)
+    out_of_office = models.BooleanField(default=False)
+    # A scheduled Out of office turns on at the start and clears itself at the end (beat).
+    out_of_office_starts_at = models.DateTimeField(null=True, blank=True)
+    out_of_office_ends_at = models.DateTimeField(null=True, blank=True)
+    # The personal auto-responder: only while Out of office, only on the chosen personal aliases
+    # (AutoResponderAlias); an empty subject answers as "Re: <subject>".
+    auto_responder_enabled = models.BooleanField(default=False)
+    auto_responder_subject = models.CharField(max_length=300, blank=True)
+    auto_responder_body = models.TextField(blank=True)
 
     objects = MembershipQuerySet.as_manager()
 
@@ -386,3 +410,111 @@ class MentionGroupMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.group_id}"
+
+
+class Alias(models.Model):
+    """An address an account sends from. Every email account has its default address as an alias;
+    several aliases may share an address and differ in description and signature (the seed's
+    "mobile signature" work-around), so the address is not unique."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="aliases")
+    address = models.CharField(max_length=254)
+    name = models.CharField(max_length=120, blank=True, help_text="The display name recipients see.")
+    description = models.CharField(
+        max_length=120, blank=True, help_text="Shown in the composer's From menu only, never in outgoing mail."
+    )
+    is_default = models.BooleanField(default=False, help_text="The account's own address.")
+    never_auto_select = models.BooleanField(default=False)
+    signature = models.ForeignKey("Signature", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-is_default", "address", "description"]
+        indexes = [models.Index(fields=["organization", "address"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(is_default=True), name="one_default_alias_per_account"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.address}>" if self.name else self.address
+
+
+class AliasShare(models.Model):
+    """"Allow others to send emails from this alias": the user may send as the alias without
+    access to the account's mail; the account's owner still sees what they send."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    alias = models.ForeignKey(Alias, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["alias", "user"], name="unique_alias_share")]
+
+
+class AliasUserSetting(models.Model):
+    """A user's own name and signature on an alias (the owner and each delegated user set theirs)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    alias = models.ForeignKey(Alias, on_delete=models.CASCADE, related_name="user_settings")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=120, blank=True)
+    signature = models.ForeignKey("Signature", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["alias", "user"], name="unique_alias_user_setting")]
+
+
+class SignatureFormat(models.TextChoices):
+    RICH = "rich", "Rich text"
+    HTML = "html", "HTML"
+
+
+class SignatureInsert(models.TextChoices):
+    ALL = "all", "All emails"
+    FIRST = "first", "First email sent"
+    FIRST_THEN_ALTERNATIVE = "first_then_alternative", "First email sent, then the following signature"
+
+
+class Signature(models.Model):
+    """A personal signature (`owner` set) or an organization (managed) one (`owner` null, edited
+    by owners and admins only). The body is a Liquid template rendered per sender at send time."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="signatures")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="signatures"
+    )
+    name = models.CharField(max_length=120)
+    format = models.CharField(max_length=4, choices=SignatureFormat.choices, default=SignatureFormat.RICH)
+    body = models.TextField(blank=True)
+    insert_in = models.CharField(max_length=24, choices=SignatureInsert.choices, default=SignatureInsert.ALL)
+    # Rich text only: the shorter signature replies get with FIRST_THEN_ALTERNATIVE.
+    alternative_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["organization", "owner"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_managed(self) -> bool:
+        return self.owner_id is None
+
+
+class AutoResponderAlias(models.Model):
+    """A personal alias the user's Out of office auto-responder answers on."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    alias = models.ForeignKey(Alias, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "alias"], name="unique_auto_responder_alias")]
