@@ -948,9 +948,7 @@ class Draft(models.Model):
     subject = models.CharField(max_length=500, blank=True)
     body_html = models.TextField(blank=True)
     ydoc = models.BinaryField(default=bytes, editable=False)
-    signature_choice = models.CharField(
-        max_length=8, choices=SignatureChoice.choices, default=SignatureChoice.DEFAULT
-    )
+    signature_choice = models.CharField(max_length=8, choices=SignatureChoice.choices, default=SignatureChoice.DEFAULT)
     signature = models.ForeignKey(Signature, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=10, choices=DraftStatus.choices, default=DraftStatus.EDITING)
     # Send later: sent by beat at this time; discarded first if a reply arrives and asked so.
@@ -1047,9 +1045,7 @@ class OutboxMessage(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(
-                fields=["send_after"], condition=Q(status="pending"), name="outbox_due"
-            ),
+            models.Index(fields=["send_after"], condition=Q(status="pending"), name="outbox_due"),
             models.Index(
                 fields=["lease_until"], condition=Q(status__in=["sending", "transmitting"]), name="outbox_leased"
             ),
@@ -1113,6 +1109,9 @@ class CannedResponseLabel(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["response", "label"], name="unique_canned_response_label")]
 
+    def __str__(self) -> str:
+        return f"{self.label_id} on {self.response_id}"
+
 
 def canned_file_path(instance: CannedResponseAttachment, filename: str) -> str:
     return f"responses/{instance.organization_id}/{uuid.uuid4().hex}"
@@ -1153,3 +1152,6 @@ class AutoReplyLog(models.Model):
                 fields=["organization", "alias_address", "sender_address"], name="unique_auto_reply_pair"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.alias_address} → {self.sender_address}"

@@ -12,3 +12,7 @@ provider_change = Signal()
 # kwargs: conversation_id, label_id, added (bool), acting_user_id. Sent after commit. Personal
 # labels send nothing.
 label_changed = Signal()
+
+# A message was queued in the outbox (conversations.sending). kwargs: outbox_id, send_after.
+# Sent after commit: the transport schedules its dispatcher for send_after.
+message_queued = Signal()

@@ -444,7 +444,7 @@ class Alias(models.Model):
 
 
 class AliasShare(models.Model):
-    """"Allow others to send emails from this alias": the user may send as the alias without
+    """ "Allow others to send emails from this alias": the user may send as the alias without
     access to the account's mail; the account's owner still sees what they send."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
@@ -453,6 +453,9 @@ class AliasShare(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["alias", "user"], name="unique_alias_share")]
+
+    def __str__(self) -> str:
+        return f"{self.alias_id} shared with {self.user_id}"
 
 
 class AliasUserSetting(models.Model):
@@ -466,6 +469,9 @@ class AliasUserSetting(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["alias", "user"], name="unique_alias_user_setting")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.alias_id}"
 
 
 class SignatureFormat(models.TextChoices):
@@ -518,3 +524,6 @@ class AutoResponderAlias(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "alias"], name="unique_auto_responder_alias")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} answers on {self.alias_id}"
