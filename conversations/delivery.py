@@ -35,6 +35,8 @@ from conversations.models import (
     ConversationEvent,
     ConversationState,
     Direction,
+    Draft,
+    DraftStatus,
     EventKind,
     Location,
     Message,
@@ -370,6 +372,15 @@ class _Batch:
 
     # Writing --------------------------------------------------------------------------------
 
+    def discard_follow_ups(self) -> None:
+        """A reply arrived: scheduled drafts set to "Discard draft if someone replies" (automatic
+        follow-ups) are discarded before beat sends them."""
+        replied = {m.conversation_id for m in self.new_messages if m.direction == Direction.INBOUND}
+        if replied:
+            Draft.objects.filter(
+                conversation_id__in=replied, status=DraftStatus.SCHEDULED, discard_if_reply=True
+            ).update(status=DraftStatus.DISCARDED, discarded_at=timezone.now())
+
     def write(self) -> None:
         copy_insert(Conversation, self.new_conversations)
         copy_insert(Message, self.new_messages)
@@ -380,6 +391,7 @@ class _Batch:
         update_changed(ConversationState, states, self.state_before, _STATE_FIELDS)
         copy_insert(ConversationEvent, self.events)
         search_index.queue(self.org_id, (message.conversation_id for message in self.new_messages))
+        self.discard_follow_ups()
         user_ids = [user_id for cid in self.touched for user_id in self.states[cid]]
         if user_ids:
             invalidate_counts_now_and_after_commit(user_ids)

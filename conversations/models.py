@@ -621,6 +621,9 @@ class EventKind(models.TextChoices):
     MERGED = "merged", "merged in"
     EMAIL_MOVED_OUT = "email_moved_out", "moved an email to"
     EMAIL_MOVED_IN = "email_moved_in", "moved this email here from"
+    DRAFT_DISCARDED = "draft_discarded", "discarded a draft"
+    DRAFT_RESTORED = "draft_restored", "restored a draft"
+    SEND_FAILED = "send_failed", "An email could not be sent:"
 
 
 # Events about one person's own view of a conversation: shown to that person only.

@@ -262,3 +262,20 @@ def frame_document(body_html: str) -> str:
         '<meta name="referrer" content="no-referrer">'
         f"<style>{FRAME_STYLESHEET}</style></head><body>{body_html}</body></html>"
     )
+
+
+# What we send: the same allowlist as what we show, without our own image rewriting (remote
+# images in a signature stay remote: the recipient's client decides), and no rel/target changes.
+_OUTGOING = nh3.Cleaner(
+    tags=set(TAGS),
+    clean_content_tags=set(DROPPED_WITH_CONTENT),
+    attributes=ATTRIBUTES,
+    url_schemes=set(URL_SCHEMES),
+    filter_style_properties=set(STYLE_PROPERTIES),
+    link_rel=None,
+)
+
+
+def clean_outgoing_html(html_source: str) -> str:
+    """Clean HTML for an outgoing email: drafts, signatures and canned responses are user HTML."""
+    return _OUTGOING.clean(html_source)

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from inboxes.aliases import ensure_default_alias
 from inboxes.models import (
     Account,
     AccountAccess,
@@ -268,6 +269,7 @@ def do_create_account(
     )
     account.credentials = credentials or {}
     account.save()
+    ensure_default_alias(account)
     for user, new_messages in shared_with:
         AccountAccess.objects.create(
             organization=organization, account=account, user=user, new_messages=new_messages or NewMessages.INBOX

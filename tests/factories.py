@@ -8,6 +8,7 @@ from django.utils import timezone
 from conversations.delivery import do_receive_message
 from conversations.incoming import IncomingMessage
 from conversations.models import ConversationState, Label
+from inboxes.aliases import ensure_default_alias
 from inboxes.models import Account, AccountKind, Membership, Organization, Role, Team, TeamMembership, TeamRole, User
 
 PASSWORD = "correct-horse-battery-staple"
@@ -60,12 +61,19 @@ def add_to_team(team: Team, user: User, role: str = TeamRole.ACTIVE) -> TeamMemb
 class AccountFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Account
+        skip_postgeneration_save = True
 
     organization = factory.SubFactory(OrganizationFactory)
     kind = AccountKind.IMAP
     address = factory.Sequence(lambda n: f"box{n}@example.com")
     description = factory.LazyAttribute(lambda o: o.address)
     owner = factory.SubFactory(UserFactory)
+
+    @factory.post_generation
+    def default_alias(obj, create, extracted, **kwargs):  # noqa: N805
+        # As do_create_account does: an email account sends from its own address.
+        if create:
+            ensure_default_alias(obj)
 
 
 class LabelFactory(factory.django.DjangoModelFactory):
