@@ -31,6 +31,7 @@ from conversations.models import (
 )
 from conversations.sanitize import clean_outgoing_html
 from conversations.sending import clean_recipients
+from conversations.text import html_to_text
 from inboxes.access import get_membership
 from inboxes.models import Membership, Team
 from inboxes.pages import settings_context
@@ -182,6 +183,8 @@ def _groups(membership: Membership) -> list[dict[str, Any]]:
             "rows": [r for r in responses if r.scope == CannedScope.ORGANIZATION],
         }
     )
+    for response in responses:
+        response.preview_text = html_to_text(response.body)  # type: ignore[attr-defined]
     for group in groups:
         group["rows"] = [(r, canned.can_edit_response(r, membership)) for r in cast(list, group["rows"])]
     return groups
@@ -426,6 +429,8 @@ def responses_panel(request: AuthenticatedRequest) -> HttpResponse:
     membership = _panel_membership(request, draft)
     query = request.GET.get("q", "").strip()
     results = canned.search_responses(membership, query)
+    for response in results:
+        response.preview_text = html_to_text(response.body)  # type: ignore[attr-defined]
     context = {
         "draft": draft,
         "membership": membership,

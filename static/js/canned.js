@@ -468,7 +468,10 @@
   });
   document.addEventListener("input", (event) => {
     const dialog = event.target.closest && event.target.closest("[data-variable-dialog]");
-    if (dialog) refreshVariable(dialog);
+    if (!dialog) return;
+    refreshVariable(dialog);
+    const name = dialog.querySelector("[data-variable-name]").value.trim();
+    if (VARIABLE_NAME.test(name)) dialog.querySelector("[data-variable-error]").hidden = true;
   });
   document.addEventListener("change", (event) => {
     const dialog = event.target.closest && event.target.closest("[data-variable-dialog]");
