@@ -262,3 +262,9 @@ def frame_document(body_html: str) -> str:
         '<meta name="referrer" content="no-referrer">'
         f"<style>{FRAME_STYLESHEET}</style></head><body>{body_html}</body></html>"
     )
+
+
+def sanitize_composed_html(html_source: str) -> str:
+    """HTML written in our composer, before it is stored or sent: the same allow-list as mail we
+    receive (pasted markup, a co-writer's crafted update), images only from web or cid: URLs."""
+    return _BODY.clean(html_source)

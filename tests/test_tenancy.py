@@ -68,7 +68,14 @@ def first_org_objects(cast, tmp_storage):
         "activity_id": _activity_item(cast, message.conversation),
         **_comment_extras(cast, message.conversation),
         "task_id": _subtask(cast, message.conversation),
+        "draft_id": _draft(cast, message.conversation),
     }
+
+
+def _draft(cast, conversation):
+    from conversations.models import Draft
+
+    return Draft.objects.create(organization=cast.org, conversation=conversation, creator=cast.owner).id
 
 
 def _subtask(cast, conversation):
