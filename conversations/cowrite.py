@@ -123,6 +123,7 @@ def draft_body_html(draft: Draft) -> str:
 
 
 _LINK_SCHEMES = ("http:", "https:", "mailto:")
+_IMAGE_SCHEMES = ("http:", "https:", "cid:")
 _BLOCKS = {
     "paragraph": "p",
     "blockquote": "blockquote",
@@ -157,6 +158,8 @@ def _render_node(node: Any) -> str:
     if tag == "horizontalRule":
         return "<hr>"
     if tag == "image":
+        if not str(attributes.get("src", "")).lower().startswith(_IMAGE_SCHEMES):
+            return ""  # an address mail clients could not load, or ours alone
         image = {name: attributes.get(name) for name in ("src", "alt", "title")}
         shown = "".join(f' {name}="{html.escape(str(value))}"' for name, value in image.items() if value)
         return f"<img{shown}>"
