@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("conversations.urls")),
     path("", include("conversations.live_urls")),
     path("", include("conversations.canned_urls")),
+    path("", include("conversations.cowrite_urls")),
     path("", include("channels_app.urls")),
 ]
