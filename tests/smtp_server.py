@@ -24,11 +24,13 @@ This module has no pytest dependency: tests/smtp_fixtures.py wraps it in fixture
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import socket
 import ssl
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.imap_server import _free_ports, _make_certificate
+
+# aiosmtpd logs every command at INFO: a failing test's output would be mostly that.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
+# Said of the implicit-TLS port, where every session is encrypted though aiosmtpd cannot tell.
+warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 
 
 @dataclass(frozen=True)
@@ -72,8 +79,7 @@ class _Handler:
         reply = self.server.replies.get("DATA")
         if reply:
             return reply
-        login = session.login_data
-        username = login.login.decode() if isinstance(login, LoginPassword) else ""
+        username = session.auth_data if isinstance(session.auth_data, str) else ""
         received = Received(
             mail_from=envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
@@ -120,8 +126,11 @@ class SmtpServer:
     ) -> AuthResult:
         if mechanism not in ("LOGIN", "PLAIN") or not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
-        expected = self.users.get(auth_data.login.decode())
-        return AuthResult(success=expected is not None and expected == auth_data.password.decode())
+        username = auth_data.login.decode()
+        expected = self.users.get(username)
+        ok = expected is not None and expected == auth_data.password.decode()
+        # handled=False: aiosmtpd itself answers a failure with 535.
+        return AuthResult(success=ok, handled=ok, auth_data=username if ok else None)
 
     def start(self) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="missive-smtp-"))
@@ -139,7 +148,10 @@ class SmtpServer:
         starttls = Controller(
             _Handler(self), port=self.port, tls_context=server_context, auth_require_tls=True, **common
         )
-        implicit = Controller(_Handler(self), port=self.ssl_port, ssl_context=server_context, **common)
+        # aiosmtpd knows TLS only from STARTTLS: on the implicit-TLS port every session is encrypted.
+        implicit = Controller(
+            _Handler(self), port=self.ssl_port, ssl_context=server_context, auth_require_tls=False, **common
+        )
         for controller in (starttls, implicit):
             controller.start()
             self._controllers.append(controller)

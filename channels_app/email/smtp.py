@@ -84,6 +84,8 @@ def _problem(error: BaseException, server: SmtpSettings, *, during_data: bool = 
     if isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 400:
         # The server answered: whatever the command, it did not take the message.
         return SmtpProblem(f"The SMTP server answered: {_reply(error)}.", permanent=error.code >= 500)
+    if isinstance(error, aiosmtplib.SMTPNotSupported):
+        return SmtpProblem(f"The SMTP server does not allow this ({_text(error)}).", permanent=True)
     if isinstance(error, ssl.SSLCertVerificationError) or (
         isinstance(error, aiosmtplib.SMTPConnectError) and isinstance(error.__cause__, ssl.SSLCertVerificationError)
     ):
