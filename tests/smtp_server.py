@@ -3,7 +3,7 @@
 Two ports in one object: `port` speaks plain SMTP and offers STARTTLS (AUTH is refused until TLS
 is on, as real submission servers do), `ssl_port` speaks implicit TLS. Both check AUTH PLAIN /
 LOGIN against `users` ({username: password}). The throw-away certificate is self-signed for
-127.0.0.1 and localhost (the same maker as tests/imap_server.py); clients trust `cert_path`.
+127.0.0.1 and localhost; clients trust `cert_path`.
 
     server = SmtpServer(users={"alice": "secret"})
     server.start()
@@ -24,6 +24,8 @@ This module has no pytest dependency: tests/smtp_fixtures.py wraps it in fixture
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
 import logging
 import shutil
 import socket
@@ -39,12 +41,47 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.imap_server import _free_ports, _make_certificate
+from tests.imap_server import _free_ports
 
 # aiosmtpd logs every command at INFO: a failing test's output would be mostly that.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 # Said of the implicit-TLS port, where every session is encrypted though aiosmtpd cannot tell.
 warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+
+
+def _make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed EC certificate for 127.0.0.1 and localhost. Its subject differs from
+    Dovecot's test certificate: both go into one CA file, and OpenSSL looks issuers up by name."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Missive test SMTP")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
 
 
 @dataclass(frozen=True)
