@@ -55,6 +55,7 @@ bench: $(INSTALLED) imap
 	$(PY) -m missive.services exec -- $(PY) bench/run.py
 	$(PY) -m missive.services exec -- $(PY) bench/imap_sync.py
 	$(PY) -m missive.services exec -- $(PY) bench/live.py
+	$(PY) -m missive.services exec -- $(PY) bench/sending.py
 
 clean:
 	rm -rf var/

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from imapclient.exceptions import IMAPClientError
@@ -129,6 +129,12 @@ def _send_for_account(account_id: UUID, rows: list[OutboxMessage], result: Dispa
             _record_problem(row, problem, result)
         return
     messages = Message.objects.in_bulk([row.message_id for row in rows])
+    # Message-IDs are stored before anything is sent: even a send that ends uncertain can be
+    # looked for at the recipient's by its Message-ID.
+    unnamed = [m for m in messages.values() if not m.rfc_message_id]
+    for message in unnamed:
+        message.rfc_message_id = new_message_id(message.from_address)
+    Message.objects.bulk_update(unnamed, ["rfc_message_id"])
     attachments: dict[UUID, list[Attachment]] = defaultdict(list)
     for attachment in Attachment.objects.filter(message_id__in=list(messages)).order_by("filename"):
         attachments[attachment.message_id].append(attachment)
@@ -184,19 +190,15 @@ def _reset(session: SmtpSession) -> bool:
 
 
 def _transmitting(row: OutboxMessage, message: Message, attachments: list[Attachment]) -> bytes | None:
-    """Commit TRANSMITTING (and the Message-ID, so even an uncertain send is findable) right
-    before DATA, if this dispatcher still holds the row; the bytes to send, or None."""
+    """Commit TRANSMITTING right before DATA, if this dispatcher still holds the row; the bytes
+    to send, or None. This commit must be durable: lost, the row would look never sent."""
     now = timezone.now()
-    if not message.rfc_message_id:
-        message.rfc_message_id = new_message_id(message.from_address)
     raw = build_mime(message, attachments, date=now)
-    with transaction.atomic():
-        updated = OutboxMessage.objects.filter(_mine(row, OutboxStatus.SENDING)).update(
-            status=OutboxStatus.TRANSMITTING, lease_until=now + LEASE
-        )
-        if not updated:
-            return None
-        Message.objects.filter(id=message.id).update(rfc_message_id=message.rfc_message_id)
+    updated = OutboxMessage.objects.filter(_mine(row, OutboxStatus.SENDING)).update(
+        status=OutboxStatus.TRANSMITTING, lease_until=now + LEASE
+    )
+    if not updated:
+        return None
     row.status = OutboxStatus.TRANSMITTING
     return raw
 
@@ -204,7 +206,10 @@ def _transmitting(row: OutboxMessage, message: Message, attachments: list[Attach
 def _mark_sent(row: OutboxMessage, message: Message, raw: bytes) -> None:
     # Stored before the commit that points at it; content-addressed, so a repeat rewrites nothing.
     path = store_raw(raw)
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Losing this commit in a database crash is safe: the row is left TRANSMITTING, which the
+        # reaper fails as uncertain, never sends again. So it need not wait for the disk.
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
         OutboxMessage.objects.filter(_mine(row)).update(
             status=OutboxStatus.SENT, sent_at=timezone.now(), lease_until=None, claimed_by="", last_error=""
         )

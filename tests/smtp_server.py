@@ -32,6 +32,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ class Received:
     username: str
     # (host, port) of the client: messages sent over one connection share it.
     peer: tuple[str, int]
+    # time.perf_counter() when the data had arrived.
+    arrived_at: float = 0.0
 
 
 class _Handler:
@@ -123,6 +126,7 @@ class _Handler:
             data=bytes(envelope.original_content or b""),
             username=username,
             peer=tuple(session.peer[:2]) if session.peer else ("", 0),
+            arrived_at=time.perf_counter(),
         )
         with self.server._lock:
             self.server.received.append(received)
