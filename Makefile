@@ -56,6 +56,7 @@ bench: $(INSTALLED) imap
 	$(PY) -m missive.services exec -- $(PY) bench/imap_sync.py
 	$(PY) -m missive.services exec -- $(PY) bench/live.py
 	$(PY) -m missive.services exec -- $(PY) bench/cowrite.py
+	$(PY) -m missive.services exec -- $(PY) bench/sending.py
 
 clean:
 	rm -rf var/

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from channels_app import views
+from channels_app import outbox_views, views
 
 accounts = "settings/orgs/<uuid:org_id>/accounts/"
 account = accounts + "<uuid:account_id>/"
@@ -22,4 +22,6 @@ urlpatterns = [
         views.failed_message_raw,
         name="settings_account_failed_raw",
     ),
+    path("messages/<uuid:message_id>/outbox/", outbox_views.outbox_status, name="outbox_status"),
+    path("messages/<uuid:message_id>/outbox/retry/", outbox_views.retry_outbox, name="outbox_retry"),
 ]

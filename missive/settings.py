@@ -123,6 +123,8 @@ IMAP_POLL_INTERVAL = env_int("IMAP_POLL_INTERVAL", 60, minimum=5)
 IMAP_IDLE_SECONDS = env_int("IMAP_IDLE_SECONDS", 300, minimum=10, maximum=1740)
 # A PEM bundle of extra certificate authorities to trust for IMAP/SMTP (a private CA).
 IMAP_EXTRA_CA_FILE = env_str("IMAP_EXTRA_CA_FILE")
+# How often (seconds) the outbox is checked for messages whose undo or send-later time came.
+OUTBOX_POLL_INTERVAL = env_int("OUTBOX_POLL_INTERVAL", 5, minimum=1, maximum=60)
 # The image proxy refuses private and loopback addresses (no requests into your network on an
 # email's behalf) unless this is on.
 IMAGE_PROXY_ALLOW_PRIVATE = env_bool("IMAGE_PROXY_ALLOW_PRIVATE", False)
@@ -164,6 +166,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_app.tasks.ensure_idle_watchers",
         "schedule": 60.0,
         "options": {"expires": 60},
+    },
+    # Rows due now are queued by the send action; this catches the delayed ones (undo window,
+    # send later, retries) within seconds.
+    "dispatch-outbox": {
+        "task": "channels_app.tasks.dispatch_outbox",
+        "schedule": float(OUTBOX_POLL_INTERVAL),
+        "options": {"expires": OUTBOX_POLL_INTERVAL},
+    },
+    "reap-outbox": {
+        "task": "channels_app.tasks.reap_outbox",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+    "append-sent-copies": {
+        "task": "channels_app.tasks.append_sent_copies",
+        "schedule": 120.0,
+        "options": {"expires": 120},
     },
 }
 
