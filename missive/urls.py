@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("inboxes.urls")),
     path("", include("conversations.urls")),
     path("", include("conversations.live_urls")),
+    path("", include("conversations.signature_urls")),
     path("", include("channels_app.urls")),
 ]

@@ -68,7 +68,21 @@ def first_org_objects(cast, tmp_storage):
         "activity_id": _activity_item(cast, message.conversation),
         **_comment_extras(cast, message.conversation),
         "task_id": _subtask(cast, message.conversation),
+        "alias_id": _alias(cast),
+        "signature_id": _signature(cast),
     }
+
+
+def _alias(cast):
+    from inboxes.models import Alias
+
+    return Alias.objects.get(account=cast.support_account, is_default=True).id
+
+
+def _signature(cast):
+    from inboxes.models import Signature
+
+    return Signature.objects.create(organization=cast.org, name="Team", body="<p>Acme</p>").id
 
 
 def _subtask(cast, conversation):
