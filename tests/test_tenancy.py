@@ -68,9 +68,23 @@ def first_org_objects(cast, tmp_storage):
         "activity_id": _activity_item(cast, message.conversation),
         **_comment_extras(cast, message.conversation),
         "task_id": _subtask(cast, message.conversation),
+        **_canned_response(cast, message.conversation),
         "alias_id": _alias(cast),
         "signature_id": _signature(cast),
     }
+
+
+def _canned_response(cast, conversation):
+    """An organization response with a file, and a draft to insert it into."""
+    from django.core.files.base import ContentFile
+
+    from conversations.models import CannedResponse, CannedResponseAttachment, CannedScope, Draft
+
+    response = CannedResponse.objects.create(organization=cast.org, scope=CannedScope.ORGANIZATION, title="Hi")
+    attachment = CannedResponseAttachment(organization=cast.org, response=response, filename="a.txt")
+    attachment.file.save("a.txt", ContentFile(b"x"), save=True)
+    draft = Draft.objects.create(organization=cast.org, conversation=conversation, creator=cast.owner)
+    return {"response_id": response.id, "response_file_id": attachment.id, "draft_id": draft.id}
 
 
 def _alias(cast):
