@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("conversations.live_urls")),
     path("", include("conversations.canned_urls")),
     path("", include("conversations.cowrite_urls")),
+    path("", include("conversations.signature_urls")),
     path("", include("channels_app.urls")),
 ]

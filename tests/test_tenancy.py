@@ -69,6 +69,8 @@ def first_org_objects(cast, tmp_storage):
         **_comment_extras(cast, message.conversation),
         "task_id": _subtask(cast, message.conversation),
         **_canned_response(cast, message.conversation),
+        "alias_id": _alias(cast),
+        "signature_id": _signature(cast),
     }
 
 
@@ -83,6 +85,18 @@ def _canned_response(cast, conversation):
     attachment.file.save("a.txt", ContentFile(b"x"), save=True)
     draft = Draft.objects.create(organization=cast.org, conversation=conversation, creator=cast.owner)
     return {"response_id": response.id, "response_file_id": attachment.id, "draft_id": draft.id}
+
+
+def _alias(cast):
+    from inboxes.models import Alias
+
+    return Alias.objects.get(account=cast.support_account, is_default=True).id
+
+
+def _signature(cast):
+    from inboxes.models import Signature
+
+    return Signature.objects.create(organization=cast.org, name="Team", body="<p>Acme</p>").id
 
 
 def _subtask(cast, conversation):
