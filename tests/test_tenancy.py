@@ -68,7 +68,20 @@ def first_org_objects(cast, tmp_storage):
         "activity_id": _activity_item(cast, message.conversation),
         **_comment_extras(cast, message.conversation),
         "task_id": _subtask(cast, message.conversation),
+        **_draft(cast, message.conversation),
     }
+
+
+def _draft(cast, conversation):
+    """A reply draft with a file."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from conversations.drafts import do_add_draft_attachment, do_start_draft
+
+    draft = do_start_draft(conversation, acting_user=cast.owner, kind="reply")
+    upload = SimpleUploadedFile("a.txt", b"x", content_type="text/plain")
+    attachment = do_add_draft_attachment(draft, acting_user=cast.owner, upload=upload, inline=False)
+    return {"draft_id": draft.id, "draft_attachment_id": attachment.id}
 
 
 def _subtask(cast, conversation):
