@@ -157,7 +157,7 @@ def quoted_reply(message: Message) -> str:
     """The original below the reply: "On <date>, <name> wrote:" and the message as a quote."""
     who = html.escape(message.from_name or message.from_address)
     return (
-        f'<p></p><div class="quote"><p>On {_when(message)}, {who} wrote:</p>'
+        f'<p><br></p><div class="quote"><p>On {_when(message)}, {who} wrote:</p>'
         f"<blockquote>{_message_html(message)}</blockquote></div>"
     )
 
@@ -178,7 +178,7 @@ def forwarded_block(message: Message) -> str:
     ]
     if message.cc:
         lines.append(f"Cc: {_people_line(_addresses(message.cc))}")
-    return f'<p></p><div class="forwarded"><p>{"<br>".join(lines)}</p>{_message_html(message)}</div>'
+    return f'<p><br></p><div class="forwarded"><p>{"<br>".join(lines)}</p>{_message_html(message)}</div>'
 
 
 def choose_from(user: User, organization_id: UUID, *, replying_to: Message | None) -> Alias | None:

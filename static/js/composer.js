@@ -28,8 +28,10 @@
     return html.replace(/src="cid:([^"]+)"/g, (all, cid) => (map[cid] ? `src="${map[cid]}" data-cid="${cid}"` : all));
   }
   function toSaved(editor) {
-    const copy = editor.cloneNode(true);
-    copy.querySelectorAll("img[data-cid]").forEach((img) => {
+    // A template's content is inert: its cid: images are not fetched (the page's CSP refuses them).
+    const copy = document.createElement("template");
+    copy.innerHTML = editor.innerHTML;
+    copy.content.querySelectorAll("img[data-cid]").forEach((img) => {
       img.setAttribute("src", `cid:${img.dataset.cid}`);
       img.removeAttribute("data-cid");
     });
@@ -173,7 +175,7 @@
     const form = composerOf(event.target);
     if (!form) return;
     if (event.target.name === "alias") changed(form, "alias");
-    if (event.target.matches("input[data-attach]")) {
+    if (event.target.matches("input[data-composer-attach]")) {
       [...event.target.files].forEach((file) => upload(form, file, false));
       event.target.value = "";
     }
@@ -237,7 +239,7 @@
     suggestTimer = setTimeout(async () => {
       const url = `${composerOf(input).dataset.suggestUrl}?q=${encodeURIComponent(typed)}`;
       const html = await fetch(url, { credentials: "same-origin" }).then((r) => (r.ok ? r.text() : "")).catch(() => "");
-      if (ticket === suggestTicket) suggestionList(input).innerHTML = html;
+      if (ticket === suggestTicket) suggestionList(input).innerHTML = html.trim();
     }, 150);
   });
   document.addEventListener("mousedown", (event) => {
@@ -336,12 +338,14 @@
     if (response && response.ok) chip.remove();
     else showError(composerOf(button), "The file could not be removed. Try again.");
   }
+  // Capture phase: a file dropped on the composer is the email's, not the chat box's (comments.js).
   document.addEventListener("dragover", (event) => {
     const form = composerOf(event.target);
     if (!form || !event.dataTransfer || ![...event.dataTransfer.types].includes("Files")) return;
     event.preventDefault();
+    event.stopPropagation();
     form.classList.add("dragging");
-  });
+  }, true);
   document.addEventListener("dragleave", (event) => {
     const form = composerOf(event.target);
     if (form && !form.contains(event.relatedTarget)) form.classList.remove("dragging");
@@ -350,10 +354,11 @@
     const form = composerOf(event.target);
     if (!form || !event.dataTransfer || !event.dataTransfer.files.length) return;
     event.preventDefault();
+    event.stopPropagation();
     form.classList.remove("dragging");
     const intoBody = Boolean(event.target.closest(".composer-editor"));
     [...event.dataTransfer.files].forEach((file) => upload(form, file, intoBody && file.type.startsWith("image/")));
-  });
+  }, true);
   document.addEventListener("paste", (event) => {
     const form = composerOf(event.target);
     const files = event.clipboardData ? [...event.clipboardData.files] : [];
@@ -439,7 +444,7 @@
     if (typing || mod || event.altKey || event.shiftKey) return;
     const key = { r: "reply", a: "reply-all", f: "forward" }[event.key];
     if (key) {
-      const button = document.querySelector(`.conversation .toolbar [data-key='${key}']`);
+      const button = document.querySelector(`.conversation .reply-bar [data-key='${key}']`);
       if (button) { event.preventDefault(); window.htmx.process(button); button.click(); }
       return;
     }
