@@ -578,3 +578,32 @@ def test_beat_sends_due_drafts(cast, inbound):
     assert send_due_drafts() == 1
     draft.refresh_from_db()
     assert draft.status == DraftStatus.SENT
+
+
+def test_send_and_archive_by_default_swaps_the_main_button(cast, inbound, teammate_client):
+    draft = do_start_draft(inbound.conversation, acting_user=cast.teammate, kind=DraftKind.REPLY)
+    url = reverse("draft_composer", args=[draft.id])
+    assert b'class="button primary send-main" data-send="send"' in teammate_client.get(url).content
+    cast.teammate.send_and_archive_by_default = True
+    cast.teammate.save()
+    html = teammate_client.get(url).content.decode()
+    assert 'class="button primary send-main" data-send="archive"' in html and "Send &amp; archive</button>" in html
+
+
+def test_no_undo_banner_without_a_delay(cast, inbound, teammate_client):
+    cast.teammate.undo_send_seconds = 0
+    cast.teammate.save()
+    draft = do_start_draft(inbound.conversation, acting_user=cast.teammate, kind=DraftKind.REPLY)
+    response = _pane_post(teammate_client, reverse("draft_send", args=[draft.id]), {"send_action": "send"})
+    assert response.status_code == 200 and b"undo-send" not in response.content
+    assert OutboxMessage.objects.get().send_after <= timezone.now()
+
+
+def test_the_drafts_list_shows_the_toggle_and_the_draft_token(cast, inbound, teammate_client):
+    do_start_draft(inbound.conversation, acting_user=cast.teammate, kind=DraftKind.REPLY)
+    html = teammate_client.get(reverse("mailbox", args=["drafts"])).content.decode()
+    assert "My drafts" in html and "Others' drafts" in html
+    assert '<span class="row-draft">[draft]</span>' in html
+    others = teammate_client.get(reverse("mailbox", args=["drafts-others"])).content.decode()
+    assert '<span class="row-draft">' not in others  # nobody else writes one
+    assert teammate_client.get(reverse("mailbox", args=["send-later"])).status_code == 200
