@@ -124,3 +124,44 @@ def test_a_new_email_and_a_refused_send(page, live_server, cast, page_errors):
     message = Message.objects.get(direction="out")
     assert message.subject == "Proposal" and message.to == [{"name": "", "address": "partner@example.org"}]
     assert page_errors == []
+
+
+def test_a_teammates_draft_discard_restore_and_send_later(page, live_server, cast, page_errors):
+    from conversations.drafts import do_start_draft
+
+    inbound = receive(cast.support_account, subject="Refund", body="Please refund.", sender="carla@outside.test")
+    do_start_draft(inbound.conversation, acting_user=cast.teammate, kind="reply")
+    log_in(page, live_server.url, cast.owner.email)
+    page.goto(f"{live_server.url}/m/all/{inbound.conversation_id}/")
+
+    card = page.locator(".draft-card")
+    expect(card).to_contain_text("Reply by Tom Teammate")
+    screenshot(page, "composer-draft-card")
+    card.get_by_role("button", name="Open").click()
+    composer = page.locator("form.composer")
+    expect(composer.locator("[data-recipients=to] .chip-label")).to_have_text(["A Customer"])
+
+    composer.get_by_role("button", name="Discard draft").click()
+    expect(page.locator("form.composer")).to_have_count(0)
+    event = page.locator("#timeline .event-draft_discarded")
+    expect(event).to_contain_text("Olivia Owner discarded a draft")
+    event.get_by_role("button", name="Restore draft").click()
+    composer = page.locator("form.composer")
+    expect(composer).to_be_visible()
+
+    composer.locator(".composer-editor").click()
+    page.keyboard.press("Control+j")
+    later = composer.locator(".later-panel")
+    expect(later).to_be_visible()
+    later.locator("[name=later_at]").fill("2031-05-04T09:30")
+    later.get_by_text("Discard draft if someone replies").click()
+    later.get_by_role("button", name="Schedule").click()
+    expect(page.locator("form.composer .composer-scheduled")).to_contain_text("Scheduled for")
+    screenshot(page, "composer-scheduled")
+    draft = Draft.objects.get(conversation=inbound.conversation)
+    assert draft.status == DraftStatus.SCHEDULED and draft.discard_if_reply
+    assert draft.scheduled_at.year == 2031
+
+    page.locator("form.composer .composer-scheduled").get_by_role("button", name="Unschedule").click()
+    expect(page.locator("form.composer .composer-scheduled")).to_have_count(0)
+    assert page_errors == []
