@@ -146,6 +146,7 @@ def composer_context(request: AuthenticatedRequest, draft: Draft) -> dict:
     except ActionRefused:
         signature_html = ""
     signature = signature_of(draft, user)
+    attachments = list(draft.attachments.all())
     return {
         "draft": draft,
         "conversation": draft.conversation,
@@ -155,14 +156,14 @@ def composer_context(request: AuthenticatedRequest, draft: Draft) -> dict:
         "signature_html": signature_html,
         "signature_error": signature_error,
         "recipient_rows": [("to", "To", draft.to), ("cc", "Cc", draft.cc), ("bcc", "Bcc", draft.bcc)],
-        "files": [a for a in draft.attachments.all() if not a.is_inline],
+        "files": [a for a in attachments if not a.is_inline],
         "sync_url": sync_url(draft.id),
         "shows_subject": draft.kind in (DraftKind.NEW, DraftKind.FORWARD),
         "snooze_presets": snooze.presets(timezone.now(), snooze.zone(request.COOKIES.get("tz", ""))),
         "archive_by_default": user.send_and_archive_by_default,
         "max_mb": settings.DRAFT_ATTACHMENTS_MAX_MB,
         "inline_map": json.dumps(
-            {a.content_id: reverse("draft_attachment", args=[a.id]) for a in draft.attachments.all() if a.is_inline}
+            {a.content_id: reverse("draft_attachment", args=[a.id]) for a in attachments if a.is_inline}
         ),
     }
 

@@ -17,7 +17,8 @@ from uuid import UUID
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
@@ -62,8 +63,6 @@ def open_drafts(conversation: Conversation) -> QuerySet[Draft]:
 
 def get_draft_for_user(user: User, draft_id: UUID | str, *, statuses: tuple[str, ...] = OPEN_STATUSES) -> Draft:
     """A draft of a conversation the user can access; 404 for anything else."""
-    from django.http import Http404
-
     draft = (
         Draft.objects.filter(id=draft_id, status__in=statuses, conversation__states__user=user)
         .select_related("conversation", "alias", "account", "creator", "signature")
@@ -393,8 +392,6 @@ def do_choose_signature(draft: Draft, *, acting_user: User, choice: str, signatu
 
 def usable_signatures(user: User, organization_id: UUID) -> QuerySet[Signature]:
     """The user's personal signatures and the organization's managed ones."""
-    from django.db.models import Q
-
     return Signature.objects.filter(organization_id=organization_id).filter(Q(owner=user) | Q(owner__isnull=True))
 
 
@@ -511,9 +508,7 @@ def recipient_suggestions(user: User, organization_id: UUID, typed: str) -> list
     return list(found.values())
 
 
-def _mentions(typed: str) -> Any:
-    from django.db.models import Q
-
+def _mentions(typed: str) -> Q:
     return Q(senders__contains=typed) | Q(recipients__contains=typed) | Q(copied__contains=typed)
 
 
