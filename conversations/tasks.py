@@ -34,3 +34,11 @@ def delete_old_activity() -> int:
 def remind_due_tasks() -> int:
     """Beat, every 5 minutes. No retry: the next run reminds whatever is still unreminded."""
     return do_remind_due_tasks()
+
+
+@shared_task(ignore_result=True)
+def send_due_drafts() -> int:
+    """Beat, every 30 seconds: Send later. No retry: the next run sends whatever is still due."""
+    from conversations.sending import do_send_due_drafts
+
+    return do_send_due_drafts()

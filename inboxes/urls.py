@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inboxes import member_views, profile_views, views
+from inboxes import composing_views, member_views, profile_views, views
 
 org = "settings/orgs/<uuid:org_id>/"
 team = org + "teams/<uuid:team_id>/"
@@ -42,5 +42,7 @@ urlpatterns = [
     path(org + "accounts/", views.accounts_settings, name="settings_accounts"),
     path(org + "personal/", views.personal_settings, name="settings_personal"),
     path(org + "personal/save/", views.personal_update, name="settings_personal_update"),
+    path(org + "composing/", composing_views.composing_settings, name="settings_composing"),
+    path(org + "composing/save/", composing_views.composing_update, name="settings_composing_update"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

@@ -131,11 +131,20 @@ IMAGE_PROXY_ALLOW_PRIVATE = env_bool("IMAGE_PROXY_ALLOW_PRIVATE", False)
 # --- Internal chat ----------------------------------------------------------------------------
 # The files of one comment together (seed: 100 MB on the free plan, 1 GB on paid plans).
 COMMENT_ATTACHMENTS_MAX_MB = env_int("COMMENT_ATTACHMENTS_MAX_MB", 100, minimum=1, maximum=1024)
+# --- Email out --------------------------------------------------------------------------------
+# The files of one email together (seed: 25 MB; Microsoft 365 admins may allow up to 150 MB).
+DRAFT_ATTACHMENTS_MAX_MB = env_int("DRAFT_ATTACHMENTS_MAX_MB", 25, minimum=1, maximum=150)
 CELERY_BEAT_SCHEDULE = {
     # Snoozes come due to the second in the UI; 30 s is the lag users accept. A run that waited
     # longer than its interval is dropped: the next one wakes everything due by then.
     "wake-due-snoozes": {
         "task": "conversations.tasks.wake_due_snoozes",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+    # Send later: a scheduled draft goes out within 30 s of its time.
+    "send-due-drafts": {
+        "task": "conversations.tasks.send_due_drafts",
         "schedule": 30.0,
         "options": {"expires": 30},
     },

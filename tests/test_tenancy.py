@@ -71,6 +71,8 @@ def first_org_objects(cast, tmp_storage):
         **_canned_response(cast, message.conversation),
         "alias_id": _alias(cast),
         "signature_id": _signature(cast),
+        # Last: its draft_id (a reply draft with a file) is the one the draft URLs get.
+        **_draft(cast, message.conversation),
     }
 
 
@@ -97,6 +99,18 @@ def _signature(cast):
     from inboxes.models import Signature
 
     return Signature.objects.create(organization=cast.org, name="Team", body="<p>Acme</p>").id
+
+
+def _draft(cast, conversation):
+    """A reply draft with a file."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from conversations.drafts import do_add_draft_attachment, do_start_draft
+
+    draft = do_start_draft(conversation, acting_user=cast.owner, kind="reply")
+    upload = SimpleUploadedFile("a.txt", b"x", content_type="text/plain")
+    attachment = do_add_draft_attachment(draft, acting_user=cast.owner, upload=upload, inline=False)
+    return {"draft_id": draft.id, "draft_attachment_id": attachment.id}
 
 
 def _subtask(cast, conversation):
