@@ -101,8 +101,12 @@ def _state(draft: Draft, user: User) -> dict[str, Any]:
 @require_POST
 @login_required
 def awareness(request: AuthenticatedRequest, draft_id: UUID) -> HttpResponse:
-    """Relay one editor's cursor and selection to the others (never stored)."""
-    _editable_draft(request.user, draft_id)
+    """Relay one editor's cursor and selection to the others (never stored). A draft that was
+    just sent or discarded takes its editors' last goodbyes quietly: nobody is left to tell."""
+    if not cowrite.editable_drafts_for(request.user).filter(id=draft_id).exists():
+        if Draft.objects.filter(id=draft_id, conversation__states__user=request.user).exists():
+            return HttpResponse(status=204)
+        raise Http404("No such draft.")
     try:
         payload, update = _payload(request)
     except cowrite.InvalidUpdate:

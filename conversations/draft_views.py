@@ -34,6 +34,7 @@ from conversations.models import (
     SendAction,
 )
 from conversations.sending import (
+    do_edit_failed_message,
     do_schedule_draft,
     do_send_draft,
     do_undo_send,
@@ -338,6 +339,20 @@ def undo_send(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
         raise Http404("No such email.")
     try:
         draft = do_undo_send(message, acting_user=request.user)
+    except ActionRefused as refusal:
+        return toast(request, _refusal(refusal))
+    return _pane(request, draft.conversation, open_draft=draft.id)
+
+
+@require_POST
+@login_required
+def edit_failed_message(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
+    """A message that could not be sent: Edit turns it back into its draft, opened to fix it."""
+    message = Message.objects.filter(id=message_id, conversation__states__user=request.user).first()
+    if message is None:
+        raise Http404("No such email.")
+    try:
+        draft = do_edit_failed_message(message, acting_user=request.user)
     except ActionRefused as refusal:
         return toast(request, _refusal(refusal))
     return _pane(request, draft.conversation, open_draft=draft.id)

@@ -87,4 +87,5 @@ urlpatterns = [
         name="draft_attachment_remove",
     ),
     path("messages/<uuid:message_id>/undo-send/", draft_views.undo_send, name="undo_send"),
+    path("messages/<uuid:message_id>/edit-failed/", draft_views.edit_failed_message, name="edit_failed_message"),
 ]

@@ -299,6 +299,12 @@ def test_a_sent_or_discarded_draft_can_no_longer_be_written(client, cast, status
     login(client, cast.owner)
     assert client.get(reverse("draft_sync", args=[draft.id])).status_code == 404
     assert _post(client, draft, _paragraphs(_editor(), "x")).status_code == 404
+    # An editor closing after the send says goodbye to nobody, quietly; others still get a 404.
+    awareness = reverse("draft_awareness", args=[draft.id])
+    goodbye = json.dumps({"update": base64.b64encode(b"\x00").decode(), "client": "c1"})
+    assert client.post(awareness, goodbye, content_type="application/json").status_code == 204
+    login(client, cast.outsider)
+    assert client.post(awareness, goodbye, content_type="application/json").status_code == 404
 
 
 def test_a_scheduled_draft_can_still_be_written(client, cast):

@@ -36,6 +36,7 @@ from conversations.models import (
     Location,
     Message,
     OutboxMessage,
+    OutboxStatus,
     SignatureChoice,
     Status,
 )
@@ -411,6 +412,24 @@ def test_sending_from_the_composer_then_undo(cast, inbound, teammate_client):
     draft.refresh_from_db()
     assert draft.status == DraftStatus.EDITING and not Message.objects.filter(id=message.id).exists()
     assert f'class="composer" id="draft-{draft.id}"'.encode() in undo.content
+
+
+def test_a_message_that_could_not_be_sent_is_edited_as_its_draft(cast, inbound, teammate_client, client):
+    draft = do_start_draft(inbound.conversation, acting_user=cast.teammate, kind=DraftKind.REPLY)
+    message = do_send_draft(draft, acting_user=cast.teammate)
+    OutboxMessage.objects.filter(message=message).update(status=OutboxStatus.FAILED, last_error="550 No such user")
+    page = teammate_client.get(reverse("conversation", args=["all", inbound.conversation_id]))
+    assert reverse("edit_failed_message", args=[message.id]).encode() in page.content
+    assert b"550 No such user" in page.content
+
+    outsider = login(client, cast.outsider).post(reverse("edit_failed_message", args=[message.id]))
+    assert outsider.status_code == 404
+    response = _pane_post(teammate_client, reverse("edit_failed_message", args=[message.id]), {"return_to": "/m/all/"})
+
+    assert response.status_code == 200
+    draft.refresh_from_db()
+    assert draft.status == DraftStatus.EDITING and not Message.objects.filter(id=message.id).exists()
+    assert f'class="composer" id="draft-{draft.id}"'.encode() in response.content
 
 
 def test_a_refused_send_is_shown_in_the_composer_and_writes_nothing(cast, inbound, teammate_client):
