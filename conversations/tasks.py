@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from conversations import activity, search_index
+from conversations import activity, auto_reply, search_index
 from conversations.actions import do_wake_due_snoozes
 from conversations.task_actions import do_remind_due_tasks
 
@@ -34,3 +34,11 @@ def delete_old_activity() -> int:
 def remind_due_tasks() -> int:
     """Beat, every 5 minutes. No retry: the next run reminds whatever is still unreminded."""
     return do_remind_due_tasks()
+
+
+@shared_task(ignore_result=True)
+def send_auto_replies(message_ids: list[str]) -> int:
+    """After a delivery commits: the Out of office auto-responses it calls for. No retry: the
+    throttle's claim and the reply are one transaction, so a failed run leaves nothing half done,
+    and a reply that cannot be sent would fail again."""
+    return auto_reply.do_send_auto_replies(message_ids)
