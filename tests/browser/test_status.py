@@ -4,13 +4,15 @@ status on the avatar teammates see in the sidebar."""
 import pytest
 from playwright.sync_api import expect
 
-from inboxes.models import Membership
+from inboxes.models import AutoResponderAlias, Membership
 from tests.browser.conftest import close_page, log_in, new_page, screenshot
+from tests.factories import AccountFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_set_a_status_with_an_emoji_and_teammates_see_it_on_the_avatar(page, browser, live_server, cast, page_errors):
+    AccountFactory(organization=cast.org, owner=cast.teammate, address="tom@acme.test", description="Tom's mail")
     log_in(page, live_server.url, cast.teammate.email)
 
     page.locator(".user-menu > summary").click()
@@ -22,6 +24,9 @@ def test_set_a_status_with_an_emoji_and_teammates_see_it_on_the_avatar(page, bro
     dialog.locator(".ooo-toggle").first.click()
     expect(dialog.locator("[data-status-panel='ooo']")).to_be_visible()
     dialog.locator("input[name=message]").fill("On vacation, back Tuesday")
+    dialog.locator(".ooo-toggle").nth(1).click()
+    dialog.get_by_label("tom@acme.test").check()
+    dialog.locator("textarea[name=auto_responder_body]").fill("Hi {{ recipient.first_name }}, I am away until Tuesday.")
     screenshot(page, "status-dialog")
     dialog.get_by_role("button", name="Save").click()
 
@@ -29,6 +34,8 @@ def test_set_a_status_with_an_emoji_and_teammates_see_it_on_the_avatar(page, bro
     expect(own).to_have_text("🌴")
     membership = Membership.objects.get(organization=cast.org, user=cast.teammate)
     assert membership.out_of_office and membership.status_message == "On vacation, back Tuesday"
+    assert membership.auto_responder_enabled
+    assert AutoResponderAlias.objects.filter(user=cast.teammate, alias__address="tom@acme.test").exists()
 
     other = new_page(browser, page_errors)
     try:
@@ -55,3 +62,19 @@ def _artifact(name):
 
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / f"{name}.png"
+
+
+def test_an_admin_edits_a_coworkers_status_from_settings(page, live_server, cast, page_errors):
+    log_in(page, live_server.url, cast.owner.email)
+    page.goto(f"{live_server.url}/settings/orgs/{cast.org.id}/users/{cast.teammate.id}/")
+    page.get_by_role("link", name="Edit status").click()
+
+    page.get_by_role("button", name="Working remotely").click()
+    page.get_by_role("button", name="Save status").click()
+
+    expect(page.locator("#flash")).to_contain_text("Tom Teammate's status is saved.")
+    screenshot(page, "status-member-settings")
+    membership = Membership.objects.get(organization=cast.org, user=cast.teammate)
+    assert (membership.status_emoji, membership.status_message) == ("🏠", "Working remotely")
+    assert page.locator("textarea[name=auto_responder_body]").count() == 0
+    assert page_errors == []
