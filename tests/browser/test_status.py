@@ -78,3 +78,24 @@ def test_an_admin_edits_a_coworkers_status_from_settings(page, live_server, cast
     assert (membership.status_emoji, membership.status_message) == ("🏠", "Working remotely")
     assert page.locator("textarea[name=auto_responder_body]").count() == 0
     assert page_errors == []
+
+
+def test_the_status_shows_on_assignee_avatars_in_rows_and_the_header(page, live_server, cast, page_errors):
+    from conversations.actions import do_assign_conversation
+    from inboxes.status import do_set_status
+    from tests.factories import receive
+
+    conversation = receive(cast.support_account, subject="Broken widget").conversation
+    do_assign_conversation(conversation, [cast.teammate], acting_user=cast.owner)
+    teammate = Membership.objects.get(organization=cast.org, user=cast.teammate)
+    do_set_status(teammate, acting=teammate, emoji="🤒", message="Out sick", out_of_office=True)
+    log_in(page, live_server.url, cast.owner.email)
+
+    page.goto(f"{live_server.url}/m/all/{conversation.id}/")
+
+    row_badge = page.locator(f"#conversation-list [data-id='{conversation.id}'] .avatar-status, .row .avatar-status")
+    expect(row_badge.first).to_have_text("🤒")
+    header = page.locator("#conv-header .assignee .avatar.has-status")
+    expect(header).to_have_attribute("title", "Tom Teammate — 🤒 Out of office · Out sick")
+    screenshot(page, "status-assignee")
+    assert page_errors == []
