@@ -13,7 +13,7 @@ HTMX_VERSION ?= 2
 export PORT
 
 .DEFAULT_GOAL := run
-.PHONY: install run test check lint browser imap bench clean static
+.PHONY: install run test check lint browser imap bench clean static editor
 
 install: $(INSTALLED)
 
@@ -55,9 +55,22 @@ bench: $(INSTALLED) imap
 	$(PY) -m missive.services exec -- $(PY) bench/run.py
 	$(PY) -m missive.services exec -- $(PY) bench/imap_sync.py
 	$(PY) -m missive.services exec -- $(PY) bench/live.py
+	$(PY) -m missive.services exec -- $(PY) bench/cowrite.py
+	$(PY) -m missive.services exec -- $(PY) bench/sending.py
 
 clean:
 	rm -rf var/
+
+# The composer's editor (TipTap + Yjs, frontend/): the committed bundle is rebuilt byte for byte
+# from the locked packages. Only this target needs node; `make run` and `make test` do not.
+EDITOR_BUNDLE = npx esbuild src/kit.js --bundle --minify --format=iife --target=es2020 \
+	--legal-comments=eof --outfile=../static/vendor/editor.bundle.js
+editor:
+	cd frontend && npm ci --no-audit --no-fund && $(EDITOR_BUNDLE)
+	grep -v '^editor ' static/vendor/VERSIONS.txt > static/vendor/VERSIONS.tmp || true
+	cd frontend && node versions.js >> ../static/vendor/VERSIONS.tmp
+	mv static/vendor/VERSIONS.tmp static/vendor/VERSIONS.txt
+	cat static/vendor/VERSIONS.txt
 
 # Vendored front-end files are committed, so `make run` never needs node; this refreshes them.
 static:
@@ -65,5 +78,6 @@ static:
 	(cd "$$tmp" && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null && tar -xzf htmx.org-*.tgz) && \
 	mkdir -p static/vendor && \
 	cp "$$tmp/package/dist/htmx.min.js" static/vendor/htmx.min.js && \
-	echo "htmx.org $$(node -p "require('$$tmp/package/package.json').version")" > static/vendor/VERSIONS.txt
+	grep -v '^htmx.org ' static/vendor/VERSIONS.txt > "$$tmp/versions" || true && \
+	echo "htmx.org $$(node -p "require('$$tmp/package/package.json').version")" | cat - "$$tmp/versions" > static/vendor/VERSIONS.txt
 	cat static/vendor/VERSIONS.txt

@@ -16,6 +16,7 @@ from channels_app.imap.connection import ConnectionProblem, ServerSettings, conn
 from channels_app.imap.push import push_change
 from channels_app.imap.sync import sync_account
 from channels_app.models import ImapConfig
+from channels_app.outbox import BATCH_SIZE, append_pending_sent_copies, dispatch_due, reap_expired
 from inboxes.models import Account
 
 logger = logging.getLogger(__name__)
@@ -100,3 +101,34 @@ def watch_inbox(account_id: str) -> None:
     finally:
         store.delete(key)
         logout(client)
+
+
+# Sending ----------------------------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def dispatch_outbox() -> int:
+    """Send what is due. Queued by the send action on commit for a row due now, and by beat every
+    few seconds for delayed ones (undo window, send later, retries). Keeps going while full
+    batches come back, so a burst drains in one task."""
+    total = 0
+    while True:
+        result = dispatch_due()
+        done = result.sent + result.retrying + result.failed + result.skipped + result.released
+        total += result.sent
+        if done < BATCH_SIZE:
+            return total
+
+
+@shared_task(ignore_result=True)
+def reap_outbox() -> None:
+    """Beat: take back the rows of dispatchers that died (see channels_app/outbox.py)."""
+    requeued, uncertain = reap_expired()
+    if requeued or uncertain:
+        logger.warning("Outbox reaper: %s back to pending, %s failed as uncertain", requeued, uncertain)
+
+
+@shared_task(ignore_result=True)
+def append_sent_copies() -> int:
+    """Beat: copies to the Sent folder that failed are tried again."""
+    return append_pending_sent_copies()

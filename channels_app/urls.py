@@ -1,9 +1,10 @@
 from django.urls import path
 
-from channels_app import views
+from channels_app import alias_views, outbox_views, views
 
 accounts = "settings/orgs/<uuid:org_id>/accounts/"
 account = accounts + "<uuid:account_id>/"
+alias = account + "aliases/<uuid:alias_id>/"
 
 urlpatterns = [
     path(accounts + "add/imap/", views.add_imap_account, name="settings_account_add_imap"),
@@ -22,4 +23,12 @@ urlpatterns = [
         views.failed_message_raw,
         name="settings_account_failed_raw",
     ),
+    path("messages/<uuid:message_id>/outbox/", outbox_views.outbox_status, name="outbox_status"),
+    path("messages/<uuid:message_id>/outbox/retry/", outbox_views.retry_outbox, name="outbox_retry"),
+    path(account + "aliases/", alias_views.account_aliases, name="settings_account_aliases"),
+    path(account + "aliases/add/", alias_views.create_alias, name="settings_alias_create"),
+    path(alias, alias_views.alias_settings, name="settings_alias"),
+    path(alias + "save/", alias_views.update_alias, name="settings_alias_update"),
+    path(alias + "delete/", alias_views.delete_alias, name="settings_alias_delete"),
+    path(alias + "mine/", alias_views.update_own_alias_setting, name="settings_alias_own"),
 ]

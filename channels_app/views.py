@@ -41,6 +41,7 @@ from channels_app.imap.connection import ConnectionProblem
 from channels_app.imap.sync import DELIVERY_ATTEMPTS
 from channels_app.models import FolderRole, ImapConfig, ImapFolder, ImapMessage, ImapMessageState
 from inboxes.access import get_membership
+from inboxes.aliases import EMAIL_KINDS
 from inboxes.models import Account, Membership, Role
 from inboxes.pages import settings_context
 from missive.htmx import AuthenticatedRequest, leave_page, render_page
@@ -151,13 +152,18 @@ def _render_account(
     roles = set(ImapFolder.objects.filter(account=account).values_list("role", flat=True)) if config else set()
     missing_roles = [FolderRole(role).label for role in MAPPED_ROLES if roles and role not in roles]
     tabs = [(name, label, reverse(url, args=[account.organization_id, account.id])) for name, label, url in TABS]
+    tabs = tabs if config else tabs[:1]
+    if account.kind in EMAIL_KINDS:
+        tabs.insert(
+            1, ("aliases", "Aliases", reverse("settings_account_aliases", args=[account.organization_id, account.id]))
+        )
     context = settings_context(
         request,
         membership,
         "accounts",
         account=account,
         tab=tab,
-        tabs=tabs if config else tabs[:1],
+        tabs=tabs,
         can_change=_can_change(membership, account),
         missing_roles=missing_roles,
         **context,

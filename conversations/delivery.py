@@ -258,6 +258,7 @@ class _Batch:
             from_address=incoming.from_address[:254],
             to=incoming.to,
             cc=incoming.cc,
+            reply_to=incoming.reply_to,
             subject=incoming.subject[:500],
             body_text=incoming.body_text,
             body_html=incoming.body_html,

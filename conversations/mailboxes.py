@@ -96,6 +96,7 @@ PERSONAL_MAILBOXES = [
     Mailbox("trash", "Trash", "trash"),
     Mailbox("spam", "Spam", "spam"),
     Mailbox("rooms", "Rooms", "chat"),
+    Mailbox("send-later", "Send later", "send-later"),
 ]
 TEAM_MAILBOXES = [
     ("inbox", "Team inbox", "team"),
@@ -105,6 +106,8 @@ TEAM_MAILBOXES = [
     ("all", "All", "all"),
 ]
 _BY_KEY = {mailbox.key: mailbox for mailbox in PERSONAL_MAILBOXES}
+# The Drafts list's "Others' drafts" toggle: a mailbox of its own, not in the sidebar.
+_BY_KEY["drafts-others"] = Mailbox("drafts-others", "Drafts", "drafts")
 TEAM_MAILBOX_KEYS = [key for key, _, _ in TEAM_MAILBOXES]
 
 
@@ -154,9 +157,11 @@ def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) ->
         return visible.filter(starred=True)
     if key == "sent":
         return visible.filter(conversation__has_outbound=True)
-    if key == "drafts":
-        # Drafts arrive with the email-out work; until then no conversation has one.
-        return visible.none()
+    if key in ("drafts", "drafts-others", "send-later"):
+        from conversations.drafts import drafts_conversation_ids
+
+        whose = {"drafts": "mine", "drafts-others": "others", "send-later": "scheduled"}[key]
+        return visible.filter(conversation_id__in=drafts_conversation_ids(user, whose=whose))
     if key == "rooms":
         return visible.filter(conversation_id__in=room_conversation_ids(user))
     raise ValueError(key)

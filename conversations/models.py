@@ -295,6 +295,8 @@ class Message(models.Model):
     cc = models.JSONField(default=list)
     # Outgoing only: never a header of the sent mail, kept so the sender sees whom it went to.
     bcc = models.JSONField(default=list, blank=True)
+    # The Reply-To header: a reply goes there rather than to the sender.
+    reply_to = models.JSONField(default=list, blank=True)
     subject = models.CharField(max_length=500, blank=True)
     body_text = models.TextField(blank=True)
     body_html = models.TextField(blank=True)

@@ -149,6 +149,10 @@ def render_row(state: ConversationState, *, mailbox: Mailbox, open_id: object = 
     else:
         preview = f'<div class="row-preview">{escape(c.preview)}</div>'
     swap = ' hx-swap-oob="outerHTML"' if oob else ""
+    # Every row of the Drafts lists holds a draft in progress (the seed's "[draft]" token).
+    draft_token = (
+        '<span class="row-draft">[draft]</span> ' if mailbox.key in ("drafts", "drafts-others", "send-later") else ""
+    )
     parts = [
         f'<li id="row-{conversation_id}"{swap} class="{classes}" '
         f'role="option" data-id="{conversation_id}" style="--stripe: {stripe}">\n'
@@ -157,7 +161,7 @@ def render_row(state: ConversationState, *, mailbox: Mailbox, open_id: object = 
         f'  <a class="row-link" href="{url}" hx-get="{url}" hx-target="#conversation-pane" hx-push-url="true">\n'
         '    <div class="row-top">\n'
         f'      <span class="row-unread-dot" aria-label="{"Unread" if state.unread else ""}"></span>\n'
-        f'      <span class="row-who">{escape(c.participant_names)}</span>\n'
+        f'      <span class="row-who">{draft_token}{escape(c.participant_names)}</span>\n'
         "      "
         + (f'<span class="row-star" title="Starred">{icon("star-filled", "icon tiny")}</span>' if state.starred else "")
         + "\n      "

@@ -279,3 +279,9 @@ _OUTGOING = nh3.Cleaner(
 def clean_outgoing_html(html_source: str) -> str:
     """Clean HTML for an outgoing email: drafts, signatures and canned responses are user HTML."""
     return _OUTGOING.clean(html_source)
+
+
+def sanitize_composed_html(html_source: str) -> str:
+    """HTML written in our composer, before it is stored or sent: the same allow-list as mail we
+    receive (pasted markup, a co-writer's crafted update), images only from web or cid: URLs."""
+    return _BODY.clean(html_source)

@@ -32,6 +32,7 @@ from conversations.actions import (
     do_snooze,
 )
 from conversations.counts import invalidate_counts_now_and_after_commit
+from conversations.cowrite import draft_body_html
 from conversations.delivery import make_preview
 from conversations.models import (
     Attachment,
@@ -160,7 +161,9 @@ def _body_with_signature(draft: Draft, user: User, context: dict) -> str:
         signature = render_signature(draft, user, first_email=first_email, context=context)
     except templating.TemplateProblem as problem:
         raise ActionRefused(f"Your signature cannot be used: {problem}") from None
-    body = draft.body_html
+    # From the co-written document, not from whichever browser saved last: what is sent holds
+    # every co-writer's merged edits even if no browser is open.
+    body = draft_body_html(draft)
     if signature:
         body += f'<div class="signature">{signature}</div>'
     return clean_outgoing_html(body)

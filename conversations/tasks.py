@@ -37,6 +37,14 @@ def remind_due_tasks() -> int:
 
 
 @shared_task(ignore_result=True)
+def send_due_drafts() -> int:
+    """Beat, every 30 seconds: Send later. No retry: the next run sends whatever is still due."""
+    from conversations.sending import do_send_due_drafts
+
+    return do_send_due_drafts()
+
+
+@shared_task(ignore_result=True)
 def send_auto_replies(message_ids: list[str]) -> int:
     """After a delivery commits: the Out of office auto-responses it calls for. No retry: the
     throttle's claim and the reply are one transaction, so a failed run leaves nothing half done,

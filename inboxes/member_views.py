@@ -20,6 +20,7 @@ from inboxes.mention_groups import (
 )
 from inboxes.models import Membership, MentionGroup
 from inboxes.pages import settings_context
+from inboxes.profiles import profile_context
 from missive.htmx import AuthenticatedRequest, render_page
 
 
@@ -43,6 +44,7 @@ def _render_member(
         groups=groups_of(member.organization_id, [member.user_id])[member.user_id],
         all_groups=MentionGroup.objects.filter(organization_id=member.organization_id),
         form=form or MentionGroupForm(organization_id=member.organization_id),
+        **profile_context(acting, member),
     )
     return render_page(request, "inboxes/settings/member.html", context, partials={"mention-groups": "mention_groups"})
 

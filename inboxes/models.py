@@ -81,6 +81,9 @@ class User(AbstractBaseUser):
     send_and_archive_by_default = models.BooleanField(default=False)
     reply_all_includes_bcc = models.BooleanField(default=False)
     always_reply_from_default_sender = models.BooleanField(default=False)
+    # Settings › Composer › "Suggest responses while typing": `#` + a term in the composer lists
+    # matching canned responses (Mod+Shift+O works either way).
+    suggest_responses = models.BooleanField(default=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -114,6 +117,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=120)
     color = models.CharField(max_length=7, default="#2563eb", help_text="Left border of shared conversations.")
     created_at = models.DateTimeField(default=timezone.now)
+    # The Business plan's "only admins manage responses": team and organization canned responses
+    # are then created, edited and deleted by owners and admins only.
+    responses_admins_only = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.name

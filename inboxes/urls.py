@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inboxes import member_views, status_views, views
+from inboxes import composing_views, member_views, profile_views, status_views, views
 
 org = "settings/orgs/<uuid:org_id>/"
 team = org + "teams/<uuid:team_id>/"
@@ -22,6 +22,7 @@ urlpatterns = [
     path(org + "users/<uuid:user_id>/role/", views.change_role, name="settings_member_role"),
     path(org + "users/<uuid:user_id>/remove/", views.remove_member, name="settings_member_remove"),
     path(org + "users/<uuid:user_id>/", member_views.member_settings, name="settings_member"),
+    path(org + "users/<uuid:user_id>/profile/", profile_views.update_member_profile, name="settings_member_profile"),
     path(
         org + "users/<uuid:user_id>/mention-groups/",
         member_views.add_mention_group,
@@ -44,5 +45,7 @@ urlpatterns = [
     path(org + "accounts/", views.accounts_settings, name="settings_accounts"),
     path(org + "personal/", views.personal_settings, name="settings_personal"),
     path(org + "personal/save/", views.personal_update, name="settings_personal_update"),
+    path(org + "composing/", composing_views.composing_settings, name="settings_composing"),
+    path(org + "composing/save/", composing_views.composing_update, name="settings_composing_update"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

@@ -124,17 +124,28 @@ IMAP_POLL_INTERVAL = env_int("IMAP_POLL_INTERVAL", 60, minimum=5)
 IMAP_IDLE_SECONDS = env_int("IMAP_IDLE_SECONDS", 300, minimum=10, maximum=1740)
 # A PEM bundle of extra certificate authorities to trust for IMAP/SMTP (a private CA).
 IMAP_EXTRA_CA_FILE = env_str("IMAP_EXTRA_CA_FILE")
+# How often (seconds) the outbox is checked for messages whose undo or send-later time came.
+OUTBOX_POLL_INTERVAL = env_int("OUTBOX_POLL_INTERVAL", 5, minimum=1, maximum=60)
 # The image proxy refuses private and loopback addresses (no requests into your network on an
 # email's behalf) unless this is on.
 IMAGE_PROXY_ALLOW_PRIVATE = env_bool("IMAGE_PROXY_ALLOW_PRIVATE", False)
 # --- Internal chat ----------------------------------------------------------------------------
 # The files of one comment together (seed: 100 MB on the free plan, 1 GB on paid plans).
 COMMENT_ATTACHMENTS_MAX_MB = env_int("COMMENT_ATTACHMENTS_MAX_MB", 100, minimum=1, maximum=1024)
+# --- Email out --------------------------------------------------------------------------------
+# The files of one email together (seed: 25 MB; Microsoft 365 admins may allow up to 150 MB).
+DRAFT_ATTACHMENTS_MAX_MB = env_int("DRAFT_ATTACHMENTS_MAX_MB", 25, minimum=1, maximum=150)
 CELERY_BEAT_SCHEDULE = {
     # Snoozes come due to the second in the UI; 30 s is the lag users accept. A run that waited
     # longer than its interval is dropped: the next one wakes everything due by then.
     "wake-due-snoozes": {
         "task": "conversations.tasks.wake_due_snoozes",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+    # Send later: a scheduled draft goes out within 30 s of its time.
+    "send-due-drafts": {
+        "task": "conversations.tasks.send_due_drafts",
         "schedule": 30.0,
         "options": {"expires": 30},
     },
@@ -171,6 +182,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_app.tasks.ensure_idle_watchers",
         "schedule": 60.0,
         "options": {"expires": 60},
+    },
+    # Rows due now are queued by the send action; this catches the delayed ones (undo window,
+    # send later, retries) within seconds.
+    "dispatch-outbox": {
+        "task": "channels_app.tasks.dispatch_outbox",
+        "schedule": float(OUTBOX_POLL_INTERVAL),
+        "options": {"expires": OUTBOX_POLL_INTERVAL},
+    },
+    "reap-outbox": {
+        "task": "channels_app.tasks.reap_outbox",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+    "append-sent-copies": {
+        "task": "channels_app.tasks.append_sent_copies",
+        "schedule": 120.0,
+        "options": {"expires": 120},
     },
 }
 

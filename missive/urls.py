@@ -13,5 +13,8 @@ urlpatterns = [
     path("", include("inboxes.urls")),
     path("", include("conversations.urls")),
     path("", include("conversations.live_urls")),
+    path("", include("conversations.canned_urls")),
+    path("", include("conversations.cowrite_urls")),
+    path("", include("conversations.signature_urls")),
     path("", include("channels_app.urls")),
 ]

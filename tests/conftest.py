@@ -20,7 +20,7 @@ from tests.factories import (
     add_to_team,
 )
 
-pytest_plugins = ["tests.imap_fixtures"]
+pytest_plugins = ["tests.imap_fixtures", "tests.smtp_fixtures"]
 
 
 @pytest.fixture(autouse=True)

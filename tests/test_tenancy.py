@@ -68,7 +68,49 @@ def first_org_objects(cast, tmp_storage):
         "activity_id": _activity_item(cast, message.conversation),
         **_comment_extras(cast, message.conversation),
         "task_id": _subtask(cast, message.conversation),
+        **_canned_response(cast, message.conversation),
+        "alias_id": _alias(cast),
+        "signature_id": _signature(cast),
+        # Last: its draft_id (a reply draft with a file) is the one the draft URLs get.
+        **_draft(cast, message.conversation),
     }
+
+
+def _canned_response(cast, conversation):
+    """An organization response with a file, and a draft to insert it into."""
+    from django.core.files.base import ContentFile
+
+    from conversations.models import CannedResponse, CannedResponseAttachment, CannedScope, Draft
+
+    response = CannedResponse.objects.create(organization=cast.org, scope=CannedScope.ORGANIZATION, title="Hi")
+    attachment = CannedResponseAttachment(organization=cast.org, response=response, filename="a.txt")
+    attachment.file.save("a.txt", ContentFile(b"x"), save=True)
+    draft = Draft.objects.create(organization=cast.org, conversation=conversation, creator=cast.owner)
+    return {"response_id": response.id, "response_file_id": attachment.id, "draft_id": draft.id}
+
+
+def _alias(cast):
+    from inboxes.models import Alias
+
+    return Alias.objects.get(account=cast.support_account, is_default=True).id
+
+
+def _signature(cast):
+    from inboxes.models import Signature
+
+    return Signature.objects.create(organization=cast.org, name="Team", body="<p>Acme</p>").id
+
+
+def _draft(cast, conversation):
+    """A reply draft with a file."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from conversations.drafts import do_add_draft_attachment, do_start_draft
+
+    draft = do_start_draft(conversation, acting_user=cast.owner, kind="reply")
+    upload = SimpleUploadedFile("a.txt", b"x", content_type="text/plain")
+    attachment = do_add_draft_attachment(draft, acting_user=cast.owner, upload=upload, inline=False)
+    return {"draft_id": draft.id, "draft_attachment_id": attachment.id}
 
 
 def _subtask(cast, conversation):

@@ -323,3 +323,25 @@ def test_a_room_cannot_send(cast):
     )
     with pytest.raises(ActionRefused, match="Chat rooms cannot send"):
         do_send_draft(draft, acting_user=cast.owner)
+
+
+def test_the_sent_body_holds_every_co_writers_merged_edits(cast, inbound):
+    from pycrdt import Doc, XmlElement, XmlFragment, XmlText
+
+    from conversations.cowrite import do_apply_draft_update
+
+    draft = _reply_draft(cast, inbound, body_html="")
+    start = Doc()
+    start.get("default", type=XmlFragment).children.append(XmlElement("paragraph", {}, [XmlText("Hello,")]))
+    do_apply_draft_update(draft.id, acting_user=cast.teammate, update=start.get_update())
+    olivia, tom = Doc(), Doc()
+    for doc in (olivia, tom):
+        doc.apply_update(start.get_update())
+    for doc, user, text in ((olivia, cast.owner, " from Olivia"), (tom, cast.teammate, " and Tom")):
+        before = doc.get_state()
+        doc.get("default", type=XmlFragment).children[0].children[0].insert(6, text)
+        do_apply_draft_update(draft.id, acting_user=user, update=doc.get_update(before))
+
+    message = do_send_draft(draft, acting_user=cast.teammate)
+
+    assert "from Olivia" in message.body_html and "and Tom" in message.body_html
