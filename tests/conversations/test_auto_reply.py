@@ -243,3 +243,16 @@ def test_two_racing_deliveries_claim_the_pair_once(cast):
 
     assert sorted(results) == [False, True]
     assert AutoReplyLog.objects.filter(sender_address="ann@client.test").count() == 1
+
+
+def test_the_sent_auto_reply_says_auto_submitted_and_is_never_answered_itself(cast):
+    from channels_app.email.compose import build_mime
+    from channels_app.email.parsing import parse_email
+
+    _away(cast)
+    reply = do_auto_reply(receive(cast.personal_account, sender="ann@client.test"))
+
+    raw = build_mime(reply)
+
+    assert b"Auto-Submitted: auto-replied" in raw
+    assert parse_email(raw).is_auto_reply
