@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations import live, search_index
+from conversations import auto_reply, live, out_of_office, search_index
 from conversations.actions import team_member_ids, waits_in_team_inbox
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.incoming import IncomingMessage
@@ -94,6 +94,7 @@ _CONVERSATION_FIELDS = (
     "in_team_inbox",
     "snoozed_until",
     "snooze_discard_if_reply",
+    "assigned",
 )
 _STATE_FIELDS = (
     "location",
@@ -102,6 +103,7 @@ _STATE_FIELDS = (
     "snoozed_until",
     "snooze_leave_in_inbox",
     "snooze_discard_if_reply",
+    "assigned",
 )
 
 
@@ -149,6 +151,8 @@ class _Batch:
                 "conversation_id", "user_id"
             ):
                 self.assignees[conversation_id].add(user_id)
+        self.out_of_office = out_of_office.away_among(self.org_id, set().union(*self.assignees.values()))
+        self.unassigned: list[tuple[Conversation, UUID]] = []
         self.conversation_before = {cid: snapshot(c, _CONVERSATION_FIELDS) for cid, c in self.conversations.items()}
         self.state_before = {
             state.pk: snapshot(state, _STATE_FIELDS) for states in self.states.values() for state in states.values()
@@ -325,6 +329,7 @@ class _Batch:
         conversation.in_team_inbox = waits_in_team_inbox(conversation, assigned=bool(self.assignees[conversation.id]))
 
     def apply_new_message_to_existing(self, conversation: Conversation) -> None:
+        out_of_office.unassign_away(self, conversation)
         assignee_ids = self.assignees[conversation.id]
         states = list(self.states[conversation.id].values())
         if conversation.status == Status.CLOSED:
@@ -390,6 +395,7 @@ class _Batch:
         update_changed(Conversation, self.conversations.values(), self.conversation_before, _CONVERSATION_FIELDS)
         states = [state for states in self.states.values() for state in states.values()]
         update_changed(ConversationState, states, self.state_before, _STATE_FIELDS)
+        out_of_office.write_unassignments(self)
         copy_insert(ConversationEvent, self.events)
         search_index.queue(self.org_id, (message.conversation_id for message in self.new_messages))
         self.discard_follow_ups()
@@ -414,6 +420,8 @@ def do_receive_messages(
     for delivery in deliveries:
         batch.deliver(delivery, placement, direction)
     batch.write()
+    if placement is None and direction == Direction.INBOUND:
+        auto_reply.queue(account, batch.new_messages)
 
 
 def do_receive_message(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from conversations import activity, search_index
+from conversations import activity, auto_reply, search_index
 from conversations.actions import do_wake_due_snoozes
 from conversations.task_actions import do_remind_due_tasks
 
@@ -42,3 +42,11 @@ def send_due_drafts() -> int:
     from conversations.sending import do_send_due_drafts
 
     return do_send_due_drafts()
+
+
+@shared_task(ignore_result=True)
+def send_auto_replies(message_ids: list[str]) -> int:
+    """After a delivery commits: the Out of office auto-responses it calls for. No retry: the
+    throttle's claim and the reply are one transaction, so a failed run leaves nothing half done,
+    and a reply that cannot be sent would fail again."""
+    return auto_reply.do_send_auto_replies(message_ids)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inboxes import composing_views, member_views, profile_views, views
+from inboxes import composing_views, member_views, profile_views, status_views, views
 
 org = "settings/orgs/<uuid:org_id>/"
 team = org + "teams/<uuid:team_id>/"
@@ -33,6 +33,9 @@ urlpatterns = [
         member_views.remove_mention_group,
         name="settings_mention_group_remove",
     ),
+    path(org + "users/<uuid:user_id>/status/", status_views.member_status, name="settings_member_status"),
+    path("status/<uuid:org_id>/", status_views.my_status, name="my_status"),
+    path("status/<uuid:org_id>/clear/", status_views.clear_my_status, name="my_status_clear"),
     path(org + "teams/", views.teams_settings, name="settings_teams"),
     path(org + "teams/new/", views.create_team, name="settings_team_create"),
     path(team, views.team_settings, name="settings_team"),

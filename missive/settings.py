@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "missive.middleware.ContentSecurityPolicyMiddleware",
     "missive.middleware.LiveTabMiddleware",
+    "inboxes.status.StatusMiddleware",
 ]
 
 ROOT_URLCONF = "missive.urls"
@@ -165,6 +166,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations.tasks.delete_old_activity",
         "schedule": 3600.0,
         "options": {"expires": 3600},
+    },
+    # A scheduled Out of office starts and ends within a minute of its time.
+    "apply-out-of-office-schedules": {
+        "task": "inboxes.tasks.apply_out_of_office_schedules",
+        "schedule": 60.0,
+        "options": {"expires": 60},
     },
     "sync-imap-accounts": {
         "task": "channels_app.tasks.schedule_imap_syncs",

@@ -98,6 +98,9 @@ def build_mime(message: Message, attachments: Sequence[Attachment] = (), *, date
         mime["In-Reply-To"] = message.in_reply_to
     if message.references:
         mime["References"] = " ".join(message.references.split())
+    if message.is_auto_reply:
+        # RFC 3834: an Out of office reply says so, so other responders never answer it.
+        mime["Auto-Submitted"] = "auto-replied"
     mime["MIME-Version"] = "1.0"
 
     inline = [a for a in attachments if a.is_inline and a.content_id]

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from inboxes.models import AVATAR_COLORS, User
+from inboxes.status import status_of
 
 register = template.Library()
 
@@ -29,6 +30,18 @@ def avatar(user: User | None, size: str = "", greyed: bool = False) -> str:
     if user is None:
         return ""
     classes = " ".join(filter(None, ["avatar", size, "greyed" if greyed else ""]))
+    status = status_of(user.id) if user.id else None
+    if status is not None:  # the status shows wherever the avatar does (inboxes/status.py)
+        return format_html(
+            '<span class="{} has-status" style="--avatar: {}" title="{} — {}">{}'
+            '<span class="avatar-status" aria-hidden="true">{}</span></span>',
+            classes,
+            user.avatar_color,
+            user.display_name,
+            status.text,
+            user.initials,
+            status.badge,
+        )
     return format_html(
         '<span class="{}" style="--avatar: {}" title="{}">{}</span>',
         classes,
