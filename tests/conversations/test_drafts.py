@@ -365,7 +365,8 @@ def test_starting_a_reply_opens_its_composer_in_the_pane(cast, inbound, teammate
     draft = Draft.objects.get(conversation=inbound.conversation)
     html = response.content.decode()
     assert f'id="draft-{draft.id}"' in html and 'class="composer"' in html
-    assert f'class="composer-editor" data-draft-id="{draft.id}" data-sync-url=""' in html
+    sync_url = reverse("draft_sync", args=[draft.id])
+    assert f'class="composer-editor" data-draft-id="{draft.id}" data-sync-url="{sync_url}"' in html
     assert 'class="composer-tools"' in html and "carla@outside.test" in html
 
 
