@@ -163,10 +163,25 @@ def _body_with_signature(draft: Draft, user: User, context: dict) -> str:
         raise ActionRefused(f"Your signature cannot be used: {problem}") from None
     # From the co-written document, not from whichever browser saved last: what is sent holds
     # every co-writer's merged edits even if no browser is open.
-    body = draft_body_html(draft)
+    body = _inline_images_as_cid(draft, draft_body_html(draft))
     if signature:
         body += f'<div class="signature">{signature}</div>'
     return clean_outgoing_html(body)
+
+
+_DRAFT_FILE_SRC = re.compile(r'src="[^"]*/draft-files/([0-9a-f-]{36})/"')
+
+
+def _inline_images_as_cid(draft: Draft, body: str) -> str:
+    """The editor shows a dropped image from its address on our server; the email references the
+    attached part instead (cid:), and only for this draft's own inline files."""
+    content_ids = {str(a.id): a.content_id for a in draft.attachments.all() if a.is_inline and a.content_id}
+
+    def to_cid(match: re.Match[str]) -> str:
+        content_id = content_ids.get(match.group(1))
+        return f'src="cid:{content_id}"' if content_id else match.group(0)
+
+    return _DRAFT_FILE_SRC.sub(to_cid, body)
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import threading
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -110,11 +111,15 @@ class SmtpSession:
 
     def __init__(self, server: SmtpSettings) -> None:
         self.server = server
+        # The session's own loop, on a thread of its own: the caller's thread may already run an
+        # event loop (an ASGI worker thread, Playwright's in the tests), where another cannot run.
         self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="smtp-session", daemon=True)
+        self._thread.start()
         self._client: aiosmtplib.SMTP | None = None
 
     def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        return self._loop.run_until_complete(coroutine)
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     def connect(self) -> None:
         server = self.server
@@ -168,6 +173,8 @@ class SmtpSession:
             raise _problem(error, self.server) from error
 
     def close(self) -> None:
+        if self._loop.is_closed():  # closed already (a failed connect closes it)
+            return
         client, self._client = self._client, None
         try:
             if client is not None and client.is_connected:
@@ -176,4 +183,6 @@ class SmtpSession:
                 except (aiosmtplib.SMTPException, OSError):
                     client.close()
         finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
             self._loop.close()

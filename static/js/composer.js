@@ -317,8 +317,10 @@
         const map = inlineMap(form);
         map[body.content_id] = body.url;
         form.dataset.inline = JSON.stringify(map);
+        // The co-writing editor shows the image from its authenticated address (a browser cannot
+        // load cid:); sending turns the draft's own file addresses back into cid: references.
         const api = editorApi();
-        const src = api ? `cid:${body.content_id}` : body.url;
+        const src = api ? new URL(body.url, window.location.origin).href : body.url;
         const cid = api ? "" : ` data-cid="${body.content_id}"`;
         insertInline(form, `<img src="${src}"${cid} alt="">`);
       } else {

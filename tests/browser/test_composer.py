@@ -65,7 +65,8 @@ def test_reply_with_autocomplete_files_undo_then_send_and_close(page, live_serve
     _drop(page, "form.composer .composer-files", "figures.csv", "text/csv", "a,b\n1,2\n")
     expect(composer.locator(".file-chip .filename")).to_have_text(["notes.txt", "figures.csv"])
     _drop(page, "form.composer .composer-editor", "shot.png", "image/png", "\x89PNG")
-    expect(editor.locator("img[data-cid]")).to_have_count(1)
+    # Shown from its authenticated address in the editor; sent as a cid: part (asserted below).
+    expect(editor.locator("img[src*='/draft-files/']")).to_have_count(1)
     expect(composer.locator("[data-saved]")).to_have_text("Saved")
     expect(page.locator("#comment-box [data-file-tray] li")).to_have_count(0)  # not the chat box's
     composer.locator(".composer-foot").scroll_into_view_if_needed()

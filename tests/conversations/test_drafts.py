@@ -415,7 +415,7 @@ def test_sending_from_the_composer_then_undo(cast, inbound, teammate_client):
     assert f'class="composer" id="draft-{draft.id}"'.encode() in undo.content
 
 
-def test_a_message_that_could_not_be_sent_is_edited_as_its_draft(cast, inbound, teammate_client, client):
+def test_a_message_that_could_not_be_sent_is_edited_as_its_draft(cast, inbound, teammate_client):
     draft = do_start_draft(inbound.conversation, acting_user=cast.teammate, kind=DraftKind.REPLY)
     message = do_send_draft(draft, acting_user=cast.teammate)
     OutboxMessage.objects.filter(message=message).update(status=OutboxStatus.FAILED, last_error="550 No such user")
@@ -423,7 +423,7 @@ def test_a_message_that_could_not_be_sent_is_edited_as_its_draft(cast, inbound, 
     assert reverse("edit_failed_message", args=[message.id]).encode() in page.content
     assert b"550 No such user" in page.content
 
-    outsider = login(client, cast.outsider).post(reverse("edit_failed_message", args=[message.id]))
+    outsider = login(Client(), cast.outsider).post(reverse("edit_failed_message", args=[message.id]))
     assert outsider.status_code == 404
     response = _pane_post(teammate_client, reverse("edit_failed_message", args=[message.id]), {"return_to": "/m/all/"})
 

@@ -345,3 +345,25 @@ def test_the_sent_body_holds_every_co_writers_merged_edits(cast, inbound):
     message = do_send_draft(draft, acting_user=cast.teammate)
 
     assert "from Olivia" in message.body_html and "and Tom" in message.body_html
+
+
+def test_an_image_shown_from_the_drafts_file_is_sent_as_its_cid_part(cast, inbound, tmp_storage):
+    from django.core.files.base import ContentFile
+
+    from conversations.models import DraftAttachment
+
+    draft = _reply_draft(cast, inbound)
+    image = DraftAttachment(organization=cast.org, draft=draft, filename="shot.png", is_inline=True, content_id="s1")
+    image.file.save("shot.png", ContentFile(b"\x89PNG"), save=True)
+    stranger = "00000000-0000-0000-0000-000000000000"
+    draft.body_html = (
+        f'<p><img src="https://inbox.acme.test/draft-files/{image.id}/" alt=""></p>'
+        f'<p><img src="https://inbox.acme.test/draft-files/{stranger}/" alt=""></p>'
+    )
+    draft.save()
+
+    message = do_send_draft(draft, acting_user=cast.teammate)
+
+    assert '<img src="cid:s1" alt="">' in message.body_html
+    assert f"/draft-files/{stranger}/" in message.body_html, "only the draft's own files become parts"
+    assert message.attachments.get().content_id == "s1"
