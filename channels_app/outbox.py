@@ -32,12 +32,13 @@ from django.db.models import Q
 from django.utils import timezone
 from imapclient.exceptions import IMAPClientError
 
-from channels_app.email.compose import build_mime, envelope_recipients, new_message_id
+from channels_app.email.compose import build_mime, envelope_recipients
 from channels_app.email.smtp import SmtpProblem, SmtpSession, SmtpSettings
 from channels_app.email.storage import store_raw
 from channels_app.imap.connection import ConnectionProblem, ServerSettings, connect, logout
 from channels_app.models import FolderRole, ImapConfig, ImapFolder
 from conversations.models import Attachment, Message, OutboxMessage, OutboxStatus
+from conversations.sending import new_message_id
 from inboxes.models import Account, AccountStatus, User
 
 logger = logging.getLogger(__name__)

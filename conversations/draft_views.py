@@ -330,13 +330,19 @@ def send_draft(request: AuthenticatedRequest, draft_id: UUID) -> HttpResponse:
     return response
 
 
+def _message_for(request: AuthenticatedRequest, message_id: UUID) -> Message:
+    """An email of a conversation the user has access to (404 otherwise)."""
+    message = Message.objects.filter(id=message_id, conversation__states__user=request.user).first()
+    if message is None:
+        raise Http404("No such email.")
+    return message
+
+
 @require_POST
 @login_required
 def undo_send(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
     """The banner's Undo: the message is not sent, its draft opens again as it was."""
-    message = Message.objects.filter(id=message_id, conversation__states__user=request.user).first()
-    if message is None:
-        raise Http404("No such email.")
+    message = _message_for(request, message_id)
     try:
         draft = do_undo_send(message, acting_user=request.user)
     except ActionRefused as refusal:
@@ -348,9 +354,7 @@ def undo_send(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
 @login_required
 def edit_failed_message(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
     """A message that could not be sent: Edit turns it back into its draft, opened to fix it."""
-    message = Message.objects.filter(id=message_id, conversation__states__user=request.user).first()
-    if message is None:
-        raise Http404("No such email.")
+    message = _message_for(request, message_id)
     try:
         draft = do_edit_failed_message(message, acting_user=request.user)
     except ActionRefused as refusal:

@@ -141,7 +141,8 @@ def threading_headers(conversation: Conversation, replying_to: Message | None) -
 
 
 def new_message_id(from_address: str) -> str:
-    domain = from_address.rpartition("@")[2] or "localhost"
+    """A Message-ID of the sender's domain, with its angle brackets (as parsing stores them)."""
+    domain = from_address.rpartition("@")[2].strip().lower() or "missive.invalid"
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 

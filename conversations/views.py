@@ -32,6 +32,7 @@ from conversations.models import (
     ConversationState,
     Direction,
     Message,
+    OutboxMessage,
 )
 from conversations.rows import load_rows
 from conversations.search_views import FILTER_OPERATORS, compose_query, matching_items, search_context
@@ -259,7 +260,19 @@ def _load_messages(conversation: Conversation) -> list[Message]:
             values = [message.account_id, message.account_owner_id, message.account_address]  # type: ignore[attr-defined]
             accounts[message.account_id] = Account.from_db(Message.objects.db, ["id", "owner_id", "address"], values)
         message.account = accounts[message.account_id]
+    _attach_outbox_rows(messages)
     return messages
+
+
+def _attach_outbox_rows(messages: list[Message]) -> None:
+    """Each outgoing message's outbox row (its "Sending…"/"Failed" line), read in one query and
+    set on the messages, so the timeline does not ask once per email; None caches "no row"."""
+    outbound = [m for m in messages if m.direction == Direction.OUTBOUND]
+    if not outbound:
+        return
+    rows = {row.message_id: row for row in OutboxMessage.objects.filter(message__in=[m.id for m in outbound])}
+    for message in outbound:
+        Message.outbox.related.set_cached_value(message, rows.get(message.id))
 
 
 def header_context(

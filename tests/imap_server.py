@@ -137,15 +137,17 @@ def _uid_set(text: bytes) -> list[int]:
     return uids
 
 
-def _make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed EC certificate for 127.0.0.1 and localhost (EC: generated in milliseconds)."""
+def make_certificate(directory: Path, *, subject: str = "localhost", prefix: str = "") -> tuple[Path, Path]:
+    """A self-signed EC certificate for 127.0.0.1 and localhost (EC: generated in milliseconds).
+    Servers whose certificates share one CA file need different subjects: OpenSSL looks issuers
+    up by name."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -162,7 +164,7 @@ def _make_certificate(directory: Path) -> tuple[Path, Path]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path, key_path = directory / f"{prefix}cert.pem", directory / f"{prefix}key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
@@ -281,7 +283,7 @@ class DovecotServer:
                 (self.directory / name).mkdir(exist_ok=True)
             self._mail_uid, self._mail_gid = self._choose_mail_user()
             os.chown(self.directory / "mail", self._mail_uid, self._mail_gid)
-            self.cert_path, _ = _make_certificate(self.directory)
+            self.cert_path, _ = make_certificate(self.directory)
         attempts = 3 if not self.port else 1
         for attempt in range(attempts):
             if not self.port or attempt:

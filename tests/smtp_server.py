@@ -24,8 +24,6 @@ This module has no pytest dependency: tests/smtp_fixtures.py wraps it in fixture
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 import logging
 import shutil
 import socket
@@ -42,47 +40,12 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.imap_server import _free_ports
+from tests.imap_server import _free_ports, make_certificate
 
 # aiosmtpd logs every command at INFO: a failing test's output would be mostly that.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 # Said of the implicit-TLS port, where every session is encrypted though aiosmtpd cannot tell.
 warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
-
-
-def _make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed EC certificate for 127.0.0.1 and localhost. Its subject differs from
-    Dovecot's test certificate: both go into one CA file, and OpenSSL looks issuers up by name."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Missive test SMTP")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "smtp-cert.pem", directory / "smtp-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
 
 
 @dataclass(frozen=True)
@@ -175,7 +138,7 @@ class SmtpServer:
 
     def start(self) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="missive-smtp-"))
-        self.cert_path, key_path = _make_certificate(self.directory)
+        self.cert_path, key_path = make_certificate(self.directory, subject="Missive test SMTP", prefix="smtp-")
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_context.load_cert_chain(self.cert_path, key_path)
         self.port, self.ssl_port = _free_ports(2)

@@ -8,7 +8,6 @@ SMTP envelope. Nothing is added to the HTML: no read tracking of any kind, ever.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from email.headerregistry import Address
@@ -18,8 +17,8 @@ from email.utils import format_datetime, parseaddr
 
 from django.utils import timezone
 
-from channels_app.email.parsing import html_to_text
 from conversations.models import Attachment, Message
+from conversations.text import html_to_text
 
 
 def address_of(entry: object) -> tuple[str, str]:
@@ -41,11 +40,6 @@ def envelope_recipients(message: Message) -> list[str]:
             seen.add(address.lower())
             found.append(address)
     return found
-
-
-def new_message_id(from_address: str) -> str:
-    domain = from_address.rpartition("@")[2].strip().lower() or "missive.invalid"
-    return f"<{uuid.uuid4().hex}@{domain}>"
 
 
 def _addresses(entries: Iterable[object]) -> list[Address]:

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from channels_app.email.compose import build_mime, envelope_recipients, new_message_id
+from channels_app.email.compose import build_mime, envelope_recipients
 from conversations.models import Attachment
+from conversations.sending import new_message_id
 from tests.outbox_factory import outgoing
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("tmp_storage")]
