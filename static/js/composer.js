@@ -252,7 +252,8 @@
     input.focus();
   });
   document.addEventListener("click", (event) => {
-    const remove = event.target.closest && event.target.closest(".chip .chip-remove");
+    // A recipient's ×: label chips elsewhere on the page have a .chip-remove of their own.
+    const remove = event.target.closest && event.target.closest("[data-recipients] .chip .chip-remove");
     if (remove) {
       const row = remove.closest("[data-recipients]");
       remove.closest(".chip").remove();

@@ -150,7 +150,8 @@ def test_a_teammates_draft_discard_restore_and_send_later(page, live_server, cas
     composer = page.locator("form.composer")
     expect(composer).to_be_visible()
 
-    composer.locator(".composer-editor").click()
+    # Into the body once the co-writing editor has mounted on the restored composer.
+    composer.locator(".composer-editor .cowrite-content[contenteditable='true']").click()
     page.keyboard.press("Control+j")
     later = composer.locator(".later-panel")
     expect(later).to_be_visible()
