@@ -52,6 +52,18 @@ def _editable_draft(user: User, draft_id: UUID) -> Draft:
     return draft
 
 
+def _closed_for(user: User, draft_id: UUID) -> bool:
+    """Whether this is a draft of the user's conversations that was sent or discarded: its
+    editors' last keystrokes and goodbyes are still in flight and get a quiet answer."""
+    return Draft.objects.filter(id=draft_id, conversation__states__user=user).exists()
+
+
+def _closed_answer(user: User, draft_id: UUID) -> HttpResponse:
+    if _closed_for(user, draft_id):
+        return JsonResponse({"closed": True})
+    raise Http404("No such draft.")
+
+
 def _payload(request: HttpRequest) -> tuple[dict[str, Any], bytes]:
     try:
         payload = json.loads(request.body)
@@ -63,8 +75,12 @@ def _payload(request: HttpRequest) -> tuple[dict[str, Any], bytes]:
 @require_http_methods(["GET", "POST"])
 @login_required
 def sync(request: AuthenticatedRequest, draft_id: UUID) -> HttpResponse:
-    """The draft's document (GET), or one editor's update merged into it (POST)."""
-    draft = _editable_draft(request.user, draft_id)
+    """The draft's document (GET), or one editor's update merged into it (POST). A draft that was
+    just sent or discarded is answered `closed` (nothing is stored): the editor stops instead of
+    reporting an error for a race the person did nothing wrong in."""
+    draft = cowrite.editable_drafts_for(request.user).filter(id=draft_id).first()
+    if draft is None:
+        return _closed_answer(request.user, draft_id)
     if request.method == "GET":
         return JsonResponse(_state(draft, request.user))
     try:
@@ -76,8 +92,8 @@ def sync(request: AuthenticatedRequest, draft_id: UUID) -> HttpResponse:
             client=str(payload.get("client", ""))[:64],
             seed=bool(payload.get("seed")),
         )
-    except Draft.DoesNotExist:
-        raise Http404("No such draft.") from None
+    except Draft.DoesNotExist:  # sent or discarded since the check above
+        return _closed_answer(request.user, draft_id)
     except cowrite.InvalidUpdate:
         return HttpResponseBadRequest("Not a document update.")
     except cowrite.MissingHistory:
@@ -104,7 +120,7 @@ def awareness(request: AuthenticatedRequest, draft_id: UUID) -> HttpResponse:
     """Relay one editor's cursor and selection to the others (never stored). A draft that was
     just sent or discarded takes its editors' last goodbyes quietly: nobody is left to tell."""
     if not cowrite.editable_drafts_for(request.user).filter(id=draft_id).exists():
-        if Draft.objects.filter(id=draft_id, conversation__states__user=request.user).exists():
+        if _closed_for(request.user, draft_id):
             return HttpResponse(status=204)
         raise Http404("No such draft.")
     try:
@@ -129,7 +145,9 @@ async def stream(request: HttpRequest, draft_id: UUID) -> HttpResponseBase:
     if not user.is_authenticated:
         # Not a redirect: EventSource would follow it to the login page and retry for ever.
         return HttpResponse("Sign in to co-write.", status=403, content_type="text/plain")
-    await sync_to_async(_check_and_release)(user, draft_id)
+    if not await sync_to_async(_check_and_release)(user, draft_id):
+        # Sent or discarded as the editor opened: 204 tells EventSource to stop reconnecting.
+        return HttpResponse(status=204)
     asgi = isinstance(request, ASGIRequest)
     events = _async_events(draft_id) if asgi else _sync_events(draft_id)
     response = StreamingHttpResponse(events, content_type="text/event-stream")
@@ -138,12 +156,17 @@ async def stream(request: HttpRequest, draft_id: UUID) -> HttpResponseBase:
     return response
 
 
-def _check_and_release(user: User, draft_id: UUID) -> None:
-    _editable_draft(user, draft_id)
+def _check_and_release(user: User, draft_id: UUID) -> bool:
+    """Whether the draft is still open to the user (False: closed; 404: not theirs to see)."""
+    if not cowrite.editable_drafts_for(user).filter(id=draft_id).exists():
+        if _closed_for(user, draft_id):
+            return False
+        raise Http404("No such draft.")
     # A stream stays open for minutes: it must not keep a database connection.
     for connection in connections.all(initialized_only=True):
         if not connection.in_atomic_block:
             connection.close()
+    return True
 
 
 _READY = f'retry: {RETRY_MS}\ndata: {{"kind":"ready"}}\n\n'

@@ -148,6 +148,7 @@
     }
 
     onNotice(notice) {
+      if (this.closed) return;
       const { Y, applyAwarenessUpdate } = this.kit;
       if (notice.kind === "ready") { this.load(); return; }
       if (notice.client === this.client) return;  // our own, relayed back
@@ -171,11 +172,14 @@
       } catch (error) {
         return;  // the stream's next "ready" tries again
       }
+      if (this.closed) return;  // the composer went away while we waited
+      if (data.closed) { this.fail("This draft was sent or discarded."); return; }
       const state = fromBase64(data.update);
       if (state.length) this.kit.Y.applyUpdate(this.doc, state, REMOTE);  // a draft never written has none
       if (!this.editor) {
         this.createEditor(data.user);
         if (data.seed_html && this.doc.getXmlFragment("default").length === 0) await this.seed(data.seed_html);
+        if (this.closed) return;
         this.editor.setEditable(true);
         this.changed(false);
         this.markReady();
@@ -210,7 +214,12 @@
           CollaborationCaret.configure({ provider: { awareness: this.awareness }, user }),
           Shortcuts,
         ],
-        editorProps: { attributes: { class: "cowrite-content", "aria-label": "Message body", role: "textbox", "aria-multiline": "true" } },
+        editorProps: {
+          attributes: { class: "cowrite-content", "aria-label": "Message body", role: "textbox", "aria-multiline": "true" },
+          // The browser reports a selection it changed natively (Shift+arrows, End) a moment later;
+          // read it now so a key pressed right after (Enter, Mod-k) acts on what the person sees.
+          handleKeyDown: (view) => { view.domObserver.flush(); return false; },
+        },
         onUpdate: () => { if (this.input) this.input.value = this.getHTML(); },
         onSelectionUpdate: () => this.showActive(),
         onTransaction: () => this.showActive(),
@@ -230,7 +239,11 @@
       prosemirrorToYXmlFragment(node, seedDoc.getXmlFragment("default"));
       const update = Y.encodeStateAsUpdate(seedDoc);
       const response = await this.post("sync/", { update: toBase64(update), client: this.client, seed: true });
-      if (response.ok) Y.applyUpdate(this.doc, update, REMOTE);
+      if (this.closed) return;
+      if (response.ok) {
+        if ((await response.json()).closed) { this.fail("This draft was sent or discarded."); return; }
+        Y.applyUpdate(this.doc, update, REMOTE);
+      }
       else if (response.status === 409) Y.applyUpdate(this.doc, fromBase64((await response.json()).update), REMOTE);
     }
 
@@ -260,7 +273,15 @@
         try {
           response = await this.post("sync/", { update: toBase64(update), client: this.client });
         } catch (error) { /* offline: retried below */ }
-        if (response && response.ok) { attempt = 0; continue; }
+        if (response && response.ok) {
+          if ((await response.json()).closed) {
+            // Sent or discarded meanwhile (by us or a teammate): nothing more to write.
+            this.fail("This draft was sent or discarded.");
+            break;
+          }
+          attempt = 0;
+          continue;
+        }
         if (response && response.status === 409) {
           // The server lacks changes this update builds on: send everything this editor holds.
           this.pending = this.kit.Y.encodeStateAsUpdate(this.doc);
@@ -291,7 +312,7 @@
 
     fail(message) {
       this.failure = message;
-      if (this.editor) this.editor.setEditable(false);
+      if (this.editor && !this.closed) this.editor.setEditable(false);
       this.el.classList.add("cowrite-failed");
       this.parts.status.querySelector(".cowrite-writing").textContent = message;
       this.settle();
@@ -362,20 +383,19 @@
         tool.run(this.editor.chain().focus()).run();
       });
       const input = linkBar.querySelector("input");
+      // Focus the editor at once, not with TipTap's focus(): that one refocuses a frame later and
+      // puts back the selection it had, undoing keys (End, arrows) typed in between.
+      const edit = () => { linkBar.hidden = true; this.editor.view.focus(); return this.editor.chain().extendMarkRange("link"); };
       const apply = () => {
         const href = input.value.trim();
-        const chain = this.editor.chain().focus().extendMarkRange("link");
+        const chain = edit();
         (href ? chain.setLink({ href: /^(https?:|mailto:)/i.test(href) ? href : `https://${href}` }) : chain.unsetLink()).run();
-        linkBar.hidden = true;
       };
       linkBar.querySelector("[data-link='apply']").addEventListener("click", apply);
-      linkBar.querySelector("[data-link='remove']").addEventListener("click", () => {
-        this.editor.chain().focus().extendMarkRange("link").unsetLink().run();
-        linkBar.hidden = true;
-      });
+      linkBar.querySelector("[data-link='remove']").addEventListener("click", () => edit().unsetLink().run());
       input.addEventListener("keydown", (event) => {
         if (event.key === "Enter") { event.preventDefault(); apply(); }
-        if (event.key === "Escape") { event.preventDefault(); linkBar.hidden = true; this.editor.commands.focus(); }
+        if (event.key === "Escape") { event.preventDefault(); edit(); }
       });
     }
 
@@ -409,6 +429,7 @@
       if (this.pending) this.post("sync/", { update: toBase64(this.pending), client: this.client }, true).catch(() => null);
       this.awareness.destroy();
       if (this.editor) this.editor.destroy();
+      this.editor = null;  // late answers (load, seed, pump) find nothing left to touch
     }
   }
 

@@ -160,6 +160,16 @@
     return document.querySelector("#conv-header details[open], #timeline details[open], #timeline form.comment-edit:not([hidden])");
   }
 
+  // A draft open on this page stays as it is (its editor, what is typed, the caret): it moves into
+  // the fresh markup in place of its card there. A draft gone from the fresh markup (sent or
+  // discarded meanwhile) goes with the old timeline.
+  function keepOpenComposers(fresh) {
+    document.querySelectorAll("#timeline form.composer[id]").forEach((composer) => {
+      const counterpart = fresh.getElementById(composer.id);
+      if (counterpart) counterpart.replaceWith(composer);
+    });
+  }
+
   async function refreshPane() {
     const id = openId();
     if (!id || !document.getElementById("timeline")) return;
@@ -168,6 +178,8 @@
     const html = await get(window.location.pathname + window.location.search, "conversation-pane");
     if (html === null || openId() !== id || busyInPane()) return;
     const fresh = fragment(html);
+    const focused = document.activeElement;
+    keepOpenComposers(fresh);
     const timeline = document.getElementById("timeline");
     const atBottom = timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 40;
     const scrollTop = timeline.scrollTop;
@@ -176,6 +188,8 @@
       const replacement = fresh.querySelector(selector.replace(".conversation-pane ", ""));
       if (current && replacement) { current.replaceWith(replacement); settle(replacement); }
     }
+    // A composer moved into the fresh timeline lost the focus on the way: give it back.
+    if (focused && focused !== document.activeElement && document.body.contains(focused)) focused.focus({ preventScroll: true });
     const updated = document.getElementById("timeline");
     updated.scrollTop = atBottom ? updated.scrollHeight : scrollTop;
     // A comment that arrived ends its author's "typing"; anyone still typing pings again soon.

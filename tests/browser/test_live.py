@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from conversations.actions import do_post_comment
 from inboxes.models import Role
 from tests.browser.conftest import close_page, log_in, new_page, screenshot
 from tests.factories import MembershipFactory, UserFactory, receive
@@ -96,3 +97,25 @@ def test_a_change_by_someone_else_updates_the_list_in_place(browser, live_server
     assert page_errors == []
     close_page(anna)
     close_page(tom)
+
+
+def test_an_open_reply_keeps_its_text_and_caret_when_a_teammates_comment_arrives(page, live_server, cast, page_errors):
+    conversation = receive(cast.support_account, subject="Broken widget", body="It broke.").conversation
+    log_in(page, live_server.url, cast.owner.email)
+    page.goto(f"{live_server.url}/m/all/{conversation.id}/")
+    _connected(page)
+    page.keyboard.press("r")
+    body = page.locator("form.composer .cowrite-content[contenteditable='true']")
+    body.click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.type("Half of my answer")
+
+    do_post_comment(conversation, author=cast.teammate, body="Careful, this customer is on the old plan.")
+    expect(page.locator("#timeline .comment .comment-body")).to_have_text(
+        ["Careful, this customer is on the old plan."], timeout=LIVE_MS
+    )
+    # The same composer, not a fresh one or the draft's card: typing goes on where it was.
+    page.keyboard.type(", and the rest.")
+    expect(page.locator("form.composer .cowrite-content p").first).to_have_text("Half of my answer, and the rest.")
+    expect(page.locator("#timeline .draft-card")).to_have_count(0)
+    assert page_errors == []

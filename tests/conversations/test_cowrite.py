@@ -297,13 +297,22 @@ def test_a_new_email_draft_is_private_to_its_creator(client, cast):
 def test_a_sent_or_discarded_draft_can_no_longer_be_written(client, cast, status):
     draft = _draft(cast, status=status)
     login(client, cast.owner)
-    assert client.get(reverse("draft_sync", args=[draft.id])).status_code == 404
-    assert _post(client, draft, _paragraphs(_editor(), "x")).status_code == 404
-    # An editor closing after the send says goodbye to nobody, quietly; others still get a 404.
+    assert client.get(reverse("draft_sync", args=[draft.id])).json() == {"closed": True}
+    body_before = draft.body_html
+    # Keystrokes still in flight when the draft was sent or discarded are answered "closed" and
+    # change nothing; an editor closing says goodbye to nobody, quietly. Others still get a 404.
+    late = _post(client, draft, _paragraphs(_editor(), "x"))
+    assert (late.status_code, late.json()) == (200, {"closed": True})
+    draft.refresh_from_db()
+    assert (draft.status, draft.body_html, draft.version) == (status, body_before, 0)
     awareness = reverse("draft_awareness", args=[draft.id])
     goodbye = json.dumps({"update": base64.b64encode(b"\x00").decode(), "client": "c1"})
     assert client.post(awareness, goodbye, content_type="application/json").status_code == 204
+    # A stream opened just too late gets 204, which tells EventSource not to reconnect.
+    assert client.get(reverse("draft_stream", args=[draft.id])).status_code == 204
     login(client, cast.outsider)
+    assert client.get(reverse("draft_stream", args=[draft.id])).status_code == 404
+    assert _post(client, draft, _paragraphs(_editor(), "x")).status_code == 404
     assert client.post(awareness, goodbye, content_type="application/json").status_code == 404
 
 
