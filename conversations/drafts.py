@@ -9,9 +9,11 @@ in the chat box or Add people: the existing actions), which is what makes the dr
 from __future__ import annotations
 
 import html
+import re
 import uuid
 from email.utils import parseaddr
 from typing import Any
+from urllib.parse import unquote
 from uuid import UUID
 
 from django.conf import settings
@@ -19,10 +21,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
-from conversations import live
+from conversations import cowrite, live
 from conversations.actions import ActionRefused, _event
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.models import (
@@ -271,28 +274,63 @@ def do_start_draft(
         updated_at=now,
         updated_by=acting_user,
     )
-    if kind == DraftKind.FORWARD:
-        _copy_attachments(message, draft)
+    # A forward carries the original's files; a reply only the images its quote shows.
+    originals = Attachment.objects.filter(message=message).exclude(file="")
+    shown = _content_ids(body)
+    if kind != DraftKind.FORWARD:
+        originals = originals.filter(content_id__in=shown)
+    if _copy_attachments(originals, draft, shown=shown):
+        draft.body_html = _quoted_images_shown(draft, body)
+        draft.save(update_fields=["body_html"])
     _drafts_changed(conversation)
     return draft
 
 
-def _copy_attachments(message: Message, draft: Draft) -> None:
+_CID_SRC = re.compile(r'src="cid:([^"]+)"', re.IGNORECASE)
+
+
+def _content_id(reference: str) -> str:
+    """A cid: reference as its Content-ID: unescaped, decoded, without angle brackets."""
+    return unquote(html.unescape(reference)).strip().strip("<>")
+
+
+def _content_ids(body: str) -> set[str]:
+    return {_content_id(reference) for reference in _CID_SRC.findall(body)}
+
+
+def _quoted_images_shown(draft: Draft, body: str) -> str:
+    """The quote's cid: images pointed at the draft's copies, which the editor can show; sending
+    turns them back into cid: parts (sending._inline_images_as_cid)."""
+    addresses = {
+        a.content_id: reverse("draft_attachment", args=[a.id])
+        for a in draft.attachments.filter(is_inline=True).exclude(content_id="")
+    }
+
+    def shown(match: re.Match[str]) -> str:
+        address = addresses.get(_content_id(match.group(1)))
+        return f'src="{address}"' if address else match.group(0)
+
+    return _CID_SRC.sub(shown, body)
+
+
+def _copy_attachments(originals: QuerySet[Attachment], draft: Draft, *, shown: set[str]) -> int:
     """The original's files and inline images, as the draft's: the stored files are shared (never
-    deleted by a draft), only the rows are new."""
-    DraftAttachment.objects.bulk_create(
+    deleted by a draft), only the rows are new. A file the body shows by its Content-ID is inline,
+    whatever its sender's Content-Disposition said. Returns how many were copied."""
+    copies = DraftAttachment.objects.bulk_create(
         DraftAttachment(
             organization_id=draft.organization_id,
             draft=draft,
             filename=a.filename,
             content_type=a.content_type,
             size=a.size,
-            is_inline=a.is_inline,
+            is_inline=a.is_inline or bool(a.content_id and a.content_id in shown),
             content_id=a.content_id,
             file=a.file.name,
         )
-        for a in Attachment.objects.filter(message=message).exclude(file="")
+        for a in originals
     )
+    return len(copies)
 
 
 @transaction.atomic
@@ -344,9 +382,10 @@ def parse_recipients(values: list[str]) -> list[dict[str, str]]:
 
 
 @transaction.atomic
-def do_update_draft(draft: Draft, *, acting_user: User, fields: dict[str, Any]) -> Draft:
+def do_update_draft(draft: Draft, *, acting_user: User, fields: dict[str, Any], client: str = "") -> Draft:
     """Autosave: only the fields given change (two people editing different fields both win; the
-    same field, the last save). `alias` must be one the user may send from."""
+    same field, the last save). `alias` must be one the user may send from. The co-writers' open
+    composers are told the new values; `client` names the composer that saved, which skips them."""
     draft = Draft.objects.select_for_update(of=("self",)).select_related("conversation").get(id=draft.id)
     if draft.status not in OPEN_STATUSES:
         raise ActionRefused("This draft was sent or discarded: it can no longer change.")
@@ -372,7 +411,26 @@ def do_update_draft(draft: Draft, *, acting_user: User, fields: dict[str, Any]) 
     draft.version += 1
     draft.updated_at, draft.updated_by = timezone.now(), acting_user
     draft.save(update_fields=[*changed, "version", "updated_at", "updated_by"])
+    shown = _shown_fields(draft, changed)
+    if shown:
+        notice = {"kind": "fields", "fields": shown, "client": client[:64], "name": acting_user.display_name}
+        transaction.on_commit(lambda: cowrite.relay(draft.id, notice))
     return draft
+
+
+def _shown_fields(draft: Draft, changed: list[str]) -> dict[str, Any]:
+    """The changed header fields as the composer shows them (a recipient as "Name <address>"), for
+    the co-writers' open composers. The body travels as document updates instead."""
+    shown: dict[str, Any] = {}
+    for name in RECIPIENT_FIELDS:
+        if name in changed:
+            people = getattr(draft, name)
+            shown[name] = [f"{p['name']} <{p['address']}>" if p.get("name") else p["address"] for p in people]
+    if "subject" in changed:
+        shown["subject"] = draft.subject
+    if "alias" in changed:
+        shown["alias"] = str(draft.alias_id or "")
+    return shown
 
 
 @transaction.atomic

@@ -275,6 +275,8 @@ def _write_message(draft: Draft, user: User, recipients: Recipients, *, automati
             file=item.file.name,
         )
         for item in draft.attachments.all()
+        # An inline image taken out of the text is not sent as a hidden part.
+        if not item.is_inline or f'src="cid:{item.content_id}"' in body_html
     ]
     Attachment.objects.bulk_create(attachments)
     _update_summary(conversation, message, recipients, has_attachments=bool(attachments), subject=subject)

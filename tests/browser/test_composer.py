@@ -1,10 +1,13 @@
 """The composer in real Chromium: reply, type, pick a recipient from the autocomplete, attach
 files by the button and by dropping them, send and undo, then Send & close; a new email."""
 
+import base64
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from conversations import search_index
+from conversations.incoming import IncomingAttachment
 from conversations.models import Draft, DraftStatus, Message, Status
 from tests.browser.conftest import log_in, screenshot
 from tests.factories import receive
@@ -166,4 +169,28 @@ def test_a_teammates_draft_discard_restore_and_send_later(page, live_server, cas
 
     page.locator("form.composer .composer-scheduled").get_by_role("button", name="Unschedule").click()
     expect(page.locator("form.composer .composer-scheduled")).to_have_count(0)
+    assert page_errors == []
+
+
+# A real 1×1 PNG: the browser must decode it for the image to count as shown.
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def test_a_forwarded_inline_image_shows_in_the_editor(page, live_server, cast, tmp_storage, page_errors):
+    inbound = receive(
+        cast.support_account,
+        subject="Our new logo",
+        body_html='<p>Here it is:</p><p><img src="cid:logo@x" alt="the logo"></p>',
+        attachments=[
+            IncomingAttachment(filename="logo.png", content_type="image/png", content=PIXEL, content_id="logo@x")
+        ],
+    )
+    log_in(page, live_server.url, cast.teammate.email)
+    page.goto(f"{live_server.url}/m/all/{inbound.conversation.id}/")
+    page.keyboard.press("f")
+    image = page.locator("form.composer .cowrite-content img[alt='the logo']")
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.complete && img.naturalWidth") == 1, "loaded, not a broken cid: image"
     assert page_errors == []

@@ -152,6 +152,52 @@ def test_forward_carries_the_header_block_body_and_files(cast, tmp_storage):
     assert files["logo.png"].is_inline == original["logo.png"].is_inline
 
 
+def _with_inline_logo(cast):
+    return receive(
+        cast.support_account,
+        subject="Contract",
+        body_html='<p>Our logo:</p><p><img src="cid:%3Clogo@x%3E" alt="logo"></p>',
+        attachments=[
+            IncomingAttachment(filename="contract.pdf", content_type="application/pdf", content=b"%PDF-1"),
+            IncomingAttachment(filename="logo.png", content_type="image/png", content=b"\x89PNG", content_id="logo@x"),
+        ],
+    )
+
+
+@pytest.mark.parametrize("kind", [DraftKind.FORWARD, DraftKind.REPLY])
+def test_a_quoted_inline_image_is_shown_from_the_drafts_copy_and_sent_as_its_cid_part(cast, tmp_storage, kind):
+    message = _with_inline_logo(cast)
+    draft = do_start_draft(message.conversation, acting_user=cast.teammate, kind=kind)
+
+    logo = draft.attachments.get(filename="logo.png")
+    # The editor cannot load cid:, so the quote points at the draft's copy, which it can.
+    assert f'<img src="{reverse("draft_attachment", args=[logo.id])}" alt="logo">' in draft.body_html
+    assert "cid:" not in draft.body_html
+    # A reply carries only the images its quote shows, a forward every file.
+    expected = {"logo.png", "contract.pdf"} if kind == DraftKind.FORWARD else {"logo.png"}
+    assert {a.filename for a in draft.attachments.all()} == expected
+    draft.to = [{"name": "", "address": "dana@design.test"}]
+    draft.save()
+
+    sent = do_send_draft(draft, acting_user=cast.teammate)
+
+    assert '<img src="cid:logo@x" alt="logo">' in sent.body_html
+    part = sent.attachments.get(filename="logo.png")
+    assert (part.content_id, part.is_inline, part.file.read()) == ("logo@x", True, b"\x89PNG")
+
+
+def test_an_inline_image_taken_out_of_the_text_is_not_sent(cast, tmp_storage):
+    message = _with_inline_logo(cast)
+    draft = do_start_draft(message.conversation, acting_user=cast.teammate, kind=DraftKind.REPLY)
+    draft.body_html = "<p>Without the picture.</p>"
+    draft.to = [{"name": "", "address": "dana@design.test"}]
+    draft.save()
+
+    sent = do_send_draft(draft, acting_user=cast.teammate)
+
+    assert not sent.attachments.exists()
+
+
 def test_a_quoted_email_is_cleaned(cast):
     message = receive(cast.support_account, body_html='<p onclick="x()">Hi</p><script>alert(1)</script>')
     draft = do_start_draft(message.conversation, acting_user=cast.teammate, kind=DraftKind.REPLY)
