@@ -195,7 +195,10 @@ def _posted_fields(request: AuthenticatedRequest, draft: Draft) -> dict:
 
 def _save_posted(request: AuthenticatedRequest, draft: Draft) -> Draft:
     fields = _posted_fields(request, draft)
-    return drafts.do_update_draft(draft, acting_user=request.user, fields=fields) if fields else draft
+    if not fields:
+        return draft
+    client = request.POST.get("client", "")
+    return drafts.do_update_draft(draft, acting_user=request.user, fields=fields, client=client)
 
 
 @require_POST

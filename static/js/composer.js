@@ -102,8 +102,14 @@
     clearTimeout(state.timer);
     state.timer = setTimeout(() => save(form), SAVE_DELAY);
   }
+  // Names this page's composer in the co-writers' notices, so that it skips its own saves.
+  function clientOf(form) {
+    if (!form.dataset.client) form.dataset.client = Math.random().toString(36).slice(2) + Date.now().toString(36);
+    return form.dataset.client;
+  }
   function fieldData(form, names) {
     const data = new FormData();
+    data.append("client", clientOf(form));
     names.forEach((name) => {
       data.append("fields", name);
       if (name === "body_html") { data.append(name, form.querySelector("input[name=body_html]").value); return; }
@@ -123,6 +129,7 @@
     const names = [...state.fields];
     state.fields.clear();
     state.saving = true;
+    state.inFlight = new Set(names);
     indicator(form, "Saving…", "");
     try {
       const response = await fetch(form.dataset.saveUrl, {
@@ -147,6 +154,7 @@
       state.timer = setTimeout(() => save(form), wait);
     } finally {
       state.saving = false;
+      state.inFlight = null;
       if (state.fields.size && !state.timer) state.timer = setTimeout(() => save(form), SAVE_DELAY);
     }
   }
@@ -197,7 +205,7 @@
   }
 
   /* ---- Recipients ------------------------------------------------------------------------------ */
-  function addChip(row, value) {
+  function addChip(row, value, quiet) {
     value = value.trim().replace(/[,;]+$/, "");
     if (!value) return;
     const field = row.dataset.recipients;
@@ -216,8 +224,30 @@
     remove.setAttribute("aria-label", `Remove ${address}`);
     chip.append(hidden, label, remove);
     row.querySelector(".chip-input").before(chip);
-    changed(composerOf(row), field);
+    if (!quiet) changed(composerOf(row), field);
   }
+
+  /* ---- A co-writer's header changes (relayed by the editor's stream) ---------------------------- */
+  document.addEventListener("composer:remote-fields", (event) => {
+    const form = composerOf(event.target);
+    const { fields, client } = event.detail;
+    if (!form || client === clientOf(form)) return;
+    const state = stateOf(form);
+    for (const [name, value] of Object.entries(fields)) {
+      // A field this person is changing keeps what they typed: their own save follows.
+      if (state.fields.has(name) || (state.inFlight && state.inFlight.has(name))) continue;
+      if (["to", "cc", "bcc"].includes(name)) {
+        const row = form.querySelector(`[data-recipients=${name}]`);
+        if (!row) continue;
+        row.querySelectorAll(".chip").forEach((chip) => chip.remove());
+        value.forEach((recipient) => addChip(row, recipient, true));
+        if (value.length) row.hidden = false;
+      } else {
+        const input = form.querySelector(`[name=${name}]`);
+        if (input) input.value = value;
+      }
+    }
+  });
   function suggestionList(input) { return input.parentElement.querySelector(".recipient-suggestions"); }
   function closeSuggestions(input) { const list = suggestionList(input); if (list) list.innerHTML = ""; }
   function commitInput(input) {

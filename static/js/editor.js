@@ -155,6 +155,9 @@
       if (notice.kind === "update") {
         Y.applyUpdate(this.doc, fromBase64(notice.update), REMOTE);
         this.showWriting(notice.name);
+      } else if (notice.kind === "fields") {
+        // A co-writer saved the header (To, Cc, Bcc, Subject, From): the composer shows it.
+        if (this.form) this.form.dispatchEvent(new CustomEvent("composer:remote-fields", { bubbles: true, detail: notice }));
       } else if (notice.kind === "awareness") {
         const known = this.awareness.getStates().has(Number(notice.client));
         applyAwarenessUpdate(this.awareness, fromBase64(notice.update), REMOTE);

@@ -61,11 +61,20 @@ def test_two_people_co_write_a_reply_and_the_sent_email_holds_both(browser, live
             _first_line_becomes(page, expected)
         screenshot(olivia, "cowrite-composer")
 
+        # The header is shared too: Olivia adds a Cc, and it appears in Tom's composer.
+        olivia.locator("form.composer [data-show-row='cc']").click()
+        cc = olivia.locator("form.composer [data-recipients=cc] .chip-input")
+        cc.fill("Bea Buyer <bea@outside.test>")
+        cc.press("Enter")
+        expect(tom.locator("form.composer [data-recipients=cc] .chip-label")).to_have_text(["Bea Buyer"], timeout=5000)
+        expect(tom.locator("form.composer [data-recipients=cc]")).to_be_visible()
+
         tom.locator("form.composer .send-main").click()
         expect(tom.locator("#timeline .message.outbound")).to_have_count(1)
         message = Message.objects.get(conversation=conversation, direction="out")
         assert expected in message.body_html
         assert "It jams." in message.body_html, "the quoted original stays below"
+        assert [p["address"] for p in message.cc] == ["bea@outside.test"]
         draft.refresh_from_db()
         assert draft.status == DraftStatus.SENT
     finally:

@@ -268,6 +268,35 @@ def test_the_stream_says_ready_once_subscribed_then_relays(client, cast):
     response.close()
 
 
+def test_a_saved_header_reaches_the_co_writers_stream(client, cast, django_capture_on_commit_callbacks):
+    draft = _draft(cast)
+    login(client, cast.teammate)
+    response = client.get(reverse("draft_stream", args=[draft.id]))
+    events = iter(response.streaming_content)
+    assert b'"kind":"ready"' in next(events)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = client.post(
+            reverse("draft_save", args=[draft.id]),
+            {
+                "fields": ["cc", "subject"],
+                "cc": ["Bea Buyer <bea@outside.test>", "ops@acme.test"],
+                "subject": "Re: Printer jam (urgent)",
+                "client": "composer-7",
+            },
+        )
+    assert saved.status_code == 200
+
+    notice = json.loads(next(events).decode().removeprefix("data: "))
+    assert notice == {
+        "kind": "fields",
+        "fields": {"cc": ["Bea Buyer <bea@outside.test>", "ops@acme.test"], "subject": "Re: Printer jam (urgent)"},
+        "client": "composer-7",
+        "name": cast.teammate.display_name,
+    }
+    response.close()
+
+
 # Who may co-write ---------------------------------------------------------------------------------
 
 
