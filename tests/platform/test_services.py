@@ -2,10 +2,12 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -45,11 +47,21 @@ def _refuses_connections(port: int) -> bool:
     return False
 
 
-def test_exec_starts_postgres_and_redis_and_stops_both_afterwards(tmp_path: Path) -> None:
+@pytest.fixture
+def var_dir():
+    """A var/ of this test's own, outside pytest's temporary root: running as root, pgserver opens
+    the path to its own `pgserver` user, and any other pytest session starting on the machine sets
+    that root back to 0700 (pytest's own safety), which would cut PostgreSQL off mid-start."""
+    path = Path(tempfile.mkdtemp(prefix="missive-services-"))
+    yield path / "var"
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_exec_starts_postgres_and_redis_and_stops_both_afterwards(var_dir: Path) -> None:
     # No URLs: the embedded servers must start, in a var/ of this test's own.
     ignored = {"DATABASE_URL", "REDIS_URL", "EMBEDDED_REDIS_PORT"}
     env = {key: value for key, value in os.environ.items() if key not in ignored}
-    env["MISSIVE_VAR_DIR"] = str(tmp_path / "var")
+    env["MISSIVE_VAR_DIR"] = str(var_dir)
     command = [sys.executable, "-m", "missive.services", "exec", "--", sys.executable, "-c", PROBE]
     # Its own session, so a hang can be killed with everything it started.
     process = subprocess.Popen(  # noqa: S603
