@@ -3,6 +3,11 @@ records "done" or "failed" with a detail, and a retried task runs nothing again.
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+from django.db import connection
+
 from rules.models import WebhookDelivery
 from rules.network import do_run_network_actions
 from tests.factories import receive
@@ -69,3 +74,28 @@ def test_an_action_removed_from_the_rule_since_the_run_is_not_run(cast):
 
 def test_an_unknown_run_does_nothing(db):
     assert do_run_network_actions("00000000-0000-0000-0000-000000000000") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tasks_racing_on_one_run_run_its_actions_once(cast):
+    message = receive(cast.support_account)
+    rule = make_rule(cast, [{"type": "webhook", "url": "http://127.0.0.1:9/"}])
+    run = pending_run(rule, message)
+    barrier = threading.Barrier(2)
+    ran: list[int] = []
+
+    def task() -> None:
+        try:
+            barrier.wait()
+            ran.append(do_run_network_actions(run.id))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=task) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(ran) == [0, 1]
+    assert WebhookDelivery.objects.filter(run=run).count() == 1
