@@ -12,6 +12,7 @@ from django.utils import timezone
 from conversations.actions import do_close
 from conversations.labels import do_add_label
 from conversations.models import ConversationEvent, Label
+from missive.celery import app
 from rules import webhooks
 from rules.models import DeliveryState, Rule, Trigger, UserAction, WebhookDelivery
 from rules.network import do_run_network_actions
@@ -171,3 +172,20 @@ def test_a_non_http_url_fails_the_action_without_a_delivery(cast):
     run.refresh_from_db()
     assert run.log[0]["state"] == "failed" and "http" in run.log[0]["detail"]
     assert not WebhookDelivery.objects.exists()
+
+
+def test_beat_runs_the_due_deliveries_task_often_enough_for_30s_retries(cast, settings):
+    with http_receiver() as receiver:
+        receiver.statuses = [500]
+        _, run, _ = _queued(cast, receiver.url)
+        delivery = WebhookDelivery.objects.get(run=run)
+        webhooks.attempt(delivery.id)
+        WebhookDelivery.objects.filter(id=delivery.id).update(next_attempt_at=timezone.now())
+
+        webhooks.deliver_due_webhooks()
+
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.DELIVERED and delivery.attempts == 2
+    entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == webhooks.deliver_due_webhooks.name)
+    assert entry["schedule"] <= 30
+    assert webhooks.deliver_due_webhooks.name in app.tasks
