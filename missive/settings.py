@@ -139,6 +139,9 @@ DRAFT_ATTACHMENTS_MAX_MB = env_int("DRAFT_ATTACHMENTS_MAX_MB", 25, minimum=1, ma
 # Empty: AI conditions never match and AI actions fail with a clear reason.
 AI_BASE_URL = env_url("AI_BASE_URL", "", schemes=("http", "https")).rstrip("/")
 AI_API_KEY = env_str("AI_API_KEY", "")
+# Rule webhooks and one-click unsubscribes go to public addresses only, unless this allows
+# private and loopback ones (a single-team install posting to its own network).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
 
 CELERY_BEAT_SCHEDULE = {
     # Snoozes come due to the second in the UI; 30 s is the lag users accept. A run that waited

@@ -15,9 +15,7 @@ rule, else an owner or admin of the organization with access to the conversation
 from __future__ import annotations
 
 import logging
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,7 +55,6 @@ logger = logging.getLogger(__name__)
 
 # RFC 8058 one-click unsubscribe is only for https URLs.
 ONE_CLICK_SCHEMES: tuple[str, ...] = ("https",)
-UNSUBSCRIBE_TIMEOUT_SECONDS = 15
 
 
 class ActionFailed(Exception):
@@ -260,21 +257,9 @@ def run_unsubscribe(context: Context) -> str:
 
 
 def _one_click(url: str) -> str:
-    request = urllib.request.Request(  # noqa: S310 - scheme checked against ONE_CLICK_SCHEMES
-        url,
-        data=b"List-Unsubscribe=One-Click",
-        method="POST",
-        headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": webhooks.USER_AGENT},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=UNSUBSCRIBE_TIMEOUT_SECONDS) as response:  # noqa: S310
-            status = response.status
-    except urllib.error.HTTPError as error:
-        raise ActionFailed(f"One-click unsubscribe answered HTTP {error.code}") from error
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        raise ActionFailed(f"One-click unsubscribe failed: {error}") from error
-    if not 200 <= status < 300:
-        raise ActionFailed(f"One-click unsubscribe answered HTTP {status}")
+    error = webhooks.post(url, b"List-Unsubscribe=One-Click", {"Content-Type": "application/x-www-form-urlencoded"})
+    if error:
+        raise ActionFailed(f"One-click unsubscribe failed: {error}")
     return f"Unsubscribed with a one-click POST to {url}"
 
 

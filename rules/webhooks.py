@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import urllib.error
@@ -28,6 +29,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from conversations.mail_views import _PublicHTTPHandler, _PublicHTTPSHandler
 from conversations.models import Conversation, ConversationEvent, ConversationLabel, Message
 from rules.models import DeliveryState, Rule, RuleRun, Trigger, WebhookDelivery
 
@@ -177,31 +179,47 @@ def queue_delivery(run: RuleRun, url: str) -> WebhookDelivery:
     return delivery
 
 
-def _post(url: str, body: bytes, secret: str) -> str:
-    """POST the bytes; "" on a 2xx answer, else what went wrong."""
-    signed = signature(secret, body)
-    request = urllib.request.Request(  # noqa: S310 - the rule's URL is validated as http(s)
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "X-Hook-Signature": signed,
-            "X-Missive-Signature": signed,
-        },
-    )
+def public_opener() -> urllib.request.OpenerDirector:
+    """An opener for user-given URLs: http(s) only, no proxies from the environment, no
+    redirects (a 3xx is a failure), and only public addresses unless WEBHOOKS_ALLOW_PRIVATE."""
+    allow_private = settings.WEBHOOKS_ALLOW_PRIVATE
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        _PublicHTTPHandler(allow_private),
+        _PublicHTTPSHandler(allow_private),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPErrorProcessor(),
+        urllib.request.UnknownHandler(),
+    ):
+        opener.add_handler(handler)
+    return opener
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> str:
+    """POST the bytes to a user-given URL; "" on a 2xx answer, else what went wrong."""
     if not url.lower().startswith(("http://", "https://")):
         return "The URL must start with http:// or https://."
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+        url, data=body, method="POST", headers={"User-Agent": USER_AGENT, **headers}
+    )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+        with public_opener().open(request, timeout=TIMEOUT_SECONDS) as response:
             status = response.status
     except urllib.error.HTTPError as error:
         return f"HTTP {error.code}"
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
         reason = getattr(error, "reason", error)
         return f"Network error: {reason}"[:500]
     return "" if 200 <= status < 300 else f"HTTP {status}"
+
+
+def _post(url: str, body: bytes, secret: str) -> str:
+    signed = signature(secret, body)
+    return post(
+        url,
+        body,
+        {"Content-Type": "application/json", "X-Hook-Signature": signed, "X-Missive-Signature": signed},
+    )
 
 
 def attempt(delivery_id: UUID | str, *, now: datetime | None = None) -> str | None:

@@ -156,7 +156,8 @@ def _newsletter(cast, headers: str):
     return receive(cast.support_account, subject="Weekly", sender="news@list.test", raw=raw, is_bulk=True)
 
 
-def test_unsubscribe_posts_one_click_when_the_list_offers_it(cast, monkeypatch):
+def test_unsubscribe_posts_one_click_when_the_list_offers_it(cast, monkeypatch, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
     # RFC 8058 asks for https; the loopback receiver speaks plain http.
     monkeypatch.setattr(network, "ONE_CLICK_SCHEMES", ("https", "http"))
     with http_receiver() as receiver:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from conversations.actions import do_close
@@ -19,6 +20,12 @@ from rules.network import do_run_network_actions
 from tests.factories import receive
 from tests.fakes.http_receiver import http_receiver
 from tests.fakes.rule_runs import make_rule, pending_run
+
+
+@pytest.fixture(autouse=True)
+def _loopback_allowed(settings):
+    """The receivers listen on loopback, which production refuses by default (tested below)."""
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
 
 
 def _queued(cast, url, *, subject="Where is my order?"):
@@ -189,3 +196,29 @@ def test_beat_runs_the_due_deliveries_task_often_enough_for_30s_retries(cast, se
     entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == webhooks.deliver_due_webhooks.name)
     assert entry["schedule"] <= 30
     assert webhooks.deliver_due_webhooks.name in app.tasks
+
+
+def test_private_and_loopback_addresses_are_refused_unless_allowed(cast, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    with http_receiver() as receiver:
+        rule, run, _ = _queued(cast, receiver.url)
+        delivery = WebhookDelivery.objects.get(run=run)
+
+        assert webhooks.attempt(delivery.id) == DeliveryState.PENDING
+
+    assert receiver.requests == []
+    delivery.refresh_from_db()
+    assert "not a public address" in delivery.last_error
+
+
+def test_a_redirect_is_a_failure_not_followed(cast):
+    with http_receiver() as receiver:
+        receiver.statuses = [307]
+        _, run, _ = _queued(cast, receiver.url)
+        delivery = WebhookDelivery.objects.get(run=run)
+
+        assert webhooks.attempt(delivery.id) == DeliveryState.PENDING
+
+    assert len(receiver.requests) == 1
+    delivery.refresh_from_db()
+    assert delivery.last_error == "HTTP 307"
