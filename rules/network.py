@@ -196,10 +196,19 @@ def _automatic_draft(context: Context, actor: User, *, kind: str, to: list, subj
 
 
 def _send(draft: Draft, actor: User) -> Message:
+    """Send now, as an automatic message: the person the rule acts as has not read the
+    conversation because the rule answered it."""
+    was_unread = list(
+        ConversationState.objects.filter(conversation_id=draft.conversation_id, user=actor, unread=True).values_list(
+            "id", flat=True
+        )
+    )
     try:
-        return do_send_draft(draft, acting_user=actor, delay_seconds=0, automatic=True)
+        message = do_send_draft(draft, acting_user=actor, delay_seconds=0, automatic=True)
     except ActionRefused as refused:
         raise ActionFailed(str(refused)) from refused
+    ConversationState.objects.filter(id__in=was_unread).update(unread=True)
+    return message
 
 
 def _position(context: Context) -> int:

@@ -16,6 +16,7 @@ from conversations.models import (
     ActivityItem,
     CannedResponse,
     CannedScope,
+    Conversation,
     Direction,
     Draft,
     Message,
@@ -24,7 +25,7 @@ from conversations.models import (
 from rules import network
 from rules.network import do_run_network_actions, notify, unsubscribe_targets
 from tests.channels_app.test_outbox import can_send
-from tests.factories import receive
+from tests.factories import receive, state_of
 from tests.fakes.http_receiver import http_receiver
 from tests.fakes.rule_runs import make_rule, pending_run
 
@@ -68,6 +69,10 @@ def test_send_response_replies_from_the_canned_response_through_the_outbox(cast,
     assert reply.from_address == "support@acme.test"
     assert "Hi Ann, thanks for writing." in reply.body_html
     assert reply.in_reply_to == "<o42@client.test>"
+    # No person answered: the team inbox conversation stays unassigned and unread.
+    conversation = Conversation.objects.get(id=inbound.conversation_id)
+    assert conversation.in_team_inbox and not conversation.assigned
+    assert state_of(conversation, cast.owner).unread
     assert dispatch_due().sent == 1
     [sent] = _sent(smtp_server)
     assert sent["Auto-Submitted"] == "auto-replied"
