@@ -175,7 +175,8 @@ def queue_delivery(run: RuleRun, url: str) -> WebhookDelivery:
         organization_id=run.organization_id, rule=run.rule, run=run, url=url, payload=build_payload(run)
     )
     delivery_id = delivery.id
-    transaction.on_commit(lambda: deliver_webhook.delay(str(delivery_id)))
+    # Robust: with the broker down, beat still finds the row due.
+    transaction.on_commit(lambda: deliver_webhook.delay(str(delivery_id)), robust=True)
     return delivery
 
 

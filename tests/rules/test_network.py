@@ -8,6 +8,7 @@ import threading
 import pytest
 from django.db import connection
 
+from conversations.models import CannedResponse, CannedScope, Direction, Message
 from rules.models import WebhookDelivery
 from rules.network import do_run_network_actions
 from tests.factories import receive
@@ -99,3 +100,31 @@ def test_two_tasks_racing_on_one_run_run_its_actions_once(cast):
 
     assert sorted(ran) == [0, 1]
     assert WebhookDelivery.objects.filter(run=run).count() == 1
+
+
+def test_an_organization_rule_without_a_creator_acts_as_an_owner_with_access(cast):
+    message = receive(cast.support_account, sender="ann@client.test")
+    response = CannedResponse.objects.create(
+        organization=cast.org, scope=CannedScope.ORGANIZATION, title="Ack", body="<p>Thanks.</p>"
+    )
+    rule = make_rule(cast, [{"type": "send_response", "canned_response": str(response.id)}], created_by=None)
+
+    do_run_network_actions(pending_run(rule, message).id)
+
+    reply = Message.objects.get(conversation=message.conversation, direction=Direction.OUTBOUND)
+    assert reply.author == cast.owner
+
+
+def test_another_organizations_canned_response_is_never_used(cast):
+    foreign = CannedResponse.objects.create(
+        organization=cast.other_org, scope=CannedScope.ORGANIZATION, title="Theirs", body="<p>Globex says hi.</p>"
+    )
+    message = receive(cast.support_account)
+    rule = make_rule(cast, [{"type": "send_response", "canned_response": str(foreign.id)}])
+    run = pending_run(rule, message)
+
+    do_run_network_actions(run.id)
+
+    run.refresh_from_db()
+    assert run.log[0]["state"] == "failed" and run.log[0]["detail"] == "The canned response no longer exists."
+    assert Message.objects.filter(conversation=message.conversation).count() == 1
