@@ -226,7 +226,9 @@ def do_send_draft(
     )
     draft.status, draft.sent_message, draft.updated_at = DraftStatus.SENT, message, timezone.now()
     draft.save(update_fields=["status", "sent_message", "updated_at"])
-    _after_reply(conversation, acting_user, action, snooze_until, discard_if_reply=draft.discard_if_reply)
+    _after_reply(
+        conversation, acting_user, action, snooze_until, discard_if_reply=draft.discard_if_reply, automatic=automatic
+    )
     _queue_after_commit(outbox)
     return message
 
@@ -312,12 +314,25 @@ def _update_summary(
 
 
 def _after_reply(
-    conversation: Conversation, user: User, action: str, snooze_until: datetime | None, *, discard_if_reply: bool
+    conversation: Conversation,
+    user: User,
+    action: str,
+    snooze_until: datetime | None,
+    *,
+    discard_if_reply: bool,
+    automatic: bool = False,
 ) -> None:
     """Event 2: a reply from the team inbox assigns it to the sender when the team says so; then
-    the Send menu's action, as if the sender did it."""
+    the Send menu's action, as if the sender did it. An automatic reply (a rule's) assigns nobody:
+    no person answered."""
     team = conversation.team
-    if team is not None and conversation.in_team_inbox and not conversation.assigned and team.assign_on_reply:
+    if (
+        team is not None
+        and conversation.in_team_inbox
+        and not conversation.assigned
+        and team.assign_on_reply
+        and not automatic
+    ):
         do_assign_conversation(conversation, [user], acting_user=user)
         conversation.refresh_from_db()
     if action == SendAction.ARCHIVE:

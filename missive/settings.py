@@ -135,6 +135,14 @@ COMMENT_ATTACHMENTS_MAX_MB = env_int("COMMENT_ATTACHMENTS_MAX_MB", 100, minimum=
 # --- Email out --------------------------------------------------------------------------------
 # The files of one email together (seed: 25 MB; Microsoft 365 admins may allow up to 150 MB).
 DRAFT_ATTACHMENTS_MAX_MB = env_int("DRAFT_ATTACHMENTS_MAX_MB", 25, minimum=1, maximum=150)
+# --- AI provider of rules (an OpenAI-compatible chat-completions endpoint) -----------------------
+# Empty: AI conditions never match and AI actions fail with a clear reason.
+AI_BASE_URL = env_url("AI_BASE_URL", "", schemes=("http", "https")).rstrip("/")
+AI_API_KEY = env_str("AI_API_KEY", "")
+# Rule webhooks and one-click unsubscribes go to public addresses only, unless this allows
+# private and loopback ones (a single-team install posting to its own network).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
+
 CELERY_BEAT_SCHEDULE = {
     # Snoozes come due to the second in the UI; 30 s is the lag users accept. A run that waited
     # longer than its interval is dropped: the next one wakes everything due by then.
@@ -199,6 +207,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_app.tasks.append_sent_copies",
         "schedule": 120.0,
         "options": {"expires": 120},
+    },
+    # Rule webhooks that failed are retried 30 s, 1, 2 and 4 min later; 15 s keeps that close.
+    "deliver-due-webhooks": {
+        "task": "rules.webhooks.deliver_due_webhooks",
+        "schedule": 15.0,
+        "options": {"expires": 15},
     },
 }
 

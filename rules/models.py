@@ -17,8 +17,11 @@ Ids inside the JSON (users, teams, labels, accounts) are UUID strings of the rul
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
+from cryptography.fernet import Fernet
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -66,6 +69,11 @@ class RuleQuerySet(models.QuerySet["Rule"]):
         return self.order_by(models.functions.Lower("description").asc(), "created_at", "id")
 
 
+def new_encrypted_webhook_secret() -> bytes:
+    """A fresh signing secret for a rule's webhooks, encrypted like account credentials."""
+    return Fernet(settings.ENCRYPTION_KEY.encode()).encrypt(secrets.token_urlsafe(32).encode())
+
+
 class Rule(models.Model):
     """An organization rule (owner empty: runs on conversations shared with the organization) or a
     personal rule (owner set: runs on that user's private conversations)."""
@@ -91,6 +99,8 @@ class Rule(models.Model):
     # Webhook actions: consecutive failed deliveries; more than 50 disables the rule with a reason.
     consecutive_failures = models.PositiveIntegerField(default=0)
     disabled_reason = models.CharField(max_length=300, blank=True)
+    # Webhook actions sign their payload with this secret (X-Hook-Signature), kept encrypted.
+    encrypted_webhook_secret = models.BinaryField(default=new_encrypted_webhook_secret, editable=False)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -106,6 +116,10 @@ class Rule(models.Model):
     @property
     def is_personal(self) -> bool:
         return self.owner_id is not None
+
+    @property
+    def webhook_secret(self) -> str:
+        return Fernet(settings.ENCRYPTION_KEY.encode()).decrypt(bytes(self.encrypted_webhook_secret)).decode()
 
 
 class RunStatus(models.TextChoices):
