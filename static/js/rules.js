@@ -1,0 +1,16 @@
+// Settings › Rules: one ••• menu open at a time, closed by a click elsewhere or Escape. The editor
+// itself is server-rendered (HTMX); nothing else happens here.
+(function () {
+  "use strict";
+  function closeMenus(except) {
+    document.querySelectorAll("details.rule-menu[open], details.rule-import[open]").forEach(function (menu) {
+      if (menu !== except && !menu.contains(except)) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    closeMenus(event.target.closest("details.rule-menu, details.rule-import"));
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closeMenus(null);
+  });
+})();
