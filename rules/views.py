@@ -218,6 +218,7 @@ def _render_editor(
         scope=_scope_of(rule),
         scope_label=_scope_label(_scope_of(rule), membership),
         errors=errors or [],
+        description_error=next((e for e in errors or [] if "description" in e), ""),
         dropped=dropped or [],
         notes=notes or [],
         import_error=import_error,
