@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from inboxes.models import Organization, User
+from missive.ids import is_uuid
 from rules import catalog
 from rules.models import HoursBasis, Rule, Trigger
 from rules.validation import ORGANIZATION_ONLY_USER_ACTIONS, type_errors
@@ -77,9 +78,10 @@ def adapt(
     basis = data.get("hours_basis") or HoursBasis.WALL_CLOCK
     rule.hours_basis = basis if basis in HoursBasis.values else HoursBasis.WALL_CLOCK
     if rule.hours_basis == HoursBasis.TEAM:
-        team = data.get("hours_team")
-        if team and organization.teams.filter(id=team).exists():
-            rule.hours_team_id = team
+        team_id = str(data.get("hours_team"))
+        team = organization.teams.filter(id=team_id).first() if is_uuid(team_id) else None
+        if team is not None:
+            rule.hours_team = team
         else:
             rule.hours_basis = HoursBasis.WALL_CLOCK
             dropped.append("Team business hours (the team is not in this organization)")

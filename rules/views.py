@@ -23,6 +23,7 @@ from inboxes.access import get_membership
 from inboxes.models import Membership
 from inboxes.pages import settings_context
 from missive.htmx import AuthenticatedRequest, leave_page, render_page
+from missive.ids import is_uuid
 from rules import forms, portability
 from rules.models import Channel, Rule, RuleRun, Trigger
 from rules.validation import type_label, validate_rule
@@ -43,6 +44,8 @@ def _rule(request: AuthenticatedRequest, org_id: UUID, rule_id: UUID | str) -> t
     """A rule I may manage: my personal rule, or an organization rule if I manage the organization."""
     membership = get_membership(request.user, org_id)
     membership.user = request.user
+    if not is_uuid(str(rule_id)):
+        raise Http404("No such rule.")
     rule = Rule.objects.filter(id=rule_id, organization_id=org_id).select_related("organization").first()
     if rule is None or (rule.owner_id is not None and rule.owner_id != request.user.id):
         raise Http404("No such rule.")

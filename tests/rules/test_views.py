@@ -90,6 +90,8 @@ def test_someone_elses_personal_rule_and_other_organizations_are_404(client, cas
     login(client, cast.owner)
     assert client.get(reverse("settings_rule", args=[cast.org.id, theirs.id])).status_code == 404
     assert client.post(reverse("settings_rule_delete", args=[cast.org.id, theirs.id])).status_code == 404
+    assert client.post(_editor(cast), _canonical_post(cast, rule_id=str(theirs.id))).status_code == 404
+    assert client.post(_editor(cast), _canonical_post(cast, rule_id="nope")).status_code == 404
     login(client, cast.outsider)
     assert client.get(reverse("settings_rules_personal", args=[cast.org.id])).status_code == 404
     assert Rule.objects.filter(id=theirs.id).exists()
