@@ -135,7 +135,9 @@ def _condition(data: QueryDict, path: str) -> dict[str, Any]:
             "weekly": {day: [[start, end]] for day in DAYS if day in data.getlist(f"{path}.days")},
         }
     elif kind == "hours":
-        value = _instant(raw)
+        # The browser's script fills "value" with the UTC instant of the local date and time it
+        # shows; without it, the visible input is read as UTC.
+        value = _instant(raw or data.get(f"{path}.local", ""))
     item["value"] = value
     return item
 
@@ -367,7 +369,7 @@ def _draw_condition(item: dict[str, Any], path: str, depth: int, state: dict[str
                 time_zones=time_zones(),
             )
         else:
-            drawn["local"] = value[:16] if isinstance(value, str) else ""
+            drawn["local"] = _utc_local(value)
     else:
         drawn["kind"] = definition.value
         drawn["choices"] = state["choices"].for_kind(definition.value)
@@ -375,6 +377,17 @@ def _draw_condition(item: dict[str, Any], path: str, depth: int, state: dict[str
             raw = item.get("value")
             drawn["value"] = "true" if raw is True else "false" if raw is False else ""
     return drawn
+
+
+def _utc_local(value: Any) -> str:
+    """A stored instant as a datetime-local value in UTC (the script shows it in local time)."""
+    try:
+        moment = datetime.datetime.fromisoformat(str(value))
+    except ValueError:
+        return ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M")
 
 
 def _default_days() -> list[tuple[str, str, bool]]:

@@ -45,9 +45,9 @@ def test_create_the_canonical_rule_see_errors_inline_and_toggle_it(page, live_se
     operator.select_option("ends_with")
     page.locator("input[name='c.0.value']").fill("disney.com")
     page.locator("select[name='a.0.type']").select_option("add_labels")
-    labels = page.locator("select[name='a.0.labels']")
-    expect(labels).to_be_visible()
-    labels.select_option(str(disney.id))
+    disney_chip = page.locator(".rule-action label.rule-chip", has_text="Disney")
+    expect(disney_chip).to_be_visible()
+    disney_chip.click()
 
     # No description: not saved, the message shows inline and the form keeps what was entered.
     page.get_by_role("button", name="Save rule").click()
@@ -98,4 +98,52 @@ def test_create_the_canonical_rule_see_errors_inline_and_toggle_it(page, live_se
     expect(page.locator(".s-page-header h1")).to_have_text("New personal rule")
     expect(page.locator("#rule-description")).to_have_value("01. Label Disney")
     assert Rule.objects.count() == 3
+    assert page_errors == []
+
+
+def test_changing_the_type_re_renders_the_options_and_delay_greys_out_the_timers(page, live_server, cast, page_errors):
+    log_in(page, live_server.url, cast.owner.email)
+    page.goto(f"{live_server.url}/settings/orgs/{cast.org.id}/rules/new/")
+    field = page.locator("select[name='c.0.field']")
+    field.select_option("delay")
+    page.locator("input[name='c.0.amount']").fill("5")
+    page.get_by_role("button", name="+ Add condition").first.click()
+    second = page.locator("select[name='c.1.field']")
+    expect(second.locator("option[value='unreplied']")).to_be_disabled()
+    expect(second.locator("option[value='subject']")).to_be_enabled()
+    expect(page.locator("input[name='c.0.amount']")).to_have_value("5")
+
+    # User actions: the message fields go, the action fields come.
+    page.locator("#rule-trigger").select_option("user_action")
+    page.locator("#rule-user-action").select_option("assignee_changed")
+    expect(second.locator("option[value='added_assignee']")).to_have_count(1)
+    expect(second.locator("option[value='subject']")).to_have_count(0)
+    second.select_option("added_assignee")
+    page.locator("select[name='c.1.op']").select_option("is")
+    page.locator("select[name='c.1.value']").select_option(label="Tom Teammate")
+
+    page.locator("select[name='a.0.type']").select_option("assign_users")
+    expect(page.locator("select[name='a.0.strategy']")).to_be_visible()
+    page.locator(".rule-action label.rule-chip", has_text="Tom Teammate").click()
+    page.locator(".rule-action label.rule-chip", has_text="Online").click()
+    page.locator("select[name='a.0.strategy']").select_option("least_busy")
+    page.get_by_role("button", name="+ Add action").click()
+    page.locator("select[name='a.1.type']").select_option("add_note")
+    page.locator("textarea[name='a.1.text']").fill("Picked up by the rule.")
+    page.get_by_role("button", name="Move action 2 up").click()
+    expect(page.locator("select[name='a.0.type']")).to_have_value("add_note")
+    expect(page.locator("select[name='a.1.strategy']")).to_have_value("least_busy")
+    page.locator(".rule-actions").scroll_into_view_if_needed()
+    screenshot(page, "rules-editor-actions")
+
+    page.locator("#rule-description").fill("Note reassignments")
+    page.get_by_role("button", name="Save rule").click()
+    page.wait_for_url(f"{live_server.url}/settings/orgs/{cast.org.id}/rules/")
+    rule = Rule.objects.get()
+    assert (rule.trigger, rule.user_action) == ("user_action", "assignee_changed")
+    assert rule.actions == [
+        {"type": "add_note", "text": "Picked up by the rule."},
+        {"type": "assign_users", "users": [str(cast.teammate.id)], "strategy": "least_busy", "filters": ["online"]},
+    ]
+    assert rule.conditions["items"][0] == {"field": "delay", "seconds": 300}
     assert page_errors == []

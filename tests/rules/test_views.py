@@ -351,3 +351,38 @@ def test_export_gives_the_definition_as_json(client, cast):
     data = json.loads(response.content)
     assert data["description"] == "Label Disney" and data["actions"] == [{"type": "close"}]
     assert "id" not in data and "organization" not in data
+
+
+def test_before_and_after_save_the_instant_in_utc(client, cast):
+    login(client, cast.owner)
+    fields = {"c.0.field": "reception_time", "c.0.op": "is_after"}
+    client.post(_editor(cast), _canonical_post(cast, **fields, **{"c.0.value": "2026-03-01T09:00:00+01:00"}))
+    rule = Rule.objects.get()
+    assert rule.conditions["items"][0]["value"] == "2026-03-01T08:00:00+00:00"
+    html = client.get(reverse("settings_rule", args=[cast.org.id, rule.id])).content.decode()
+    assert 'name="c.0.local" value="2026-03-01T08:00"' in html
+    assert 'name="c.0.value" value="2026-03-01T08:00:00+00:00"' in html
+    # Without the script, the visible input counts as UTC.
+    client.post(
+        _editor(cast),
+        _canonical_post(cast, rule_id=str(rule.id), **fields, **{"c.0.value": "", "c.0.local": "2026-04-02T10:30"}),
+    )
+    rule.refresh_from_db()
+    assert rule.conditions["items"][0]["value"] == "2026-04-02T10:30:00+00:00"
+
+
+def test_is_within_saves_weekly_hours_and_a_time_zone(client, cast):
+    login(client, cast.owner)
+    fields = {
+        "c.0.field": "reception_time",
+        "c.0.op": "is_not_within",
+        "c.0.days": ["mon", "fri"],
+        "c.0.start": "09:00",
+        "c.0.end": "17:30",
+        "c.0.tz": "Europe/Paris",
+    }
+    client.post(_editor(cast), _canonical_post(cast, **fields))
+    assert Rule.objects.get().conditions["items"][0]["value"] == {
+        "time_zone": "Europe/Paris",
+        "weekly": {"mon": [["09:00", "17:30"]], "fri": [["09:00", "17:30"]]},
+    }
