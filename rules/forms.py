@@ -22,7 +22,7 @@ from conversations.models import CannedResponse, CannedScope, Label
 from inboxes.models import Account, Membership, Organization, Team, User
 from rules import catalog
 from rules.models import Channel, HoursBasis, Rule, Trigger, UserAction
-from rules.validation import DAYS, MODE_LABELS, NO_VALUE_OPERATORS, STATES
+from rules.validation import DAYS, MODE_LABELS, NO_VALUE_OPERATORS, ORGANIZATION_ONLY_USER_ACTIONS, STATES
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 STATE_LABELS = {"assigned": "assigned", "closed": "closed", "team_inbox": "in team inbox"}
@@ -288,7 +288,11 @@ def editor_context(rule: Rule, choices: Choices, errors: list[str] | None = None
         "channels": [
             (v, label) for v, label in Channel.choices if not (rule.trigger == Trigger.OUTGOING and v == "post")
         ],
-        "user_actions": UserAction.choices,
+        "user_actions": [
+            (value, label)
+            for value, label in UserAction.choices
+            if not (rule.is_personal and value in ORGANIZATION_ONLY_USER_ACTIONS)
+        ],
         "root": _draw_group(tree, "c", 0, state),
         "has_sla": has_sla,
         "hours_bases": HoursBasis.choices,

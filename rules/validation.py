@@ -22,7 +22,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
-from conversations.models import CannedResponse, CannedScope, Label
+from conversations.models import CannedResponse, CannedScope, Conversation, Label
 from inboxes.models import Account, Membership, Team
 from rules import catalog
 from rules.models import Channel, HoursBasis, Rule, Trigger, UserAction
@@ -41,6 +41,7 @@ ORGANIZATION_ONLY_USER_ACTIONS = frozenset({UserAction.TEAM_CHANGED})
 MAX_DEPTH = 5
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def type_errors(trigger: str, channel: str, user_action: str, *, personal: bool) -> list[str]:
@@ -278,6 +279,13 @@ class _Checker:
             parts = [p.strip() for p in str(value).split(",") if p.strip()]
             ok = bool(parts) and all(_valid(EmailValidator(), p) for p in parts)
             return "" if ok else "enter email addresses separated by commas."
+        if param == "conversation":
+            found = _UUID_RE.search(str(value))
+            ok = (
+                found is not None
+                and Conversation.objects.filter(id=found.group(0), organization_id=self.rule.organization_id).exists()
+            )
+            return "" if ok else "enter a link to a conversation of this organization."
         if param == "field":
             return "" if value in RECIPIENT_FIELDS else "choose To, Cc or Bcc."
         if param == "color":

@@ -6,8 +6,9 @@ import pytest
 from playwright.sync_api import expect
 
 from conversations.models import Label
-from rules.models import Rule
+from rules.models import Rule, RuleRun, RunStatus
 from tests.browser.conftest import log_in, screenshot
+from tests.factories import receive
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -91,6 +92,22 @@ def test_create_the_canonical_rule_see_errors_inline_and_toggle_it(page, live_se
     expect(page.locator(".rule-row").first).to_have_class("s-row rule-row")
     rule.refresh_from_db()
     assert rule.enabled is True
+
+    # The ••• menu: the run log.
+    RuleRun.objects.create(
+        organization=cast.org,
+        rule=rule,
+        trigger_key="msg:1",
+        conversation=receive(cast.support_account, subject="Your Disney+ receipt").conversation,
+        status=RunStatus.MATCHED,
+        log=[{"index": 0, "type": "add_labels", "state": "done", "detail": "Disney"}],
+    )
+    page.locator(".rule-row").first.locator(".rule-menu > summary").click()
+    page.get_by_role("link", name="Run log").click()
+    expect(page.locator(".rule-run")).to_contain_text("Your Disney+ receipt")
+    expect(page.locator(".rule-run")).to_contain_text("Add label(s) · done · Disney")
+    screenshot(page, "rules-runs")
+    page.go_back()
 
     # The ••• menu: Duplicate to Personal opens the editor with an unsaved copy.
     page.locator(".rule-row").first.locator(".rule-menu > summary").click()

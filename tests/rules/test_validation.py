@@ -6,7 +6,7 @@ import pytest
 from conversations.models import CannedResponse, CannedScope, Label
 from rules.models import HoursBasis, Rule, Trigger, UserAction
 from rules.validation import validate_rule
-from tests.factories import LabelFactory, TeamFactory
+from tests.factories import LabelFactory, TeamFactory, receive
 
 pytestmark = pytest.mark.django_db
 
@@ -282,3 +282,14 @@ def test_team_values_come_from_the_organization(cast):
     assert validate_rule(rule) == []
     rule.actions = [{"type": "move_to_team", "team": str(cast.outsider_team.id)}]
     assert validate_rule(rule) == ["Action 1 (Move to team inbox): choose a team of this organization."]
+
+
+def test_merge_into_names_a_conversation_of_the_organization(cast):
+    ours = receive(cast.support_account, subject="Ours").conversation
+    theirs = receive(cast.outsider_account, subject="Theirs").conversation
+    rule = _rule(cast, actions=[{"type": "merge_into", "conversation": f"https://missive.test/m/all/{ours.id}/"}])
+    assert validate_rule(rule) == []
+    rule.actions = [{"type": "merge_into", "conversation": str(theirs.id)}]
+    assert validate_rule(rule) == [
+        "Action 1 (Merge in conversation): enter a link to a conversation of this organization."
+    ]

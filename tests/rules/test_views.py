@@ -198,6 +198,7 @@ def test_fields_and_actions_offered_follow_the_rule_type_and_scope(client, cast)
     assert "initiator" in fields and "added_label" in fields and "from" not in fields[2:]
     assert "assign_me" in _options(html, "a.0.type") and "move_to_team" not in _options(html, "a.0.type")
     assert "(not available here)" in html  # From stays visible, flagged, until changed
+    assert "team_changed" not in _options(html, "user_action")  # organization rules only
 
 
 def test_operators_follow_the_field_and_values_fit_its_kind(client, cast):
