@@ -11,7 +11,7 @@ from inboxes.models import Organization, User
 from missive.ids import is_uuid
 from rules import catalog
 from rules.models import HoursBasis, Rule, Trigger
-from rules.validation import ORGANIZATION_ONLY_USER_ACTIONS, type_errors
+from rules.validation import ORGANIZATION_ONLY_USER_ACTIONS, RuleChecker, type_errors
 
 FORMAT = "missive-rule"
 VERSION = 1
@@ -93,11 +93,50 @@ def adapt(
     for action in data.get("actions") or []:
         action_type = action.get("type") if isinstance(action, dict) else None
         if action_type in allowed_actions:
-            rule.actions.append(action)
+            rule.actions.append(dict(action))
         else:
             definition = catalog.ACTIONS.get(str(action_type))
             dropped.append(f"Action “{definition.label if definition else action_type}”")
+    dropped += _foreign_values(rule)
     return rule, dropped
+
+
+def _foreign_values(rule: Rule) -> list[str]:
+    """Clear values naming users, teams, labels or accounts the target organization does not have
+    (a copy to another organization), and name what was cleared."""
+    checker = RuleChecker(rule)
+    cleared: list[str] = []
+
+    def walk(group: dict[str, Any]) -> None:
+        for item in group.get("items") or []:
+            if "items" in item:
+                walk(item)
+                continue
+            definition = catalog.CONDITIONS.get(str(item.get("field")))
+            kind = definition.value if definition else ""
+            named = kind in ("user", "team", "label", "account") and "value" in item
+            if named and not checker.known(kind, item["value"]):
+                item["value"] = ""
+                cleared.append(f"The {kind} of condition “{definition.label}”")  # type: ignore[union-attr]
+
+    if isinstance(rule.conditions, dict):
+        walk(rule.conditions)
+    for action in rule.actions:
+        definition = catalog.ACTIONS[action["type"]]
+        for param, kind in definition.params.items():
+            single = {"users": "user", "labels": "label", "assignees": "user"}.get(param, kind)
+            if single not in ("user", "team", "label", "account") or param not in action:
+                continue
+            value = action[param]
+            if isinstance(value, list):
+                kept = [v for v in value if checker.known(single, v)]
+                if len(kept) != len(value):
+                    action[param] = kept
+                    cleared.append(f"Some {param} of action “{definition.label}”")
+            elif value and not checker.known(single, value):
+                action[param] = ""
+                cleared.append(f"The {param} of action “{definition.label}”")
+    return [f"{text} (not in this organization)" for text in cleared]
 
 
 def _keep_group(group: dict[str, Any], allowed: set[str], dropped: list[str], depth: int) -> dict[str, Any]:
@@ -111,7 +150,7 @@ def _keep_group(group: dict[str, Any], allowed: set[str], dropped: list[str], de
         name = item.get("field")
         timer = name in catalog.DELAY_FIELDS or name in catalog.SLA_FIELDS
         if name in allowed and not (timer and depth > 0):
-            kept.append(item)
+            kept.append(dict(item))
         else:
             definition = catalog.CONDITIONS.get(str(name))
             dropped.append(f"Condition “{definition.label if definition else name}”")

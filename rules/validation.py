@@ -68,7 +68,7 @@ def validate_rule(rule: Rule) -> list[str]:
     errors = type_errors(rule.trigger, rule.channel, rule.user_action, personal=rule.is_personal)
     if errors:
         return errors + ([] if (rule.description or "").strip() else ["Add a description."])
-    checker = _Checker(rule)
+    checker = RuleChecker(rule)
     checker.check_conditions(rule.conditions)
     checker.check_hours()
     checker.check_actions(rule.actions)
@@ -79,7 +79,7 @@ def validate_rule(rule: Rule) -> list[str]:
     return checker.errors
 
 
-class _Checker:
+class RuleChecker:
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
         self.errors: list[str] = []

@@ -49,7 +49,7 @@ def test_duplicating_to_another_organization_drops_its_team_business_hours(cast)
     copy, dropped = duplicate(rule, cast.other_org, None, created_by=cast.owner)
     assert copy.organization == cast.other_org and copy.hours_basis == HoursBasis.WALL_CLOCK
     assert copy.hours_team_id is None
-    assert dropped == ["Team business hours (the team is not in this organization)"]
+    assert dropped[0] == "Team business hours (the team is not in this organization)"
     same, nothing = duplicate(rule, cast.org, None, created_by=cast.owner)
     assert same.hours_team_id == cast.support.id and nothing == []
 
@@ -142,3 +142,23 @@ def test_import_in_the_editor_replaces_the_form_and_says_what_was_dropped(client
     html = client.post(reverse("settings_rule_editor", args=[cast.org.id]), post).content.decode()
     assert "This is not a rule export: it is not valid JSON." in html
     assert Rule.objects.count() == 1
+
+
+def test_values_naming_another_organizations_objects_are_cleared_and_named(cast):
+    theirs = TeamFactory(organization=cast.other_org, name="Their team")
+    rule = _rule(cast)
+    copy, dropped = duplicate(rule, cast.other_org, None, created_by=cast.owner)
+    assert copy.conditions["items"][2]["items"][0]["value"] == ""
+    assert copy.actions[0] == {"type": "move_to_team", "team": ""}
+    assert dropped == [
+        "The team of condition “Team” (not in this organization)",
+        "The team of action “Move to team inbox” (not in this organization)",
+    ]
+    assert rule.conditions["items"][2]["items"][0]["value"] == str(cast.support.id)  # the original is untouched
+    rule.actions = [
+        {"type": "assign_users", "users": [str(cast.teammate.id), str(cast.outsider.id)], "strategy": "all"}
+    ]
+    copy, dropped = duplicate(rule, cast.other_org, None, created_by=cast.owner)
+    assert copy.actions[0]["users"] == [str(cast.outsider.id)]
+    assert "Some users of action “Assign user(s)” (not in this organization)" in dropped
+    assert theirs.organization == cast.other_org
