@@ -75,6 +75,7 @@ def rule_from_post(data: QueryDict, rule: Rule) -> Rule:
     rule.channel = data.get("channel", "") or Channel.EMAIL
     rule.user_action = data.get("user_action", "") if rule.trigger == Trigger.USER_ACTION else ""
     rule.description = data.get("description", "").strip()
+    rule.ai_model = data.get("ai_model", "").strip()[:100]
     rule.hours_basis = data.get("hours_basis", "") or HoursBasis.WALL_CLOCK
     team = data.get("hours_team", "")
     rule.hours_team_id = team if team and rule.hours_basis == HoursBasis.TEAM else None  # type: ignore[assignment]
@@ -302,7 +303,19 @@ def editor_context(rule: Rule, choices: Choices, errors: list[str] | None = None
             for i, a in enumerate(rule.actions)
         ],
         "mode_labels": MODE_LABELS,
+        "uses_ai": _uses_ai(tree)
+        or any(
+            isinstance(a, dict) and getattr(catalog.ACTIONS.get(a.get("type", "")), "group", "") == "AI"
+            for a in rule.actions
+        ),
     }
+
+
+def _uses_ai(group: dict[str, Any]) -> bool:
+    for item in group.get("items") or []:
+        if isinstance(item, dict) and ("items" in item and _uses_ai(item) or item.get("field") == "ai_prompt"):
+            return True
+    return False
 
 
 def _draw_group(group: dict[str, Any], path: str, depth: int, state: dict[str, Any]) -> dict[str, Any]:

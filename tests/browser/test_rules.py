@@ -109,6 +109,14 @@ def test_create_the_canonical_rule_see_errors_inline_and_toggle_it(page, live_se
     screenshot(page, "rules-runs")
     page.go_back()
 
+    # Opening the rule shows it as saved, with a link to its run log.
+    page.get_by_role("link", name="01. Label Disney").click()
+    expect(page.locator("input[name='c.0.value']")).to_have_value("disney.com")
+    expect(page.locator(".rule-chip input:checked")).to_have_count(1)
+    expect(page.get_by_role("link", name="Run log")).to_be_visible()
+    screenshot(page, "rules-editor-saved")
+    page.go_back()
+
     # The ••• menu: Duplicate to Personal opens the editor with an unsaved copy.
     page.locator(".rule-row").first.locator(".rule-menu > summary").click()
     page.locator(".rule-row").first.get_by_role("button", name="Personal").click()
