@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("conversations.cowrite_urls")),
     path("", include("conversations.signature_urls")),
     path("", include("channels_app.urls")),
+    path("", include("rules.urls")),
 ]

@@ -8,6 +8,7 @@ from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from conversations.incoming import IncomingAttachment
+from rules.models import Rule
 from tests.conftest import login
 from tests.factories import LabelFactory, receive
 
@@ -65,6 +66,7 @@ def first_org_objects(cast, tmp_storage):
         "invitation_id": invitation.id,
         "imap_message_id": _failed_import(cast).id,
         "saved_search_id": _saved_search(cast.owner),
+        "rule_id": Rule.objects.create(organization=cast.org, description="Acme rule", trigger="incoming").id,
         "activity_id": _activity_item(cast, message.conversation),
         **_comment_extras(cast, message.conversation),
         "task_id": _subtask(cast, message.conversation),
