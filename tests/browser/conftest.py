@@ -85,10 +85,13 @@ def close_page(page: Page) -> None:
     wait_for_server_queries()
 
 
-def wait_for_server_queries(timeout: float = 5.0) -> None:
+def wait_for_server_queries(timeout: float = 5.0, quiet: float = 0.3) -> None:
+    """Until no other connection has been inside a query for `quiet` seconds: a closing page's
+    last requests (the editor's keepalive goodbye) reach the server a moment after it closes."""
     from django.db import connection
 
     deadline = time.monotonic() + timeout
+    idle_since = time.monotonic()
     while time.monotonic() < deadline:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -96,7 +99,9 @@ def wait_for_server_queries(timeout: float = 5.0) -> None:
                 "AND pid <> pg_backend_pid() AND (state = 'active' OR state LIKE 'idle in transaction%%')"
             )
             (busy,) = cursor.fetchone()
-        if not busy:
+        if busy:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= quiet:
             return
         time.sleep(0.05)
 
