@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -88,17 +89,55 @@ def attribute_events(conversation_ids: set, since_id: int, rule: Rule) -> None:
 
 def scope_q(conversation: Conversation, event: TriggerEvent) -> Q:
     """Organization rules on conversations shared with the organization (a team's, a shared
-    account's, shared with people); personal rules on their owner's private conversations."""
+    account's, shared with people); personal rules on their owner's private conversations (the
+    receiving account's owner, or whoever has the conversation)."""
     if conversation.is_shared or conversation.team_id:
         return Q(owner__isnull=True)
+    if event.account is not None and event.kind != Trigger.USER_ACTION:
+        return Q(owner_id=event.account.owner_id)
     owners = set(ConversationState.objects.filter(conversation=conversation).values_list("user_id", flat=True))
-    if event.account is not None:
-        owners &= {event.account.owner_id}
     return Q(owner_id__in=owners)
 
 
-def rules_for(event: TriggerEvent) -> list[Rule]:
+def _has_rules_key(organization_id: Any, kind: str) -> str:
+    return f"rules:has:{organization_id}:{kind}"
+
+
+def forget_rule_presence(organization_id: Any) -> None:
+    """A rule was saved or deleted (rules.receivers): the next trigger reads the rules again."""
+    cache.delete_many([_has_rules_key(organization_id, kind) for kind in Trigger.values])
+
+
+def enabled_rules(organization_id: Any, kind: str) -> list[Rule]:
+    """The organization's enabled rules of one trigger, in order: read once for a whole batch.
+    Whether there are any is cached, so that delivery to an organization without rules costs
+    no query (saving or deleting a Rule forgets it)."""
+    key = _has_rules_key(organization_id, kind)
+    if cache.get(key) is False:
+        return []
+    rules = list(Rule.objects.filter(organization_id=organization_id, trigger=kind, enabled=True).in_order())
+    cache.set(key, bool(rules), timeout=3600)
+    return rules
+
+
+def _in_scope(rule: Rule, conversation: Conversation, event: TriggerEvent) -> bool:
+    if conversation.is_shared or conversation.team_id:
+        return rule.owner_id is None
+    return rule.owner_id is not None and event.account is not None and rule.owner_id == event.account.owner_id
+
+
+def rules_for(event: TriggerEvent, candidates: list[Rule] | None = None) -> list[Rule]:
+    """The rules the trigger runs. `candidates` (enabled_rules of its kind) saves the query for
+    each message of a batch."""
     conversation = event.conversation
+    if candidates is not None and event.kind != Trigger.USER_ACTION:
+        return [
+            rule
+            for rule in candidates
+            if rule.channel == event.channel
+            and rule.organization_id == conversation.organization_id
+            and _in_scope(rule, conversation, event)
+        ]
     rules = Rule.objects.filter(
         scope_q(conversation, event),
         organization_id=conversation.organization_id,
@@ -115,10 +154,10 @@ def rules_for(event: TriggerEvent) -> list[Rule]:
 # --- Running ----------------------------------------------------------------------------------------
 
 
-def run_rules(event: TriggerEvent) -> PassResult:
+def run_rules(event: TriggerEvent, candidates: list[Rule] | None = None) -> PassResult:
     """Run every rule of the trigger's scope and type, in order, until one says stop."""
     result = PassResult()
-    rules = rules_for(event)
+    rules = rules_for(event, candidates)
     if not rules:
         return result
     facts = Facts(event)
