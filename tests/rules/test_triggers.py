@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.template.loader import render_to_string
 
 from conversations.actions import (
     do_assign_conversation,
@@ -102,6 +103,8 @@ def test_outgoing_prevent_delivery_keeps_the_message_marked_not_delivered(cast):
     assert outbox.status == OutboxStatus.CANCELLED
     assert outbox.last_error == "Not delivered (blocked by rule block)"
     assert message.conversation.messages.filter(id=message.id).exists()
+    shown = render_to_string("conversations/_outbox_status.html", {"item": message})
+    assert "Not delivered (blocked by rule block)" in shown
 
 
 def test_outgoing_add_recipients_and_sender_condition(cast):
