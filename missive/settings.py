@@ -136,6 +136,12 @@ COMMENT_ATTACHMENTS_MAX_MB = env_int("COMMENT_ATTACHMENTS_MAX_MB", 100, minimum=
 # The files of one email together (seed: 25 MB; Microsoft 365 admins may allow up to 150 MB).
 DRAFT_ATTACHMENTS_MAX_MB = env_int("DRAFT_ATTACHMENTS_MAX_MB", 25, minimum=1, maximum=150)
 CELERY_BEAT_SCHEDULE = {
+    # Rules: Delay checkpoints and SLA timers (unreplied / unassigned) fire within 30 s of their time.
+    "fire-due-rule-timers": {
+        "task": "rules.tasks.fire_due_timers",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
     # Snoozes come due to the second in the UI; 30 s is the lag users accept. A run that waited
     # longer than its interval is dropped: the next one wakes everything due by then.
     "wake-due-snoozes": {

@@ -30,7 +30,7 @@ from django.db import transaction
 from conversations.models import Conversation, Direction, Location, Message
 from inboxes.models import Account, User
 from rules.engine import PassResult, TriggerEvent, enabled_rules, run_rules
-from rules.models import Channel, Rule, Trigger
+from rules.models import Channel, Rule, TimerKind, Trigger
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,9 @@ def incoming(account: Account, messages: list[tuple[Message, bool]], placement: 
 
 
 def outgoing(message: Message, outbox: Any, acting_user: User | None) -> PassResult:
+    from rules.timers import cancel_sla
+
+    cancel_sla(message.conversation_id, TimerKind.UNREPLIED)  # a reply: no "unreplied" alarm
     event = TriggerEvent(
         kind=Trigger.OUTGOING,
         conversation=Conversation.objects.get(id=message.conversation_id),
@@ -96,6 +99,10 @@ def user_action(
     conversation_id: Any, action: str, acting_user_id: Any, data: dict[str, Any], key: str | None = None
 ) -> PassResult:
     conversation = Conversation.objects.filter(id=conversation_id).first()
+    if action == "assignee_changed" and data.get("added_assignees"):
+        from rules.timers import cancel_sla
+
+        cancel_sla(conversation_id, TimerKind.UNASSIGNED)
     user = User.objects.filter(id=acting_user_id).first() if acting_user_id else None
     if conversation is None or user is None:
         return PassResult()
