@@ -404,7 +404,8 @@ def value_field(name: str) -> Callable[[Facts, dict], bool]:
 
 
 def _message_count(facts: Facts, item: dict) -> bool:
-    count = facts.cached("message_count", lambda: Message.objects.filter(conversation=facts.conversation).count())
+    # The conversation's own count, kept by delivery and sending (no query per rule).
+    count = facts.conversation.message_count
     return number_matches(item["op"], count, item.get("value"))
 
 

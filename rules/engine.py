@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -99,24 +100,34 @@ def scope_q(conversation: Conversation, event: TriggerEvent) -> Q:
     return Q(owner_id__in=owners)
 
 
-def _has_rules_key(organization_id: Any, kind: str) -> str:
-    return f"rules:has:{organization_id}:{kind}"
+def _version_key(organization_id: Any) -> str:
+    return f"rules:version:{organization_id}"
+
+
+# The rules of each organization and trigger, as last read by this process, with the version
+# they were read at: a batch costs one cache read, not a query and 200 JSON parses.
+_loaded: dict[tuple[str, str], tuple[str, list[Rule]]] = {}
 
 
 def forget_rule_presence(organization_id: Any) -> None:
-    """A rule was saved or deleted (rules.receivers): the next trigger reads the rules again."""
-    cache.delete_many([_has_rules_key(organization_id, kind) for kind in Trigger.values])
+    """A rule was saved or deleted (rules.receivers): every process reads the rules again."""
+    cache.set(_version_key(organization_id), uuid.uuid4().hex, timeout=None)
 
 
 def enabled_rules(organization_id: Any, kind: str) -> list[Rule]:
-    """The organization's enabled rules of one trigger, in order: read once for a whole batch.
-    Whether there are any is cached, so that delivery to an organization without rules costs
-    no query (saving or deleting a Rule forgets it)."""
-    key = _has_rules_key(organization_id, kind)
-    if cache.get(key) is False:
-        return []
+    """The organization's enabled rules of one trigger, in order, read once for a whole batch
+    and kept in this process until a Rule is saved or deleted (a new version in the cache), so
+    that delivery to an organization without rules costs no query and with rules no reread."""
+    version = cache.get(_version_key(organization_id))
+    if version is None:
+        version = uuid.uuid4().hex
+        cache.set(_version_key(organization_id), version, timeout=None)
+    key = (str(organization_id), kind)
+    known = _loaded.get(key)
+    if known is not None and known[0] == version:
+        return known[1]
     rules = list(Rule.objects.filter(organization_id=organization_id, trigger=kind, enabled=True).in_order())
-    cache.set(key, bool(rules), timeout=3600)
+    _loaded[key] = (version, rules)
     return rules
 
 
@@ -161,7 +172,15 @@ def run_rules(event: TriggerEvent, candidates: list[Rule] | None = None) -> Pass
     if not rules:
         return result
     facts = Facts(event)
+    # A retried trigger: the rules that already ran are known in one query (the unique
+    # constraint still decides between two workers racing on the same trigger).
+    done = dict(RuleRun.objects.filter(trigger_key=event.trigger_key).values_list("rule_id", "log"))
     for rule in rules:
+        if rule.id in done:
+            if _has_stop(done[rule.id]):
+                result.stopped = True
+                break
+            continue
         facts.rule = rule
         run, stop = run_rule(rule, facts)
         if run is not None:
@@ -197,9 +216,13 @@ def _claim(rule: Rule, facts: Facts, status: str) -> RuleRun | None:
         return None
 
 
+def _has_stop(log: list[dict] | None) -> bool:
+    return any(entry.get("type") == "stop" and entry.get("state") == "done" for entry in log or [])
+
+
 def _already_stopped(rule: Rule, trigger_key: str) -> bool:
-    run = RuleRun.objects.filter(rule=rule, trigger_key=trigger_key).values_list("log", flat=True).first()
-    return any(entry.get("type") == "stop" for entry in run or [])
+    log = RuleRun.objects.filter(rule=rule, trigger_key=trigger_key).values_list("log", flat=True).first()
+    return _has_stop(log)
 
 
 def run_rule(rule: Rule, facts: Facts) -> tuple[RuleRun | None, bool]:

@@ -11,6 +11,7 @@ assignment also cancels the matching SLA timers at once (`cancel_sla`).
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -112,7 +113,7 @@ def fire_due_timers(*, now: datetime | None = None, limit: int = 200) -> int:
     return fired
 
 
-def cancel_sla(conversation_id: object, kind: str) -> int:
+def cancel_sla(conversation_id: UUID | str, kind: str) -> int:
     """A reply (unreplied) or an assignment (unassigned) came: those timers will not fire."""
     runs = RuleTimer.objects.filter(
         state=TimerState.PENDING, kind=kind, run__conversation_id=conversation_id
