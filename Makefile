@@ -57,6 +57,7 @@ bench: $(INSTALLED) imap
 	$(PY) -m missive.services exec -- $(PY) bench/live.py
 	$(PY) -m missive.services exec -- $(PY) bench/cowrite.py
 	$(PY) -m missive.services exec -- $(PY) bench/sending.py
+	$(PY) -m missive.services exec -- $(PY) bench/rules.py
 
 clean:
 	rm -rf var/

@@ -6,6 +6,7 @@ what each action does to whom, and tests/conversations/test_state_machine.py has
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,7 +41,7 @@ from conversations.models import (
     Message,
     Status,
 )
-from conversations.signals import provider_change
+from conversations.signals import provider_change, user_action
 from inboxes import mention_groups
 from inboxes.mention_groups import MENTION_ALL, mention_handle
 from inboxes.models import (
@@ -150,6 +151,19 @@ def _counts_changed(conversation: Conversation) -> None:
     live.publish_after_commit(conversation_ids=[conversation.id], user_ids=user_ids, kind="changed")
 
 
+def announce_user_action(conversation: Conversation, action: str, acting_user: User | None, **data: object) -> None:
+    """ "User action" rules hear of a real person's change after commit; a rule's (no acting
+    person) is never announced, so rules never re-enter themselves."""
+    if acting_user is None:
+        return
+    conversation_id, user_id = conversation.id, acting_user.id
+    transaction.on_commit(
+        lambda: user_action.send(
+            Conversation, conversation_id=conversation_id, action=action, acting_user_id=user_id, data=data
+        )
+    )
+
+
 # --- Archive, close, reopen -----------------------------------------------------------------------
 
 
@@ -214,6 +228,7 @@ def do_close(conversation: Conversation, *, acting_user: User | None) -> None:
     _event(conversation, EventKind.CLOSED, acting_user)
     _bump_activity(conversation)
     _counts_changed(conversation)
+    announce_user_action(conversation, "closed", acting_user)
 
 
 @transaction.atomic
@@ -234,6 +249,7 @@ def do_reopen(conversation: Conversation, *, acting_user: User | None) -> None:
     _event(conversation, EventKind.REOPENED, acting_user)
     _bump_activity(conversation)
     _counts_changed(conversation)
+    announce_user_action(conversation, "reopened", acting_user)
 
 
 # --- Assignment and teams -------------------------------------------------------------------------
@@ -254,9 +270,12 @@ def do_assign_conversation(
     )
     if any(user.id not in members for user in users):
         raise ActionRefused("Conversations can only be assigned to members of their organization.")
+    removed: list[str] = []
+    added: list[str] = []
     if replace:
         for assignment in conversation.assignments.exclude(user__in=users).select_related("user"):
             _unassign(conversation, assignment, acting_user)
+            removed.append(str(assignment.user_id))
     now = timezone.now()
     for user in users:
         _, created = Assignment.objects.get_or_create(
@@ -267,6 +286,7 @@ def do_assign_conversation(
         )
         if not created:
             continue
+        added.append(str(user.id))
         ConversationState.objects.update_or_create(
             conversation=conversation,
             user=user,
@@ -285,6 +305,10 @@ def do_assign_conversation(
         record_activity(recipients=[user], kind=ActivityKind.ASSIGNED, conversation=conversation, actor=acting_user)
     refresh_team_inbox(conversation)
     _counts_changed(conversation)
+    if added or removed:
+        announce_user_action(
+            conversation, "assignee_changed", acting_user, added_assignees=added, removed_assignees=removed
+        )
 
 
 def _unassign(conversation: Conversation, assignment: Assignment, acting_user: User | None) -> None:
@@ -309,6 +333,9 @@ def do_unassign(conversation: Conversation, user: User, *, acting_user: User | N
     _unassign(conversation, assignment, acting_user)
     refresh_team_inbox(conversation)
     _counts_changed(conversation)
+    announce_user_action(
+        conversation, "assignee_changed", acting_user, added_assignees=[], removed_assignees=[str(user.id)]
+    )
 
 
 @transaction.atomic
@@ -320,12 +347,44 @@ def do_move_to_team(conversation: Conversation, team: Team, *, acting_user: User
         raise ActionRefused("A conversation cannot move to a team of another organization.")
     if conversation.team_id == team.id:
         return
+    previous_team = str(conversation.team_id or "")
     conversation.team = team
     conversation.is_shared = True
     conversation.save(update_fields=["team", "is_shared"])
     grant_team_access(team, team_member_ids(team.id), conversations=[conversation], unread=True)
     refresh_team_inbox(conversation)
     _event(conversation, EventKind.MOVED_TO_TEAM, acting_user, target=str(team))
+    _counts_changed(conversation)
+    announce_user_action(conversation, "team_changed", acting_user, new_team=str(team.id), previous_team=previous_team)
+
+
+@transaction.atomic
+def do_unassign_team(conversation: Conversation, *, acting_user: User | None) -> None:
+    """Take the conversation out of its team without moving it anywhere (the rules' Unassign
+    team): it leaves the team inbox; everyone keeps their access and placement."""
+    if conversation.team_id is None:
+        return
+    team_name = str(conversation.team)
+    previous_team = str(conversation.team_id)
+    conversation.team = None
+    conversation.save(update_fields=["team"])
+    refresh_team_inbox(conversation)
+    _event(conversation, EventKind.TEAM_REMOVED, acting_user, target=team_name)
+    _counts_changed(conversation)
+    announce_user_action(conversation, "team_changed", acting_user, new_team="", previous_team=previous_team)
+
+
+@transaction.atomic
+def do_set_color(conversation: Conversation, color: str, *, acting_user: User | None) -> None:
+    """The conversation's color mark in the lists ("" removes it): a #rrggbb color."""
+    color = color.strip().lower()
+    if color and not re.fullmatch(r"#[0-9a-f]{6}", color):
+        raise ActionRefused("Pick a color such as #ff8800.")
+    if conversation.color == color:
+        return
+    conversation.color = color
+    conversation.save(update_fields=["color"])
+    _event(conversation, EventKind.COLOR_SET, acting_user, target=color or "none")
     _counts_changed(conversation)
 
 
@@ -881,6 +940,16 @@ def do_post_comment(
     ConversationState.objects.filter(conversation=conversation).update(last_activity_at=now)
     search_index.queue(conversation.organization_id, [conversation.id])
     _counts_changed(conversation)
+    if not conversation.is_room:
+        announce_user_action(
+            conversation,
+            "new_comment",
+            author,
+            comment_id=str(comment.id),
+            comment_text=body,
+            mentions=[str(user_id) for user_id in mentions.users],
+            is_task=False,
+        )
     return comment
 
 

@@ -42,6 +42,7 @@ from conversations.models import (
     Message,
     Status,
 )
+from conversations.signals import messages_received
 from inboxes.models import Account, AccountAccess, NewMessages
 from missive.db import copy_insert, snapshot, update_changed
 
@@ -420,6 +421,10 @@ def do_receive_messages(
     for delivery in deliveries:
         batch.deliver(delivery, placement, direction)
     batch.write()
+    if direction == Direction.INBOUND:
+        # Incoming rules, before commit: what they change is what people are notified of.
+        received = [(d.message, d.created) for d in deliveries if d.message is not None]
+        messages_received.send(Account, account=account, messages=received, placement=placement)
     if placement is None and direction == Direction.INBOUND:
         auto_reply.queue(account, batch.new_messages)
 

@@ -367,11 +367,14 @@ def _check_applicable(conversation: Conversation, label: Label, acting_user: Use
 
 
 @transaction.atomic
-def do_add_label(conversation: Conversation, label: Label, *, acting_user: User) -> bool:
+def do_add_label(conversation: Conversation, label: Label, *, acting_user: User | None) -> bool:
     """Label the conversation ("Label as": it stays where it is). An organization label gives its
     auto-shared people access (not in their Inbox, unread); a personal label shares nothing and
-    its event is shown to its owner only. Returns whether the label was new on it."""
-    _check_applicable(conversation, label, acting_user)
+    its event is shown to its owner only. Returns whether the label was new on it. A rule adds
+    labels with no acting person: nothing is checked against a person, and no "label changed"
+    rule hears of it."""
+    if acting_user is not None:
+        _check_applicable(conversation, label, acting_user)
     if ConversationLabel.objects.filter(conversation=conversation, label=label).exists():
         return False
     if not label.is_personal:
@@ -383,12 +386,13 @@ def do_add_label(conversation: Conversation, label: Label, *, acting_user: User)
     )
     path = label_path(label)
     _event(conversation, EventKind.LABELED, acting_user, private=label.is_personal, target=path, label_id=str(label.id))
-    LabelPreference.objects.update_or_create(
-        user=acting_user,
-        label=label,
-        defaults={"last_used_at": timezone.now()},
-        create_defaults={"organization_id": label.organization_id, "last_used_at": timezone.now()},
-    )
+    if acting_user is not None:
+        LabelPreference.objects.update_or_create(
+            user=acting_user,
+            label=label,
+            defaults={"last_used_at": timezone.now()},
+            create_defaults={"organization_id": label.organization_id, "last_used_at": timezone.now()},
+        )
     if not label.is_personal:
         _grant_label_access(label, [conversation], auto_share_recipients(label), unread=True, actor=acting_user)
         _announce(conversation, label, added=True, acting_user=acting_user)
@@ -397,9 +401,10 @@ def do_add_label(conversation: Conversation, label: Label, *, acting_user: User)
 
 
 @transaction.atomic
-def do_remove_label(conversation: Conversation, label: Label, *, acting_user: User) -> bool:
+def do_remove_label(conversation: Conversation, label: Label, *, acting_user: User | None) -> bool:
     """Take the label off. Access it gave stays: people keep what they could already read."""
-    _check_applicable(conversation, label, acting_user)
+    if acting_user is not None:
+        _check_applicable(conversation, label, acting_user)
     removed, _ = ConversationLabel.objects.filter(conversation=conversation, label=label).delete()
     if not removed:
         return False
@@ -508,8 +513,10 @@ def grant_team_label_access(team: Team, user_ids: Iterable[UUID]) -> None:
         _grant_label_access(row.label, conversations, user_ids, unread=False)
 
 
-def _announce(conversation: Conversation, label: Label, *, added: bool, acting_user: User) -> None:
-    """Organization labels trigger "label changed" rules, after commit."""
+def _announce(conversation: Conversation, label: Label, *, added: bool, acting_user: User | None) -> None:
+    """Organization labels trigger "label changed" rules, after commit (a rule's change does not)."""
+    if acting_user is None:
+        return
     conversation_id, label_id, user_id = conversation.id, label.id, acting_user.id
     transaction.on_commit(
         lambda: label_changed.send(
@@ -518,10 +525,10 @@ def _announce(conversation: Conversation, label: Label, *, added: bool, acting_u
     )
 
 
-def _publish(conversation: Conversation, label: Label, acting_user: User) -> None:
+def _publish(conversation: Conversation, label: Label, acting_user: User | None) -> None:
     """Live updates: everyone with access sees an organization label come or go on the rows and
     the open conversation; a personal label only concerns its owner."""
-    owner_only = [acting_user.id] if label.is_personal else None
+    owner_only = [label.owner_id] if label.owner_id else None
     live.publish_after_commit(conversation_ids=[conversation.id], user_ids=owner_only, kind="label")
 
 

@@ -146,6 +146,8 @@ class Conversation(models.Model):
     # The due date a reminder was sent for: a moved due date is reminded again.
     due_reminded_for = models.DateField(null=True, blank=True)
     description = models.TextField(blank=True)
+    # A color mark in the lists (#rrggbb), set by the rules' "Set conversation color"; "" for none.
+    color = models.CharField(max_length=7, blank=True, default="")
 
     class Meta:
         indexes = [
@@ -626,6 +628,8 @@ class EventKind(models.TextChoices):
     DRAFT_DISCARDED = "draft_discarded", "discarded a draft"
     DRAFT_RESTORED = "draft_restored", "restored a draft"
     SEND_FAILED = "send_failed", "An email could not be sent:"
+    TEAM_REMOVED = "team_removed", "took the conversation out of"
+    COLOR_SET = "color_set", "set the conversation color to"
 
 
 # Events about one person's own view of a conversation: shown to that person only.
@@ -676,6 +680,8 @@ class ConversationEvent(models.Model):
         if self.kind == EventKind.TASK_REMINDER:
             return f"{self.get_kind_display()} {self.data.get('target', '')}"
         actor = self.actor.display_name if self.actor else "Missive"
+        if self.data.get("rule"):  # written by a rule (rules.engine attributes its events)
+            actor = f"Rule {self.data['rule']}"
         target = "" if self.until else self.data.get("target", "")
         return f"{actor} {self.get_kind_display()} {target}".strip()
 

@@ -48,7 +48,7 @@ from conversations.models import (
     SendAction,
 )
 from conversations.sanitize import clean_outgoing_html
-from conversations.signals import message_queued
+from conversations.signals import message_queued, message_sending
 from conversations.signatures import render_signature, sender_membership
 from conversations.text import html_to_text
 from inboxes.aliases import EMAIL_KINDS, may_send_as
@@ -229,6 +229,10 @@ def do_send_draft(
     _after_reply(
         conversation, acting_user, action, snooze_until, discard_if_reply=draft.discard_if_reply, automatic=automatic
     )
+    # Outgoing rules, before the dispatcher may see the row: they can stop it or add recipients.
+    # A rule's or an away person's automatic reply is not a person sending: no rules, no loops.
+    if not automatic:
+        message_sending.send(Message, message=message, outbox=outbox, acting_user=acting_user)
     _queue_after_commit(outbox)
     return message
 

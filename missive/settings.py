@@ -144,6 +144,12 @@ AI_API_KEY = env_str("AI_API_KEY", "")
 WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
 
 CELERY_BEAT_SCHEDULE = {
+    # Rules: Delay checkpoints and SLA timers (unreplied / unassigned) fire within 30 s of their time.
+    "fire-due-rule-timers": {
+        "task": "rules.tasks.fire_due_timers",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
     # Snoozes come due to the second in the UI; 30 s is the lag users accept. A run that waited
     # longer than its interval is dropped: the next one wakes everything due by then.
     "wake-due-snoozes": {

@@ -6,5 +6,5 @@ class RulesConfig(AppConfig):
     label = "rules"
 
     def ready(self) -> None:
-        # The webhook tasks live beside the webhook code; import them so the worker knows them.
-        from rules import webhooks  # noqa: F401
+        # Connect the signal receivers, and let the worker know the webhook tasks.
+        from rules import receivers, webhooks  # noqa: F401

@@ -114,6 +114,8 @@ def _condition(data: QueryDict, path: str) -> dict[str, Any]:
     if name in catalog.DELAY_FIELDS or name in catalog.SLA_FIELDS:
         item["seconds"] = _seconds(data, path)
         return item
+    if name == "ai_prompt":  # the question the AI answers; the operator compares its answer
+        item["prompt"] = data.get(f"{path}.prompt", "").strip()
     op = data.get(f"{path}.op", "")
     item["op"] = op if op in definition.operators else ""
     if not item["op"] or op in NO_VALUE_OPERATORS:
@@ -354,6 +356,7 @@ def _draw_condition(item: dict[str, Any], path: str, depth: int, state: dict[str
         "unavailable_label": definition.label if definition and not available else "",
         "op": item.get("op", ""),
         "value": item.get("value", ""),
+        "prompt": item.get("prompt", ""),
         "kind": "",
     }
     if definition is None:

@@ -172,6 +172,8 @@ class RuleChecker:
             if basis is not None and basis != self.rule.hours_basis:
                 self.errors.append(f"{name}: every time condition of a rule uses the same business hours setting.")
             return
+        if field_name == "ai_prompt" and not _text(item.get("prompt")):
+            self.errors.append(f"{name}: enter the prompt the AI answers.")
         op = item.get("op")
         if not op:
             self.errors.append(f"{name}: choose an operator.")

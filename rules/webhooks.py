@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from conversations.mail_views import _PublicHTTPHandler, _PublicHTTPSHandler
 from conversations.models import Conversation, ConversationEvent, ConversationLabel, Message
+from rules.engine import forget_rule_presence
 from rules.models import DeliveryState, Rule, RuleRun, Trigger, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ def attempt(delivery_id: UUID | str, *, now: datetime | None = None) -> str | No
 
 def _count_failure(rule: Rule) -> None:
     Rule.objects.filter(id=rule.id).update(consecutive_failures=F("consecutive_failures") + 1)
-    Rule.objects.filter(id=rule.id, enabled=True, consecutive_failures__gt=DISABLE_AFTER).update(
+    disabled = Rule.objects.filter(id=rule.id, enabled=True, consecutive_failures__gt=DISABLE_AFTER).update(
         enabled=False,
         disabled_reason=(
             f"Disabled automatically: its webhook failed more than {DISABLE_AFTER} times in a row. "
@@ -266,6 +267,8 @@ def _count_failure(rule: Rule) -> None:
         ),
         updated_at=timezone.now(),
     )
+    if disabled:  # update() sends no post_save: the processes' rule lists must learn it
+        forget_rule_presence(rule.organization_id)
 
 
 def do_deliver_due_webhooks(*, now: datetime | None = None, limit: int = 100) -> int:

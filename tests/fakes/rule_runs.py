@@ -22,7 +22,13 @@ def make_rule(cast: Any, actions: list[dict[str, Any]], **fields: Any) -> Rule:
 
 
 def pending_run(rule: Rule, message: Message, *, key: str | None = None) -> RuleRun:
-    """The run the engine records for a matched rule: network actions pending, others done."""
+    """The run the engine recorded when the message arrived (its network actions pending: their
+    task runs after commit, which these tests do not reach), or, for a message the rule was not
+    enabled for, the same run made by hand."""
+    recorded = RuleRun.objects.filter(rule=rule, message=message).first() if key is None else None
+    if recorded is not None:
+        assert any(entry.get("state") == "pending" for entry in recorded.log), recorded.log
+        return recorded
     log = [
         {"index": i, "type": action["type"], "state": "pending" if ACTIONS[action["type"]].network else "done"}
         for i, action in enumerate(rule.actions)

@@ -293,3 +293,12 @@ def test_merge_into_names_a_conversation_of_the_organization(cast):
     assert validate_rule(rule) == [
         "Action 1 (Merge in conversation): enter a link to a conversation of this organization."
     ]
+
+
+def test_the_ai_condition_needs_its_prompt(cast):
+    asked = {"field": "ai_prompt", "op": "is", "value": "YES"}
+    assert validate_rule(_rule(cast, conditions=_items(asked))) == [
+        "Condition 1 (Prompt (AI)): enter the prompt the AI answers."
+    ]
+    asked["prompt"] = "Is this customer upset? Respond with only YES or NO."
+    assert validate_rule(_rule(cast, conditions=_items(asked))) == []

@@ -393,12 +393,19 @@ def test_ai_rules_choose_their_model(client, cast):
     login(client, cast.owner)
     html = client.post(_editor(cast), _canonical_post(cast, op="")).content.decode()
     assert 'id="rule-ai-model"' not in html
-    fields = {"c.0.field": "ai_prompt", "c.0.op": "is", "c.0.value": "YES", "ai_model": "small-model"}
+    fields = {
+        "c.0.field": "ai_prompt",
+        "c.0.prompt": "Is this customer upset? Respond with only YES or NO.",
+        "c.0.op": "is",
+        "c.0.value": "YES",
+        "ai_model": "small-model",
+    }
     html = client.post(_editor(cast), _canonical_post(cast, op="", **fields)).content.decode()
     assert 'id="rule-ai-model"' in html and 'value="small-model"' in html
     client.post(_editor(cast), _canonical_post(cast, **fields))
     rule = Rule.objects.get()
     assert rule.ai_model == "small-model"
+    assert rule.conditions["items"][0]["prompt"] == "Is this customer upset? Respond with only YES or NO."
     assert (
         reverse("settings_rule_runs", args=[cast.org.id, rule.id])
         in client.get(reverse("settings_rule", args=[cast.org.id, rule.id])).content.decode()
