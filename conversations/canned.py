@@ -35,6 +35,7 @@ from conversations.models import (
     Label,
 )
 from conversations.sanitize import clean_outgoing_html
+from conversations.signatures import sender_membership
 from conversations.text import html_to_text
 from inboxes.models import Membership, Organization, Role, Team, TeamMembership, User
 from missive.ids import is_uuid
@@ -412,12 +413,11 @@ def _nest(values: dict[str, str]) -> dict[str, Any]:
 def template_context(draft: Draft, user: User, recipients: list[dict[str, str]]) -> dict[str, Any]:
     """user.*, recipient.* (from the message data: there are no contacts yet), conversation.*,
     message.* (the draft and its From)."""
-    membership = Membership.objects.filter(organization_id=draft.organization_id, user=user).first()
     alias = draft.alias
     from_address = alias.address if alias is not None else ""
     from_name = (alias.name if alias is not None else "") or user.display_name
     return {
-        "user": templating.user_variables(user, membership),
+        "user": templating.user_variables(user, sender_membership(draft, user)),
         "recipient": templating.recipient_variables(recipients),
         "conversation": {"id": str(draft.conversation_id)},
         "message": templating.message_variables(message_id=draft.id, from_name=from_name, from_address=from_address),

@@ -4,7 +4,6 @@ calls."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 from uuid import UUID
 
@@ -17,16 +16,18 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
+from django_htmx.http import trigger_client_event
 
 from conversations import canned, templating
 from conversations.actions import ActionRefused
+from conversations.drafts import get_draft_for_user
 from conversations.labels import label_tree, labels_visible_to_user_q
 from conversations.models import (
     CannedResponse,
     CannedResponseAttachment,
     CannedScope,
-    ConversationState,
     Draft,
+    DraftStatus,
     Label,
 )
 from conversations.sanitize import clean_outgoing_html
@@ -161,6 +162,14 @@ def _response_in(request: AuthenticatedRequest, membership: Membership, response
     return response
 
 
+def _editable_response(request: AuthenticatedRequest, membership: Membership, response_id: UUID) -> CannedResponse:
+    """A response of the organization the user may change; 403 for one they only use."""
+    response = _response_in(request, membership, response_id)
+    if not canned.can_edit_response(response, membership):
+        raise PermissionDenied("You cannot change this response.")
+    return response
+
+
 def _groups(membership: Membership) -> list[dict[str, Any]]:
     """The settings list: personal first, then each of my teams', then the organization's."""
     responses = list(canned.responses_for(membership).select_related("team").prefetch_related("attachments"))
@@ -246,9 +255,7 @@ def create_response(request: AuthenticatedRequest, org_id: UUID) -> HttpResponse
 def edit_response(request: AuthenticatedRequest, org_id: UUID, response_id: UUID) -> HttpResponse:
     """The same page with the response's editor (and its files) in place of the new one."""
     membership = _membership(request, org_id)
-    response = _response_in(request, membership, response_id)
-    if not canned.can_edit_response(response, membership):
-        raise PermissionDenied("You cannot edit this response.")
+    response = _editable_response(request, membership, response_id)
     return _render_settings(request, membership, ResponseForm(membership=membership, response=response))
 
 
@@ -257,9 +264,7 @@ def edit_response(request: AuthenticatedRequest, org_id: UUID, response_id: UUID
 def update_response(request: AuthenticatedRequest, org_id: UUID, response_id: UUID) -> HttpResponse:
     """Save a response (Settings, or the panel's edit on the fly)."""
     membership = _membership(request, org_id)
-    response = _response_in(request, membership, response_id)
-    if not canned.can_edit_response(response, membership):
-        raise PermissionDenied("You cannot edit this response.")
+    response = _editable_response(request, membership, response_id)
     form = ResponseForm(request.POST, membership=membership, response=response)
     if form.is_valid():
         try:
@@ -281,9 +286,7 @@ def update_response(request: AuthenticatedRequest, org_id: UUID, response_id: UU
 def delete_response(request: AuthenticatedRequest, org_id: UUID, response_id: UUID) -> HttpResponse:
     """Delete a response and its files."""
     membership = _membership(request, org_id)
-    response = _response_in(request, membership, response_id)
-    if not canned.can_edit_response(response, membership):
-        raise PermissionDenied("You cannot delete this response.")
+    response = _editable_response(request, membership, response_id)
     canned.do_delete_response(response, membership)
     messages.success(request, f"Response “{response.title}” deleted.")
     return leave_page(request, reverse("settings_responses", args=[org_id]))
@@ -294,9 +297,7 @@ def delete_response(request: AuthenticatedRequest, org_id: UUID, response_id: UU
 def add_response_file(request: AuthenticatedRequest, org_id: UUID, response_id: UUID) -> HttpResponse:
     """Attach uploaded files to a response: inline images, or files attached to the email."""
     membership = _membership(request, org_id)
-    response = _response_in(request, membership, response_id)
-    if not canned.can_edit_response(response, membership):
-        raise PermissionDenied("You cannot edit this response.")
+    response = _editable_response(request, membership, response_id)
     uploads = request.FILES.getlist("files")
     if not uploads:
         messages.error(request, "Choose a file to attach.")
@@ -388,16 +389,11 @@ VARIABLE_KEYS = {
 
 
 def _draft_for(request: AuthenticatedRequest, draft_id: UUID | str) -> Draft:
-    """A draft of a conversation the user can open; 404 otherwise."""
-    draft = None
-    if is_uuid(str(draft_id)):
-        draft = Draft.objects.filter(id=draft_id).select_related("alias").first()
-    if (
-        draft is None
-        or not ConversationState.objects.filter(user=request.user, conversation_id=draft.conversation_id).exists()
-    ):
+    """A draft of a conversation the user can open, whatever its status (inserting into a sent
+    one is refused with a message, not a 404); 404 otherwise."""
+    if not is_uuid(str(draft_id)):
         raise Http404("No such draft.")
-    return draft
+    return get_draft_for_user(request.user, draft_id, statuses=tuple(DraftStatus))
 
 
 def _panel_membership(request: AuthenticatedRequest, draft: Draft | None) -> Membership:
@@ -517,8 +513,7 @@ def _panel_saved(request: AuthenticatedRequest, response: CannedResponse, member
     refresh the results and, for Save & insert (Mod+Return), to insert it."""
     reply = _render_preview(request, response, membership, _panel_draft(request))
     detail = {"id": str(response.id), "insert": bool(request.POST.get("then_insert"))}
-    reply.headers["HX-Trigger"] = json.dumps({"responses:saved": detail})
-    return reply
+    return trigger_client_event(reply, "responses:saved", detail)
 
 
 # --- Inserting --------------------------------------------------------------------------------

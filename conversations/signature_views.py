@@ -29,11 +29,10 @@ from conversations.signatures import (
     do_save_signature,
     preview_document,
     sender_context,
-    signatures_for,
 )
 from conversations.templating import TemplateProblem
 from inboxes.access import get_membership
-from inboxes.aliases import usable_aliases
+from inboxes.aliases import signature_choices, usable_aliases
 from inboxes.models import Alias, AliasUserSetting, Membership, Signature, SignatureFormat, SignatureInsert
 from inboxes.pages import settings_context
 from missive.htmx import AuthenticatedRequest, leave_page, render_page
@@ -109,7 +108,7 @@ class LinkForm(forms.Form):
 
 def _get_signature(membership: Membership, signature_id: UUID) -> Signature:
     """The user's own signature or one of the organization's, or 404."""
-    return get_object_or_404(signatures_for(membership.user, membership.organization_id), id=signature_id)
+    return get_object_or_404(signature_choices(membership.user, membership.organization_id), id=signature_id)
 
 
 def _may_edit(membership: Membership, signature: Signature) -> bool:
@@ -127,7 +126,7 @@ def _changeable(membership: Membership, signature: Signature) -> Signature:
 def signatures_settings(request: AuthenticatedRequest, org_id: UUID) -> HttpResponse:
     """The user's signatures and the organization's."""
     membership = get_membership(request.user, org_id)
-    signatures = list(signatures_for(request.user, org_id))
+    signatures = list(signature_choices(request.user, org_id))
     context = settings_context(
         request,
         membership,

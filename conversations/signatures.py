@@ -13,7 +13,6 @@ from uuid import UUID
 import nh3
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from conversations import templating
@@ -148,11 +147,6 @@ def preview_document(signature: Signature, membership: Membership) -> str:
     rendered = templating.render(signature.body, sender_context(membership.user, membership))
     shown = sanitize_email_html(clean_signature_html(rendered), message_id=uuid.UUID(int=0), allow_remote_images=True)
     return frame_document(shown.html)
-
-
-def signatures_for(user: User, organization_id: UUID) -> QuerySet[Signature]:
-    """The signatures a user can see and pick: their own and the organization's."""
-    return Signature.objects.filter(organization_id=organization_id).filter(Q(owner=user) | Q(owner__isnull=True))
 
 
 @transaction.atomic
