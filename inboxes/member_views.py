@@ -24,7 +24,7 @@ from inboxes.profiles import profile_context
 from missive.htmx import AuthenticatedRequest, render_page
 
 
-def _member(acting: Membership, user_id: UUID) -> Membership:
+def get_member(acting: Membership, user_id: UUID) -> Membership:
     """A member of the acting person's organization, or 404."""
     return get_object_or_404(
         Membership.objects.select_related("user", "organization"),
@@ -54,7 +54,7 @@ def _render_member(
 def member_settings(request: AuthenticatedRequest, org_id: UUID, user_id: UUID) -> HttpResponse:
     """One member's profile and @mention groups."""
     acting = get_membership(request.user, org_id)
-    return _render_member(request, acting, _member(acting, user_id))
+    return _render_member(request, acting, get_member(acting, user_id))
 
 
 @require_POST
@@ -62,7 +62,7 @@ def member_settings(request: AuthenticatedRequest, org_id: UUID, user_id: UUID) 
 def add_mention_group(request: AuthenticatedRequest, org_id: UUID, user_id: UUID) -> HttpResponse:
     """Put the member in an @mention group (created if new)."""
     acting = get_managed_membership(request.user, org_id)
-    member = _member(acting, user_id)
+    member = get_member(acting, user_id)
     form = MentionGroupForm(request.POST, organization_id=member.organization_id)
     if form.is_valid():
         try:
@@ -82,7 +82,7 @@ def add_mention_group(request: AuthenticatedRequest, org_id: UUID, user_id: UUID
 def remove_mention_group(request: AuthenticatedRequest, org_id: UUID, user_id: UUID, group_id: UUID) -> HttpResponse:
     """Take the member out of an @mention group."""
     acting = get_managed_membership(request.user, org_id)
-    member = _member(acting, user_id)
+    member = get_member(acting, user_id)
     group = get_object_or_404(MentionGroup, organization_id=acting.organization_id, id=group_id)
     do_remove_from_mention_group(member, group)
     messages.success(request, f"{member.user.display_name} left @{group.name}.")

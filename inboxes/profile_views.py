@@ -9,11 +9,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from inboxes.access import get_membership
-from inboxes.models import Membership
+from inboxes.member_views import get_member
 from inboxes.pages import settings_context
 from inboxes.profiles import clean_profile, do_update_member_profile, may_edit_profile, profile_context
 from missive.htmx import AuthenticatedRequest, render_page
@@ -24,11 +24,7 @@ from missive.htmx import AuthenticatedRequest, render_page
 def update_member_profile(request: AuthenticatedRequest, org_id: UUID, user_id: UUID) -> HttpResponse:
     """Save the profile's custom fields, phone numbers and avatar URL, or show what is wrong."""
     acting = get_membership(request.user, org_id)
-    member = get_object_or_404(
-        Membership.objects.select_related("user", "organization"),
-        organization_id=acting.organization_id,
-        user_id=user_id,
-    )
+    member = get_member(acting, user_id)
     if not may_edit_profile(acting, member):
         raise PermissionDenied("Only owners and admins can edit other people's profiles.")
     profile, errors = clean_profile(request.POST)

@@ -152,10 +152,7 @@ def do_apply_out_of_office_schedules(*, now: datetime | None = None) -> int:
     """Beat: scheduled Out of office turns on at its start; at its end the status clears (the
     seed). Two set-based updates; running it again changes nothing."""
     now = now or timezone.now()
-    not_ended = Q(out_of_office_ends_at__isnull=True) | Q(out_of_office_ends_at__gt=now)
-    started = Membership.objects.filter(not_ended, out_of_office=False, out_of_office_starts_at__lte=now).update(
-        out_of_office=True
-    )
+    started = Membership.objects.filter(out_of_office_active_q(now), out_of_office=False).update(out_of_office=True)
     ended = Membership.objects.filter(out_of_office_ends_at__lte=now).update(**_CLEARED)
     if started or ended:
         statuses_changed()

@@ -14,11 +14,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from inboxes.access import get_managed_membership, get_membership
+from inboxes.member_views import get_member
 from inboxes.models import AutoResponderAlias, Membership
 from inboxes.pages import settings_context
 from inboxes.status import AutoResponder, auto_responder_choices, do_clear_status, do_set_status
@@ -184,14 +185,6 @@ def _saved(request: AuthenticatedRequest) -> HttpResponse:
 # --- A coworker's status (Settings › Users) -----------------------------------------------------
 
 
-def _member(acting: Membership, user_id: UUID) -> Membership:
-    return get_object_or_404(
-        Membership.objects.select_related("user", "organization"),
-        organization_id=acting.organization_id,
-        user_id=user_id,
-    )
-
-
 def _render_member_status(
     request: AuthenticatedRequest, acting: Membership, member: Membership, form: StatusForm | None = None
 ) -> HttpResponse:
@@ -211,7 +204,7 @@ def _render_member_status(
 def member_status(request: AuthenticatedRequest, org_id: UUID, user_id: UUID) -> HttpResponse:
     """Edit status: only owners and admins change someone else's status (403 for members)."""
     acting = get_managed_membership(request.user, org_id)
-    member = _member(acting, user_id)
+    member = get_member(acting, user_id)
     if request.method != "POST":
         return _render_member_status(request, acting, member)
     if request.POST.get("clear"):
