@@ -9,15 +9,13 @@ from django import forms
 from django.db import transaction
 
 from inboxes.aliases import usable_aliases
-from inboxes.models import Alias, Membership, User
-
-UNDO_CHOICES = [(0, "No delay"), (5, "5 seconds"), (10, "10 seconds"), (30, "30 seconds")]
+from inboxes.models import UNDO_SEND_CHOICES, Alias, Membership, User
 
 
 class ComposingForm(forms.Form):
     undo_send_seconds = forms.TypedChoiceField(
         label="Undo send",
-        choices=UNDO_CHOICES,
+        choices=UNDO_SEND_CHOICES,
         coerce=int,
         widget=forms.RadioSelect,
         help_text="How long a banner lets you take an email back after pressing Send.",

@@ -48,6 +48,10 @@ SEARCH_DATE_RANGES = [
 SEARCH_DEFAULTS = {"date_range": "", "in_inbox": "all", "in_team_inbox": "all", "elsewhere": "mailbox"}
 
 
+# Settings › Preferences › Composing › Undo send: how long the banner lets one take an email back.
+UNDO_SEND_CHOICES = [(0, "No delay"), (5, "5 seconds"), (10, "10 seconds"), (30, "30 seconds")]
+
+
 class User(AbstractBaseUser):
     """A person. One login (by email) may belong to several organizations."""
 
@@ -75,9 +79,7 @@ class User(AbstractBaseUser):
     # left out of the All view, and types that do not light the bell; see conversations.activity).
     activity_preferences = models.JSONField(default=dict, blank=True)
     # Settings › Preferences › Composing (the seed's options).
-    undo_send_seconds = models.PositiveSmallIntegerField(
-        default=5, choices=[(0, "No delay"), (5, "5 seconds"), (10, "10 seconds"), (30, "30 seconds")]
-    )
+    undo_send_seconds = models.PositiveSmallIntegerField(default=5, choices=UNDO_SEND_CHOICES)
     send_and_archive_by_default = models.BooleanField(default=False)
     reply_all_includes_bcc = models.BooleanField(default=False)
     always_reply_from_default_sender = models.BooleanField(default=False)
