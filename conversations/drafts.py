@@ -435,8 +435,8 @@ def max_attachment_bytes() -> int:
 def do_add_draft_attachment(draft: Draft, *, acting_user: User, upload: UploadedFile, inline: bool) -> DraftAttachment:
     """A file on the draft (button, paste or drop), within the total size an email may carry.
     An inline image gets a Content-ID for the body's <img src="cid:…">."""
-    Draft.objects.select_for_update().filter(id=draft.id).first()
-    if draft.status not in OPEN_STATUSES:
+    locked = Draft.objects.select_for_update().filter(id=draft.id).values_list("status", flat=True).first()
+    if locked not in OPEN_STATUSES:
         raise ActionRefused("This draft was sent or discarded.")
     size = upload.size or 0
     used = sum(DraftAttachment.objects.filter(draft=draft).values_list("size", flat=True))
