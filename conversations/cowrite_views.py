@@ -17,7 +17,6 @@ so nothing published in between is missed.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import UUID
@@ -28,17 +27,16 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.handlers.asgi import ASGIRequest
-from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.http.response import HttpResponseBase, StreamingHttpResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversations import cowrite
+from conversations.live_views import HEARTBEAT_SECONDS, _Pacer, _release_database
 from conversations.models import Draft
 from inboxes.models import User
 from missive.htmx import AuthenticatedRequest
 
-HEARTBEAT_SECONDS = 15.0
 # Short-lived streams: each reconnection checks access again (a person removed from the
 # conversation stops receiving its draft within this) and reloads the whole document.
 STREAM_SECONDS = 5 * 60
@@ -163,19 +161,14 @@ def _check_and_release(user: User, draft_id: UUID) -> bool:
             return False
         raise Http404("No such draft.")
     # A stream stays open for minutes: it must not keep a database connection.
-    for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
-            connection.close()
+    _release_database()
     return True
 
 
 _READY = f'retry: {RETRY_MS}\ndata: {{"kind":"ready"}}\n\n'
 
 
-def _event(message: dict[str, Any] | None) -> str | None:
-    if message is None:
-        return None
-    data = message["data"]
+def _frame(data: bytes | str) -> str:
     return f"data: {data.decode() if isinstance(data, bytes) else data}\n\n"
 
 
@@ -185,14 +178,10 @@ async def _async_events(draft_id: UUID) -> AsyncIterator[str]:
     try:
         await pubsub.subscribe(cowrite.channel(draft_id))
         yield _READY
-        started = last_sent = time.monotonic()
-        while time.monotonic() - started < STREAM_SECONDS:
-            event = _event(await pubsub.get_message(timeout=HEARTBEAT_SECONDS))
-            if event is None and time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
-                event = ": heartbeat\n\n"
-            if event is not None:
-                last_sent = time.monotonic()
-                yield event
+        pacer = _Pacer(seconds=STREAM_SECONDS, frame=_frame)
+        while pacer.running():
+            if (frame := pacer.frame(await pubsub.get_message(timeout=HEARTBEAT_SECONDS))) is not None:
+                yield frame
     finally:
         await pubsub.aclose()
         await connection.aclose()
@@ -204,15 +193,11 @@ def _sync_events(draft_id: UUID) -> Iterator[str]:
     try:
         pubsub.subscribe(cowrite.channel(draft_id))
         yield _READY
-        started = last_sent = time.monotonic()
-        while time.monotonic() - started < STREAM_SECONDS:
+        pacer = _Pacer(seconds=STREAM_SECONDS, frame=_frame)
+        while pacer.running():
             # Writing to a browser that has gone fails, which closes this generator.
-            event = _event(pubsub.get_message(timeout=HEARTBEAT_SECONDS))
-            if event is None and time.monotonic() - last_sent >= HEARTBEAT_SECONDS:
-                event = ": heartbeat\n\n"
-            if event is not None:
-                last_sent = time.monotonic()
-                yield event
+            if (frame := pacer.frame(pubsub.get_message(timeout=HEARTBEAT_SECONDS))) is not None:
+                yield frame
     finally:
         pubsub.close()
         connection.close()

@@ -11,11 +11,10 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
@@ -46,18 +45,10 @@ from conversations.signatures import render_signature, signature_of
 from conversations.templating import TemplateProblem
 from conversations.views import download_response, get_state_for_user, toast
 from inboxes.access import get_membership
-from inboxes.aliases import usable_aliases
+from inboxes.aliases import signature_choices, usable_aliases
 from inboxes.models import Alias, Signature
 from missive.htmx import AuthenticatedRequest
 from missive.ids import is_uuid
-
-
-def sync_url(draft_id: UUID) -> str:
-    """The co-writing endpoint (the cowrite engineer's `draft_sync`), when it exists."""
-    try:
-        return reverse("draft_sync", args=[draft_id])
-    except NoReverseMatch:
-        return ""
 
 
 def _pane(request: AuthenticatedRequest, conversation: Conversation, *, open_draft: UUID | None = None) -> HttpResponse:
@@ -129,36 +120,15 @@ def open_composer(request: AuthenticatedRequest, draft_id: UUID) -> HttpResponse
 def composer_context(request: AuthenticatedRequest, draft: Draft) -> dict:
     """What the composer shows: its fields, From choices, files, signature preview, send menu."""
     user = request.user
-    signature_html, signature_error = "", ""
-    if draft.alias is not None and draft.account is not None:
-        context = template_context(
-            draft,
-            user,
-            message_id=uuid.uuid4(),
-            from_name=sender_name(draft, user),
-            from_address=draft.alias.address,
-        )
-    else:
-        context = {}
-    try:
-        signature_html = render_signature(draft, user, first_email=not draft.conversation.has_outbound, context=context)
-    except TemplateProblem as problem:
-        signature_error = str(problem)
-    except ActionRefused:
-        signature_html = ""
-    signature = signature_of(draft, user)
     attachments = list(draft.attachments.all())
     return {
         "draft": draft,
         "conversation": draft.conversation,
         "alias_choices": alias_choices(request, draft.organization_id),
-        "signatures": signature_choices(request, draft.organization_id),
-        "signature_name": signature.name if signature else "",
-        "signature_html": signature_html,
-        "signature_error": signature_error,
+        **_signature_context(request, draft),
         "recipient_rows": [("to", "To", draft.to), ("cc", "Cc", draft.cc), ("bcc", "Bcc", draft.bcc)],
         "files": [a for a in attachments if not a.is_inline],
-        "sync_url": sync_url(draft.id),
+        "sync_url": reverse("draft_sync", args=[draft.id]),
         "shows_subject": draft.kind in (DraftKind.NEW, DraftKind.FORWARD),
         "snooze_presets": snooze.presets(timezone.now(), snooze.zone(request.COOKIES.get("tz", ""))),
         "archive_by_default": user.send_and_archive_by_default,
@@ -229,9 +199,33 @@ def choose_signature(request: AuthenticatedRequest, draft_id: UUID) -> HttpRespo
 
 
 def _signature_context(request: AuthenticatedRequest, draft: Draft) -> dict:
-    composer = composer_context(request, draft)
-    keys = ("signature_html", "signature_error", "signature_name", "signatures")
-    return {"draft": draft, **{key: composer[key] for key in keys}}
+    """The composer's Signature menu and its preview, as this draft's email would show it."""
+    user = request.user
+    signature_html, signature_error = "", ""
+    if draft.alias is not None and draft.account is not None:
+        context = template_context(
+            draft,
+            user,
+            message_id=uuid.uuid4(),
+            from_name=sender_name(draft, user),
+            from_address=draft.alias.address,
+        )
+    else:
+        context = {}
+    try:
+        signature_html = render_signature(draft, user, first_email=not draft.conversation.has_outbound, context=context)
+    except TemplateProblem as problem:
+        signature_error = str(problem)
+    except ActionRefused:
+        signature_html = ""
+    signature = signature_of(draft, user)
+    return {
+        "draft": draft,
+        "signatures": list(signature_choices(user, draft.organization_id)),
+        "signature_name": signature.name if signature else "",
+        "signature_html": signature_html,
+        "signature_error": signature_error,
+    }
 
 
 @require_POST
@@ -439,9 +433,3 @@ def alias_choices(request: AuthenticatedRequest, organization_id: UUID) -> list[
             label = f"{label} ({alias.description})"
         labelled.append((alias, label))
     return labelled
-
-
-def signature_choices(request: AuthenticatedRequest, organization_id: UUID) -> list[Signature]:
-    return list(
-        Signature.objects.filter(organization_id=organization_id).filter(Q(owner=request.user) | Q(owner__isnull=True))
-    )

@@ -184,39 +184,15 @@ def forwarded_block(message: Message) -> str:
 
 
 def choose_from(user: User, organization_id: UUID, *, replying_to: Message | None) -> Alias | None:
-    """The draft's From: the aliases engineer's automatic choice when it exists, else (for a reply)
-    the alias the message came to, else the default sender, else the first usable alias."""
-    usable = aliases.usable_aliases(user, organization_id)
-    choose = getattr(aliases, "choose_alias", None)
-    if choose is not None:
-        addresses = None
-        if replying_to is not None:
-            addresses = [p.get("address", "") for p in [*replying_to.to, *replying_to.cc]]
-            if replying_to.direction == Direction.OUTBOUND:
-                addresses = [replying_to.from_address]
-        chosen = choose(user, organization_id, replying_to_addresses=addresses)
-        if chosen is not None:
-            return chosen
-    membership = Membership.objects.filter(user=user, organization_id=organization_id).first()
-    default = membership.default_sender if membership and membership.default_sender_id else None
-    if replying_to is not None and not user.always_reply_from_default_sender:
+    """The draft's From: the automatic choice (inboxes.aliases.choose_alias) for the addresses the
+    message came to (for our own message, its sender), else the first usable alias."""
+    addresses = None
+    if replying_to is not None:
+        addresses = [p.get("address", "") for p in [*replying_to.to, *replying_to.cc]]
         if replying_to.direction == Direction.OUTBOUND:
-            wanted = {replying_to.from_address.lower()}
-        else:
-            wanted = {(p.get("address") or "").lower() for p in [*replying_to.to, *replying_to.cc]}
-        for alias in usable.filter(account_id=replying_to.account_id) if replying_to.account_id else []:
-            if alias.address.lower() in wanted:
-                return alias
-        matching = [a for a in usable if a.address.lower() in wanted]
-        if matching:
-            return matching[0]
-        if replying_to.account_id:
-            own = usable.filter(account_id=replying_to.account_id, is_default=True).first()
-            if own is not None:
-                return own
-    if default is not None and usable.filter(id=default.id).exists():
-        return default
-    return usable.first()
+            addresses = [replying_to.from_address]
+    chosen = aliases.choose_alias(user, organization_id, replying_to_addresses=addresses)
+    return chosen or aliases.usable_aliases(user, organization_id).first()
 
 
 def _find_message(conversation: Conversation, message_id: UUID | None) -> Message | None:
@@ -439,18 +415,13 @@ def do_choose_signature(draft: Draft, *, acting_user: User, choice: str, signatu
     if choice not in SignatureChoice.values:
         raise ActionRefused("Choose a signature.")
     if choice == SignatureChoice.CHOSEN:
-        if signature is None or signature not in usable_signatures(acting_user, draft.organization_id):
+        if signature is None or signature not in aliases.signature_choices(acting_user, draft.organization_id):
             raise ActionRefused("Choose one of your signatures.")
     else:
         signature = None
     Draft.objects.filter(id=draft.id).update(
         signature_choice=choice, signature=signature, updated_at=timezone.now(), updated_by=acting_user
     )
-
-
-def usable_signatures(user: User, organization_id: UUID) -> QuerySet[Signature]:
-    """The user's personal signatures and the organization's managed ones."""
-    return Signature.objects.filter(organization_id=organization_id).filter(Q(owner=user) | Q(owner__isnull=True))
 
 
 # --- Files ---------------------------------------------------------------------------------------
@@ -464,8 +435,8 @@ def max_attachment_bytes() -> int:
 def do_add_draft_attachment(draft: Draft, *, acting_user: User, upload: UploadedFile, inline: bool) -> DraftAttachment:
     """A file on the draft (button, paste or drop), within the total size an email may carry.
     An inline image gets a Content-ID for the body's <img src="cid:…">."""
-    Draft.objects.select_for_update().filter(id=draft.id).first()
-    if draft.status not in OPEN_STATUSES:
+    locked = Draft.objects.select_for_update().filter(id=draft.id).values_list("status", flat=True).first()
+    if locked not in OPEN_STATUSES:
         raise ActionRefused("This draft was sent or discarded.")
     size = upload.size or 0
     used = sum(DraftAttachment.objects.filter(draft=draft).values_list("size", flat=True))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -116,17 +116,18 @@ class _Pacer:
     """A stream's clock, the same under ASGI and WSGI: when it ends (the browser reconnects), and
     when a quiet stream owes the browser a heartbeat."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, seconds: float = STREAM_SECONDS, frame: Callable[[Any], str] = _frame) -> None:
+        self.seconds, self.framing = seconds, frame
         self.started = self.last_sent = time.monotonic()
 
     def running(self) -> bool:
-        return time.monotonic() - self.started < STREAM_SECONDS
+        return time.monotonic() - self.started < self.seconds
 
     def frame(self, message: dict[str, Any] | None) -> str | None:
         """What to send after waiting for a message: the notice, a heartbeat, or nothing."""
         if message is not None:
             self.last_sent = time.monotonic()
-            return _frame(message["data"])
+            return self.framing(message["data"])
         if time.monotonic() - self.last_sent >= HEARTBEAT_SECONDS:
             self.last_sent = time.monotonic()
             return ": heartbeat\n\n"

@@ -34,6 +34,7 @@ from conversations.actions import (
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.cowrite import draft_body_html
 from conversations.delivery import make_preview
+from conversations.drafts import OPEN_STATUSES
 from conversations.models import (
     Attachment,
     Conversation,
@@ -98,7 +99,7 @@ def draft_recipients(draft: Draft) -> Recipients:
 
 
 def _check_sendable(draft: Draft, user: User) -> None:
-    if draft.status not in (DraftStatus.EDITING, DraftStatus.SCHEDULED):
+    if draft.status not in OPEN_STATUSES:
         raise ActionRefused("This draft was already sent or discarded.")
     if draft.conversation.is_room:
         raise ActionRefused("Chat rooms cannot send emails.")
