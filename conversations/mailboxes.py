@@ -12,6 +12,7 @@ from functools import cached_property, lru_cache
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import get_script_prefix, reverse
 
+from conversations.drafts import drafts_conversation_ids
 from conversations.models import (
     VISIBLE_IN_TEAM_INBOX,
     Assignment,
@@ -160,8 +161,6 @@ def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) ->
     if key == "sent":
         return visible.filter(conversation__has_outbound=True)
     if key in DRAFT_MAILBOXES:
-        from conversations.drafts import drafts_conversation_ids
-
         return visible.filter(conversation_id__in=drafts_conversation_ids(user, whose=DRAFT_MAILBOXES[key]))
     if key == "rooms":
         return visible.filter(conversation_id__in=room_conversation_ids(user))
