@@ -33,7 +33,7 @@ from django.utils import timezone
 from imapclient.exceptions import IMAPClientError
 
 from channels_app.email.compose import build_mime, envelope_recipients
-from channels_app.email.smtp import SmtpProblem, SmtpSession, SmtpSettings
+from channels_app.email.smtp import SmtpProblem, SmtpSession, smtp_server
 from channels_app.email.storage import store_raw
 from channels_app.imap.connection import ConnectionProblem, ServerSettings, connect, logout
 from channels_app.models import FolderRole, ImapConfig, ImapFolder
@@ -140,7 +140,7 @@ def _send_for_account(account_id: UUID, rows: list[OutboxMessage], result: Dispa
     for attachment in Attachment.objects.filter(message_id__in=list(messages)).order_by("filename"):
         attachments[attachment.message_id].append(attachment)
 
-    session = SmtpSession(SmtpSettings.for_account(config))
+    session = SmtpSession(smtp_server(config))
     try:
         session.connect()
     except SmtpProblem as problem:
@@ -221,9 +221,9 @@ def _mark_sent(row: OutboxMessage, message: Message, raw: bytes) -> None:
 def _record_problem(row: OutboxMessage, problem: SmtpProblem, result: DispatchResult) -> None:
     attempts = row.attempts + 1
     if problem.permanent:
-        _fail(row, problem.message, result, attempts=attempts)
+        _fail(row, problem.message, result)
     elif attempts >= MAX_ATTEMPTS:
-        _fail(row, f"{problem.message} Gave up after {attempts} attempts.", result, attempts=attempts)
+        _fail(row, f"{problem.message} Gave up after {attempts} attempts.", result)
     else:
         OutboxMessage.objects.filter(_mine(row)).update(
             status=OutboxStatus.PENDING,
@@ -236,11 +236,11 @@ def _record_problem(row: OutboxMessage, problem: SmtpProblem, result: DispatchRe
         result.retrying += 1
 
 
-def _fail(row: OutboxMessage, reason: str, result: DispatchResult, *, attempts: int | None = None) -> None:
+def _fail(row: OutboxMessage, reason: str, result: DispatchResult) -> None:
     OutboxMessage.objects.filter(_mine(row)).update(
         status=OutboxStatus.FAILED,
         last_error=reason,
-        attempts=row.attempts + 1 if attempts is None else attempts,
+        attempts=row.attempts + 1,
         claimed_by="",
         lease_until=None,
     )

@@ -17,15 +17,17 @@ from missive.htmx import AuthenticatedRequest
 
 
 def _outgoing_for_user(request: AuthenticatedRequest, message_id: UUID) -> Message:
-    """An outbound message with an outbox row, of a conversation the user can access; else 404."""
+    """An outbound message with an outbox row (read once, as `message.outbox`), of a
+    conversation the user can access; else 404."""
     message = get_message_for_user(request, message_id)
-    if message.direction != Direction.OUTBOUND or not OutboxMessage.objects.filter(message=message).exists():
+    outbox = OutboxMessage.objects.filter(message=message).first()
+    if message.direction != Direction.OUTBOUND or outbox is None:
         raise Http404("No such outgoing message.")
+    outbox.message = message  # also caches it as message.outbox
     return message
 
 
 def _status(request: AuthenticatedRequest, message: Message) -> HttpResponse:
-    message.outbox = OutboxMessage.objects.get(message=message)
     return render(request, "conversations/_outbox_status.html", {"item": message})
 
 
@@ -43,5 +45,5 @@ def retry_outbox(request: AuthenticatedRequest, message_id: UUID) -> HttpRespons
     message = _outgoing_for_user(request, message_id)
     # Already on its way or sent (a double click): the status line says where it is.
     with contextlib.suppress(RetryRefused):
-        do_retry_outbox(OutboxMessage.objects.get(message=message), acting_user=request.user)
+        do_retry_outbox(message.outbox, acting_user=request.user)
     return _status(request, message)

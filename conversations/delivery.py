@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from conversations import auto_reply, live, out_of_office, search_index
-from conversations.actions import team_member_ids, waits_in_team_inbox
+from conversations.actions import new_copy, team_member_ids, waits_in_team_inbox
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.incoming import IncomingMessage
 from conversations.models import (
@@ -313,15 +313,7 @@ class _Batch:
                 continue  # bulk_create(ignore_conflicts=True) leaves existing rows alone
             if placement in (Location.TRASHED, Location.SPAM) or (placement and location == Location.INBOX):
                 location = placement
-            state = ConversationState(
-                organization_id=conversation.organization_id,
-                conversation=conversation,
-                user_id=user_id,
-                location=location,
-                access_source=source,
-                unread=unread,
-                last_activity_at=conversation.last_activity_at,
-            )
+            state = new_copy(conversation, user_id, source=source, location=location, unread=unread)
             states[user_id] = state
             self.new_states.append(state)
         self.refresh_team_inbox(conversation)

@@ -12,6 +12,7 @@ from functools import cached_property, lru_cache
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import get_script_prefix, reverse
 
+from conversations.drafts import drafts_conversation_ids
 from conversations.models import (
     VISIBLE_IN_TEAM_INBOX,
     Assignment,
@@ -109,6 +110,8 @@ _BY_KEY = {mailbox.key: mailbox for mailbox in PERSONAL_MAILBOXES}
 # The Drafts list's "Others' drafts" toggle: a mailbox of its own, not in the sidebar.
 _BY_KEY["drafts-others"] = Mailbox("drafts-others", "Drafts", "drafts")
 TEAM_MAILBOX_KEYS = [key for key, _, _ in TEAM_MAILBOXES]
+# The lists of drafts in progress, each with whose drafts it shows (drafts_conversation_ids).
+DRAFT_MAILBOXES = {"drafts": "mine", "drafts-others": "others", "send-later": "scheduled"}
 
 
 def personal_mailbox(key: str) -> Mailbox | None:
@@ -157,11 +160,8 @@ def _personal_filter(base: QuerySet[ConversationState], user: User, key: str) ->
         return visible.filter(starred=True)
     if key == "sent":
         return visible.filter(conversation__has_outbound=True)
-    if key in ("drafts", "drafts-others", "send-later"):
-        from conversations.drafts import drafts_conversation_ids
-
-        whose = {"drafts": "mine", "drafts-others": "others", "send-later": "scheduled"}[key]
-        return visible.filter(conversation_id__in=drafts_conversation_ids(user, whose=whose))
+    if key in DRAFT_MAILBOXES:
+        return visible.filter(conversation_id__in=drafts_conversation_ids(user, whose=DRAFT_MAILBOXES[key]))
     if key == "rooms":
         return visible.filter(conversation_id__in=room_conversation_ids(user))
     raise ValueError(key)

@@ -21,7 +21,7 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from conversations.labels import visible_label_q
-from conversations.mailboxes import Mailbox
+from conversations.mailboxes import DRAFT_MAILBOXES, Mailbox
 from conversations.models import Assignment, ConversationLabel, ConversationState, Label, Status
 from inboxes.models import Organization, Team, User
 from inboxes.templatetags.ui import avatar, icon, when
@@ -150,9 +150,7 @@ def render_row(state: ConversationState, *, mailbox: Mailbox, open_id: object = 
         preview = f'<div class="row-preview">{escape(c.preview)}</div>'
     swap = ' hx-swap-oob="outerHTML"' if oob else ""
     # Every row of the Drafts lists holds a draft in progress (the seed's "[draft]" token).
-    draft_token = (
-        '<span class="row-draft">[draft]</span> ' if mailbox.key in ("drafts", "drafts-others", "send-later") else ""
-    )
+    draft_token = '<span class="row-draft">[draft]</span> ' if mailbox.key in DRAFT_MAILBOXES else ""
     parts = [
         f'<li id="row-{conversation_id}"{swap} class="{classes}" '
         f'role="option" data-id="{conversation_id}" style="--stripe: {stripe}">\n'

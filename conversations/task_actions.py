@@ -33,7 +33,6 @@ from conversations.actions import (
     do_close,
     do_reopen,
     grant_team_access,
-    mention_handle,
     people_by_handle,
     refresh_team_inbox,
     team_member_ids,
@@ -56,6 +55,7 @@ from conversations.models import (
     SubtaskAssignee,
     TaskStatus,
 )
+from inboxes.mention_groups import mention_handle
 from inboxes.models import Membership, Organization, Team, User
 
 TITLE_LIMIT = 500

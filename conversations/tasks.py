@@ -6,6 +6,7 @@ from celery import shared_task
 
 from conversations import activity, auto_reply, search_index
 from conversations.actions import do_wake_due_snoozes
+from conversations.sending import do_send_due_drafts
 from conversations.task_actions import do_remind_due_tasks
 
 
@@ -39,8 +40,6 @@ def remind_due_tasks() -> int:
 @shared_task(ignore_result=True)
 def send_due_drafts() -> int:
     """Beat, every 30 seconds: Send later. No retry: the next run sends whatever is still due."""
-    from conversations.sending import do_send_due_drafts
-
     return do_send_due_drafts()
 
 

@@ -14,12 +14,11 @@ import socket
 import ssl
 import threading
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiosmtplib
 
-from channels_app.imap.connection import tls_context
+from channels_app.imap.connection import ServerSettings, tls_context
 from channels_app.models import ImapConfig, Security
 
 TIMEOUT_SECONDS = 30
@@ -46,24 +45,16 @@ class SmtpProblem(Exception):
         self.connection_lost = connection_lost or uncertain
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    security: str
-    username: str
-    password: str
-
-    @classmethod
-    def for_account(cls, config: ImapConfig) -> SmtpSettings:
-        credentials = config.account.credentials
-        return cls(
-            host=config.smtp_host,
-            port=config.smtp_port,
-            security=config.smtp_security,
-            username=config.smtp_username,
-            password=credentials.get("smtp_password") or credentials.get("imap_password", ""),
-        )
+def smtp_server(config: ImapConfig) -> ServerSettings:
+    """The account's outgoing server; without a password of its own, it logs in with the IMAP one."""
+    credentials = config.account.credentials
+    return ServerSettings(
+        host=config.smtp_host,
+        port=config.smtp_port,
+        security=config.smtp_security,
+        username=config.smtp_username,
+        password=credentials.get("smtp_password") or credentials.get("imap_password", ""),
+    )
 
 
 def _reply(error: aiosmtplib.SMTPResponseException) -> str:
@@ -71,7 +62,7 @@ def _reply(error: aiosmtplib.SMTPResponseException) -> str:
     return f"{error.code} {text}".strip()
 
 
-def _problem(error: BaseException, server: SmtpSettings, *, during_data: bool = False) -> SmtpProblem:
+def _problem(error: BaseException, server: ServerSettings, *, during_data: bool = False) -> SmtpProblem:
     if isinstance(error, aiosmtplib.SMTPAuthenticationError):
         return SmtpProblem(f"The SMTP server refused the username or password ({_reply(error)}).", permanent=True)
     if isinstance(error, aiosmtplib.SMTPRecipientRefused):
@@ -109,7 +100,7 @@ def _text(error: BaseException) -> str:
 class SmtpSession:
     """connect() once, then envelope() and data() per message, reset() after a refused one."""
 
-    def __init__(self, server: SmtpSettings) -> None:
+    def __init__(self, server: ServerSettings) -> None:
         self.server = server
         # The session's own loop, on a thread of its own: the caller's thread may already run an
         # event loop (an ASGI worker thread, Playwright's in the tests), where another cannot run.
