@@ -12,6 +12,7 @@ engine then attributes their timeline events to the rule.
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -107,19 +108,18 @@ def stand_in(rule: Rule, facts: Facts) -> User:
     else the receiving account's owner, else someone who has the conversation through an account
     or team (organization owners first)."""
     conversation = facts.conversation
-    states = ConversationState.objects.filter(conversation=conversation)
-    if rule.owner_id and states.filter(user_id=rule.owner_id).exists():
-        return rule.owner  # type: ignore[return-value]
+    states = ConversationState.objects.filter(conversation=conversation).select_related("user")
     account = facts.event.account
-    if account is not None and states.filter(user_id=account.owner_id).exists():
-        return account.owner
+    for user_id in (rule.owner_id, account.owner_id if account is not None else None):
+        mine = states.filter(user_id=user_id).first() if user_id else None
+        if mine is not None:
+            return mine.user
     owners = Membership.objects.filter(organization_id=conversation.organization_id, role=Role.OWNER).values("user_id")
     state = (
         states.filter(access_source__in=[AccessSource.ACCOUNT, AccessSource.TEAM])
         .order_by(Case(When(user_id__in=owners, then=Value(0)), default=Value(1)), "id")
-        .select_related("user")
         .first()
-        or states.select_related("user").order_by("id").first()
+        or states.order_by("id").first()
     )
     if state is None:
         raise ActionRefused("Nobody has access to this conversation.")
@@ -142,13 +142,11 @@ def _filter(rule: Rule, facts: Facts, spec: Any) -> set:
     conversation, event = facts.conversation, facts.event
     name = spec.get("type") if isinstance(spec, dict) else str(spec)
     states = ConversationState.objects.filter(conversation=conversation)
-    assigned = set(Assignment.objects.filter(conversation=conversation).values_list("user_id", flat=True))
+    if name in ("not_assigned", "assigned"):
+        assigned = set(Assignment.objects.filter(conversation=conversation).values_list("user_id", flat=True))
+        return {"not", *assigned} if name == "not_assigned" else assigned  # "not": everyone but these
     if name == "in_conversation":
         return set(states.values_list("user_id", flat=True))
-    if name == "not_assigned":
-        return {"not", *assigned}  # marker: everyone but these
-    if name == "assigned":
-        return assigned
     if name == "snoozed":
         return set(states.filter(location=Location.SNOOZED).values_list("user_id", flat=True))
     if name in ("team_active", "team_observers"):
@@ -301,15 +299,14 @@ def org_labels(rule: Rule, value: Any, *, create: bool) -> list[Label]:
     """Labels by id or by name (organization labels; a personal rule's own personal labels too).
     Names that do not exist are created as organization labels when `create`."""
     names = value if isinstance(value, list | tuple) else [value]
+    entries = [text for text in (str(entry or "").strip() for entry in names) if text]
     labels: list[Label] = []
     usable = Label.objects.filter(organization_id=rule.organization_id).filter(
         Q(owner__isnull=True) | Q(owner_id=rule.owner_id) if rule.owner_id else Q(owner__isnull=True)
     )
-    for entry in names:
-        entry = str(entry or "").strip()
-        if not entry:
-            continue
-        label = usable.filter(id=entry).first() if is_uuid(entry) else None
+    by_id = {label.id: label for label in usable.filter(id__in=[entry for entry in entries if is_uuid(entry)])}
+    for entry in entries:
+        label = by_id.get(uuid.UUID(entry)) if is_uuid(entry) else None
         if label is None and not is_uuid(entry):
             label = usable.filter(name__iexact=entry, parent__isnull=True).first()
             if label is None and create:
@@ -461,7 +458,8 @@ def trash(rule: Rule, run: RuleRun, facts: Facts, index: int, action: dict) -> N
     if conversation.team_id:
         do_trash(conversation, acting_user=stand_in(rule, facts), from_team_inbox=True)
         return
-    for state in ConversationState.objects.filter(conversation=conversation).exclude(location=Location.TRASHED):
+    states = ConversationState.objects.filter(conversation=conversation).exclude(location=Location.TRASHED)
+    for state in states.select_related("user"):
         do_trash(conversation, acting_user=state.user)
 
 

@@ -199,7 +199,7 @@ def _split(conditions: dict) -> tuple[list[dict], int | None, list[dict]]:
     return items, delay, slas
 
 
-def _claim(rule: Rule, facts: Facts, status: str) -> RuleRun | None:
+def _claim(rule: Rule, facts: Facts, status: str, error: str = "") -> RuleRun | None:
     """The run row, created once: None when this rule already ran on this trigger."""
     event = facts.event
     try:
@@ -211,6 +211,7 @@ def _claim(rule: Rule, facts: Facts, status: str) -> RuleRun | None:
                 conversation=event.conversation,
                 message=event.message,
                 status=status,
+                error=error,
             )
     except IntegrityError:
         return None
@@ -236,11 +237,7 @@ def run_rule(rule: Rule, facts: Facts) -> tuple[RuleRun | None, bool]:
         if not group_matches(facts, conditions, before):
             return None, False
     except UnsupportedCondition as problem:
-        run = _claim(rule, facts, RunStatus.FAILED)
-        if run is not None:
-            run.error = str(problem)[:500]
-            run.save(update_fields=["error"])
-        return run, False
+        return _claim(rule, facts, RunStatus.FAILED, error=str(problem)[:500]), False
     except Exception:  # a broken condition must not stop the other rules, nor the delivery
         logger.exception("Rule %s: evaluating its conditions failed", rule.id)
         return None, False

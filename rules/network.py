@@ -311,11 +311,6 @@ def notify(rule: Rule, conversation: Conversation, users: list[str], text: str) 
     )
 
 
-def run_notify(context: Context) -> str:
-    count = notify(context.rule, context.conversation, context.params.get("users", []), context.params.get("text", ""))
-    return f"Notified {count} user(s)"
-
-
 # --- AI ----------------------------------------------------------------------------------------
 
 
@@ -396,7 +391,6 @@ HANDLERS: dict[str, Callable[[Context], str]] = {
     "send_response": run_send_response,
     "forward": run_forward,
     "unsubscribe": run_unsubscribe,
-    "notify": run_notify,
     "ai_note": run_ai_note,
     "ai_draft": run_ai_draft,
     "ai_tasks": run_ai_tasks,

@@ -61,7 +61,7 @@ def fire(timer: RuleTimer, now: datetime) -> str:
     """Fire one claimed timer; returns what happened ("ran", "not_matched", "cancelled", "waiting")."""
     run = (
         RuleRun.objects.select_for_update(of=("self",))
-        .select_related("rule", "conversation", "message")
+        .select_related("rule", "conversation", "message__account")
         .get(id=timer.run_id)
     )
     rule = run.rule
