@@ -506,6 +506,11 @@
     document.querySelectorAll(".tz-field").forEach((f) => { f.value = timeZone; });
   });
 
+  // The CSRF token HTMX sends (from <body hx-headers>), for the scripts' own fetch() calls.
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { return ""; }
+  }
+
   // For the page's other scripts (loaded after this one): the same menus, toasts and requests.
-  window.missive = { activate, closeMenus, fetchPartial, refreshSidebar, showToast };
+  window.missive = { activate, closeMenus, csrfToken, fetchPartial, refreshSidebar, showToast };
 })();

@@ -13,9 +13,7 @@
   const SUGGEST_URL = "/responses/suggest/";
   const isMod = (event) => event.metaKey || event.ctrlKey;
   const panel = () => document.querySelector("[data-responses-panel]");
-  const csrfToken = () => {
-    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { return ""; }
-  };
+  const csrfToken = () => window.missive.csrfToken();
   const toast = (text) => window.missive && window.missive.showToast ? window.missive.showToast(text) : null;
 
   /* ---- Which draft: the composer holding the focus, else the page's only one ---- */

@@ -8,10 +8,7 @@
   const SAVE_DELAY = 600;
   const FIELDS = ["alias", "to", "cc", "bcc", "subject"];
 
-  function csrfToken() {
-    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; }
-    catch { return ""; }
-  }
+  const csrfToken = () => window.missive.csrfToken();
   function composerOf(el) { return el && el.closest ? el.closest("form.composer") : null; }
   function ownsBody(form) { return form.dataset.bodyOwned === "1"; }
   function editorApi() { return window.missive && window.missive.editor; }

@@ -22,9 +22,7 @@
 
   const sessions = new Map();  // draft id -> Session
 
-  const csrfToken = () => {
-    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { return ""; }
-  };
+  const csrfToken = () => window.missive.csrfToken();
   const toBase64 = (bytes) => {
     let text = "";
     for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));

@@ -20,9 +20,7 @@
   const TAB = Math.random().toString(36).slice(2) + Date.now().toString(36);
   document.addEventListener("htmx:configRequest", (event) => { event.detail.headers["X-Live-Tab"] = TAB; });
 
-  const csrfToken = () => {
-    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { return ""; }
-  };
+  const csrfToken = () => window.missive.csrfToken();
   // The open conversation, from the page (an address can end with a label's or a team's id).
   const openId = () => document.querySelector("article.conversation[data-conversation-id]")?.dataset.conversationId || null;
 
