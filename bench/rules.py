@@ -252,7 +252,11 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.core.management import call_command
     from django.db import transaction
+
+    # `make bench` may run on a database `make run` never migrated.
+    call_command("migrate", interactive=False, verbosity=0)
 
     try:
         with transaction.atomic():
