@@ -32,6 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 from imapclient.exceptions import IMAPClientError
 
+from channels_app import transports
 from channels_app.email.compose import build_mime, envelope_recipients
 from channels_app.email.smtp import SmtpProblem, SmtpSession, smtp_server
 from channels_app.email.storage import store_raw
@@ -123,6 +124,11 @@ def dispatch_due(*, worker: str | None = None, limit: int = BATCH_SIZE, append: 
 
 
 def _send_for_account(account_id: UUID, rows: list[OutboxMessage], result: DispatchResult) -> None:
+    account = Account.objects.get(id=account_id)
+    sender = transports.sender_for(account.kind)
+    if sender is not None:
+        _send_through(sender, account, rows, result)
+        return
     config = ImapConfig.objects.select_related("account").filter(account_id=account_id).first()
     if config is None:
         problem = SmtpProblem("This account cannot send email.", permanent=True)
@@ -136,9 +142,7 @@ def _send_for_account(account_id: UUID, rows: list[OutboxMessage], result: Dispa
     for message in unnamed:
         message.rfc_message_id = new_message_id(message.from_address)
     Message.objects.bulk_update(unnamed, ["rfc_message_id"])
-    attachments: dict[UUID, list[Attachment]] = defaultdict(list)
-    for attachment in Attachment.objects.filter(message_id__in=list(messages)).order_by("filename"):
-        attachments[attachment.message_id].append(attachment)
+    attachments = _attachments_of(messages)
 
     session = SmtpSession(smtp_server(config))
     try:
@@ -182,6 +186,43 @@ def _send_for_account(account_id: UUID, rows: list[OutboxMessage], result: Dispa
         session.close()
 
 
+def _attachments_of(messages: dict[UUID, Message]) -> dict[UUID, list[Attachment]]:
+    attachments: dict[UUID, list[Attachment]] = defaultdict(list)
+    for attachment in Attachment.objects.filter(message_id__in=list(messages)).order_by("filename"):
+        attachments[attachment.message_id].append(attachment)
+    return attachments
+
+
+def _send_through(
+    sender: transports.Sender, account: Account, rows: list[OutboxMessage], result: DispatchResult
+) -> None:
+    """An HTTP provider: one request per message, each claimed as TRANSMITTING first, as over SMTP."""
+    messages = Message.objects.in_bulk([row.message_id for row in rows])
+    attachments = _attachments_of(messages)
+    for row in rows:
+        message = messages[row.message_id]
+        if not _claim_transmitting(row):
+            result.skipped += 1
+            continue
+        try:
+            sent = sender(account, message, attachments[message.id])
+        except transports.SendProblem as problem:
+            if problem.uncertain:
+                _fail(row, UNCERTAIN_REASON, result)
+            else:
+                _record_problem(row, problem, result)
+            continue
+        with transaction.atomic():
+            OutboxMessage.objects.filter(_mine(row)).update(
+                status=OutboxStatus.SENT, sent_at=timezone.now(), lease_until=None, claimed_by="", last_error=""
+            )
+            # A status callback may have come first (it carries the id): it is not overwritten.
+            Message.objects.filter(id=message.id).update(external_id=sent.external_id)
+            Message.objects.filter(id=message.id, delivery_status="").update(delivery_status=sent.status)
+        row.status = OutboxStatus.SENT
+        result.sent += 1
+
+
 def _reset(session: SmtpSession) -> bool:
     try:
         session.reset()
@@ -193,15 +234,17 @@ def _reset(session: SmtpSession) -> bool:
 def _transmitting(row: OutboxMessage, message: Message, attachments: list[Attachment]) -> bytes | None:
     """Commit TRANSMITTING right before DATA, if this dispatcher still holds the row; the bytes
     to send, or None. This commit must be durable: lost, the row would look never sent."""
-    now = timezone.now()
-    raw = build_mime(message, attachments, date=now)
+    raw = build_mime(message, attachments, date=timezone.now())
+    return raw if _claim_transmitting(row) else None
+
+
+def _claim_transmitting(row: OutboxMessage) -> bool:
     updated = OutboxMessage.objects.filter(_mine(row, OutboxStatus.SENDING)).update(
-        status=OutboxStatus.TRANSMITTING, lease_until=now + LEASE
+        status=OutboxStatus.TRANSMITTING, lease_until=timezone.now() + LEASE
     )
-    if not updated:
-        return None
-    row.status = OutboxStatus.TRANSMITTING
-    return raw
+    if updated:
+        row.status = OutboxStatus.TRANSMITTING
+    return bool(updated)
 
 
 def _mark_sent(row: OutboxMessage, message: Message, raw: bytes) -> None:
@@ -218,7 +261,7 @@ def _mark_sent(row: OutboxMessage, message: Message, raw: bytes) -> None:
     row.status = OutboxStatus.SENT
 
 
-def _record_problem(row: OutboxMessage, problem: SmtpProblem, result: DispatchResult) -> None:
+def _record_problem(row: OutboxMessage, problem: transports.SendProblem, result: DispatchResult) -> None:
     attempts = row.attempts + 1
     if problem.permanent:
         _fail(row, problem.message, result)

@@ -18,7 +18,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ from conversations.models import (
     Location,
     Message,
     Status,
+    ThreadKey,
 )
 from conversations.signals import messages_received
 from inboxes.models import Account, AccountAccess, NewMessages
@@ -142,6 +143,7 @@ class _Batch:
         for message in found:
             message.conversation = self.conversations.setdefault(message.conversation_id, message.conversation)
             self.by_message_id[message.rfc_message_id].append(message)
+        self.load_channel_keys(deliveries)
         known = list(self.conversations)
         self.states: dict[UUID, dict[UUID, ConversationState]] = defaultdict(dict)
         self.assignees: dict[UUID, set[UUID]] = defaultdict(set)
@@ -180,6 +182,35 @@ class _Batch:
         self.events: list[ConversationEvent] = []
         self.touched: set[UUID] = set()
 
+    def load_channel_keys(self, deliveries: Sequence[Delivery]) -> None:
+        """Non-email channels: the messages already stored under the batch's external ids, and the
+        conversations its thread keys point to. Both are locked first (transaction-scoped advisory
+        locks), so two deliveries racing on one SMS pair or one retried id wait for each other
+        instead of making two conversations or two messages."""
+        external_ids = {d.incoming.external_id for d in deliveries if d.incoming.external_id}
+        keys = {key for d in deliveries for key in d.incoming.thread_keys}
+        self.by_external_id: dict[str, Message] = {}
+        self.by_thread_key: dict[str, Conversation] = {}
+        self.new_thread_keys: list[ThreadKey] = []
+        if not external_ids and not keys:
+            return
+        locks = {f"id:{self.account.id}:{value}" for value in external_ids} | {f"key:{self.org_id}:{k}" for k in keys}
+        with connection.cursor() as cursor:
+            for lock in sorted(locks):  # one order everywhere: no deadlock between two batches
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [lock])
+        for message in Message.objects.filter(account=self.account, external_id__in=external_ids).select_related(
+            "conversation", "conversation__team"
+        ):
+            message.conversation = self.conversations.setdefault(message.conversation_id, message.conversation)
+            self.by_external_id[message.external_id] = message
+        # Oldest first, so the newest conversation holding a key wins.
+        for row in (
+            ThreadKey.objects.filter(organization_id=self.org_id, key__in=keys)
+            .select_related("conversation", "conversation__team")
+            .order_by("created_at", "id")
+        ):
+            self.by_thread_key[row.key] = self.conversations.setdefault(row.conversation_id, row.conversation)
+
     def is_blocked(self, sender: str) -> bool:
         sender = sender.lower()
         if not sender:
@@ -196,6 +227,10 @@ class _Batch:
             self.grant_access(existing.conversation, placement)
             self.touched.add(existing.conversation_id)
             delivery.message, delivery.created = existing, False
+            return
+        known = self.by_external_id.get(incoming.external_id) if incoming.external_id else None
+        if known is not None:  # the provider or API client sent it again
+            delivery.message, delivery.created = known, False
             return
         if placement is None and self.is_blocked(incoming.from_address):
             placement = Location.SPAM
@@ -216,18 +251,37 @@ class _Batch:
                 owner_state.unread = False
         self.touched.add(conversation.id)
         self.by_message_id[message.rfc_message_id].append(message)
+        self.remember_channel_keys(conversation, message, incoming)
         delivery.message, delivery.created = message, True
+
+    def remember_channel_keys(self, conversation: Conversation, message: Message, incoming: IncomingMessage) -> None:
+        """A later message threads here by any of this one's keys, or by its external id."""
+        if incoming.external_id:
+            self.by_external_id[incoming.external_id] = message
+        for key in {*incoming.thread_keys, incoming.external_id} - {""}:
+            if self.by_thread_key.get(key) is not conversation:
+                self.by_thread_key[key] = conversation
+                self.new_thread_keys.append(
+                    ThreadKey(organization_id=self.org_id, conversation=conversation, key=key[:500])
+                )
 
     def find_thread(self, incoming: IncomingMessage) -> Conversation | None:
         parents = [
             m for mid in [incoming.in_reply_to, *incoming.references] if mid for m in self.by_message_id.get(mid, ())
         ]
         if not parents:
-            return None
+            return self.find_thread_by_key(incoming)
         parent = max(parents, key=lambda m: m.sent_at)
         if parent.conversation.message_count >= MAX_MESSAGES_PER_CONVERSATION:
             return None
         return parent.conversation
+
+    def find_thread_by_key(self, incoming: IncomingMessage) -> Conversation | None:
+        for key in incoming.thread_keys:  # first match wins
+            conversation = self.by_thread_key.get(key)
+            if conversation is not None and conversation.message_count < MAX_MESSAGES_PER_CONVERSATION:
+                return conversation
+        return None
 
     def new_conversation(self, incoming: IncomingMessage, sent_at: datetime, placement: str | None) -> Conversation:
         account = self.account
@@ -272,6 +326,7 @@ class _Batch:
             is_auto_reply=incoming.is_auto_reply,
             is_bulk=incoming.is_bulk,
             has_read_trackers=incoming.has_read_trackers,
+            external_id=incoming.external_id[:255],
         )
         if incoming.raw_path:
             message.raw_file.name = incoming.raw_path
@@ -384,6 +439,7 @@ class _Batch:
         copy_insert(Conversation, self.new_conversations)
         copy_insert(Message, self.new_messages)
         copy_insert(Attachment, self.new_attachments)
+        ThreadKey.objects.bulk_create(self.new_thread_keys, ignore_conflicts=True)
         ConversationState.objects.bulk_create(self.new_states, ignore_conflicts=True)
         update_changed(Conversation, self.conversations.values(), self.conversation_before, _CONVERSATION_FIELDS)
         states = [state for states in self.states.values() for state in states.values()]

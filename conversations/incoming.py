@@ -46,3 +46,7 @@ class IncomingMessage:
     is_auto_reply: bool = False
     is_bulk: bool = False
     has_read_trackers: bool = False
+    # Non-email channels: the provider's id of this message (a second delivery with the same id
+    # returns the stored message), and the keys that thread it (ThreadKey), e.g. an SMS pair key.
+    external_id: str = ""
+    thread_keys: list[str] = field(default_factory=list)

@@ -283,6 +283,15 @@ class Direction(models.TextChoices):
     OUTBOUND = "out", "Outbound"
 
 
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    UNDELIVERED = "undelivered", "Undelivered"
+    FAILED = "failed", "Failed"
+
+
 class Message(models.Model):
     """An external message (email, SMS, ...) in a conversation."""
 
@@ -318,11 +327,23 @@ class Message(models.Model):
     is_auto_reply = models.BooleanField(default=False)
     is_bulk = models.BooleanField(default=False)
     has_read_trackers = models.BooleanField(default=False)
+    # Non-email channels: the provider's id of the message (Twilio's MessageSid, a custom channel's
+    # external_id). Unique per account, so a webhook or API call that is retried stores nothing twice.
+    external_id = models.CharField(max_length=255, blank=True)
+    # What the provider last reported for an outgoing message (Twilio status callbacks), and its
+    # error in its own words.
+    delivery_status = models.CharField(max_length=12, choices=DeliveryStatus.choices, blank=True)
+    delivery_error = models.TextField(blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["conversation", "sent_at"]),
             models.Index(fields=["organization", "rfc_message_id"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "external_id"], condition=~Q(external_id=""), name="unique_message_external_id"
+            )
         ]
 
     def __str__(self) -> str:
@@ -331,6 +352,24 @@ class Message(models.Model):
     @property
     def sender_label(self) -> str:
         return self.from_name or self.from_address
+
+
+class ThreadKey(models.Model):
+    """A string that threads non-email messages into a conversation: an SMS pair key
+    ("+1222333444+1555666777"), a custom channel's references and external ids. Email threads by
+    Message-ID instead. Several conversations may hold one key; the newest wins (first match)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="thread_keys")
+    key = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "key"])]
+        constraints = [models.UniqueConstraint(fields=["conversation", "key"], name="unique_thread_key")]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class Comment(models.Model):

@@ -20,6 +20,7 @@ import aiosmtplib
 
 from channels_app.imap.connection import ServerSettings, tls_context
 from channels_app.models import ImapConfig, Security
+from channels_app.transports import SendProblem
 
 TIMEOUT_SECONDS = 30
 # The seed's wording for certificate problems, said of SMTP.
@@ -31,18 +32,8 @@ CERTIFICATE_ERROR = (
 _T = TypeVar("_T")
 
 
-class SmtpProblem(Exception):
-    """Why sending did not (surely) work. `permanent`: retrying will not help; `uncertain`: the
-    data may have reached the server; `connection_lost`: the session cannot go on."""
-
-    def __init__(
-        self, message: str, *, permanent: bool, uncertain: bool = False, connection_lost: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.uncertain = uncertain
-        self.connection_lost = connection_lost or uncertain
+class SmtpProblem(SendProblem):
+    """A SendProblem met over SMTP."""
 
 
 def smtp_server(config: ImapConfig) -> ServerSettings:
