@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -119,3 +122,24 @@ class ImapMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.folder} #{self.uid}"
+
+
+class ApiToken(models.Model):
+    """A personal API token: it acts as its user on /v1. Only a SHA-256 of it is stored; the token
+    itself is shown once, when created (channels_app/api/tokens.py)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, unique=True)
+    # The token's first characters, so its owner can tell tokens apart in the settings.
+    prefix = models.CharField(max_length=20)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

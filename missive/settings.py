@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "channels_app.api.ratelimit.ApiRateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -142,6 +143,14 @@ AI_API_KEY = env_str("AI_API_KEY", "")
 # Rule webhooks and one-click unsubscribes go to public addresses only, unless this allows
 # private and loopback ones (a single-team install posting to its own network).
 WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
+# --- The /v1 JSON API ------------------------------------------------------------------------
+# Per API token, held in Redis (spec: 5 at once, 300 a minute, 900 in 15 minutes).
+API_RATE_LIMIT_CONCURRENT = env_int("API_RATE_LIMIT_CONCURRENT", 5, minimum=1)
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 300, minimum=1)
+API_RATE_LIMIT_PER_15_MINUTES = env_int("API_RATE_LIMIT_PER_15_MINUTES", 900, minimum=1)
+# A request body larger than this is refused (spec: the whole JSON of a message ≤ 10 MB, base64
+# attachments included).
+API_MAX_BODY_MB = env_int("API_MAX_BODY_MB", 10, minimum=1, maximum=100)
 
 CELERY_BEAT_SCHEDULE = {
     # Rules: Delay checkpoints and SLA timers (unreplied / unassigned) fire within 30 s of their time.

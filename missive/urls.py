@@ -3,6 +3,8 @@ from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
+from channels_app.api.core import api
+
 # Resolved on first request: the production static storage needs collectstatic's manifest,
 # which commands such as check and migrate must not depend on.
 favicon = lazy(static, str)("img/favicon.svg")
@@ -18,4 +20,5 @@ urlpatterns = [
     path("", include("conversations.signature_urls")),
     path("", include("channels_app.urls")),
     path("", include("rules.urls")),
+    path("v1/", api.urls),
 ]
