@@ -53,9 +53,13 @@ from conversations.signals import message_queued, message_sending
 from conversations.signatures import render_signature, sender_membership
 from conversations.text import html_to_text
 from inboxes.aliases import EMAIL_KINDS, may_send_as
-from inboxes.models import Alias, AliasUserSetting, User
+from inboxes.models import AccountKind, Alias, AliasUserSetting, User
 
 MAX_REFERENCES = 20
+# Channels whose addresses are phone numbers (E.164), and every kind a draft may be sent from: the
+# dispatcher hands each to its transport (SMTP, or channels_app/transports.py).
+PHONE_KINDS = frozenset({AccountKind.TWILIO_SMS, AccountKind.WHATSAPP})
+SENDING_KINDS = EMAIL_KINDS | PHONE_KINDS | {AccountKind.CUSTOM}
 _REFERENCE = re.compile(r"<[^<>\s]+>")
 
 
@@ -91,8 +95,45 @@ def clean_recipients(values: list) -> list[dict[str, str]]:
     return cleaned
 
 
+_PHONE = re.compile(r"\+[1-9]\d{6,14}")
+_PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
+
+
+def normalize_phone(value: str) -> str:
+    """E.164 from what people type: "+1 555-123-4567" → "+15551234567". The country code is
+    required (the seed: "your number should start with a plus + sign")."""
+    number = _PHONE_PUNCTUATION.sub("", value or "")
+    if not _PHONE.fullmatch(number):
+        raise ActionRefused(f"“{value}” is not a phone number with its country code, such as +15551234567.")
+    return number
+
+
+def clean_phone_recipients(values: list) -> list[dict[str, str]]:
+    """As clean_recipients, for SMS and WhatsApp: each address an E.164 number."""
+    cleaned: list[dict[str, str]] = []
+    for value in values or []:
+        name, raw = (value.get("name") or "", value.get("address") or "") if isinstance(value, dict) else ("", value)
+        number = normalize_phone(str(raw))
+        if all(number != seen["address"] for seen in cleaned):
+            cleaned.append({"name": name.strip(), "address": number})
+    return cleaned
+
+
+def recipients_for_kind(kind: str, values: list) -> list[dict[str, str]]:
+    """Recipients checked as the account's channel addresses people: email, phone, or a custom
+    channel's own ids (checked by the channel's sender, here only required to be there)."""
+    if kind in PHONE_KINDS:
+        return clean_phone_recipients(values)
+    if kind == AccountKind.CUSTOM:
+        return [dict(v) for v in values or [] if isinstance(v, dict) and (v.get("address") or v.get("id"))]
+    return clean_recipients(values)
+
+
 def draft_recipients(draft: Draft) -> Recipients:
-    recipients = Recipients(clean_recipients(draft.to), clean_recipients(draft.cc), clean_recipients(draft.bcc))
+    kind = draft.account.kind if draft.account is not None else AccountKind.IMAP
+    recipients = Recipients(
+        recipients_for_kind(kind, draft.to), recipients_for_kind(kind, draft.cc), recipients_for_kind(kind, draft.bcc)
+    )
     if not recipients.everyone:
         raise ActionRefused("Add at least one recipient.")
     return recipients
@@ -105,8 +146,8 @@ def _check_sendable(draft: Draft, user: User) -> None:
         raise ActionRefused("Chat rooms cannot send emails.")
     if draft.alias is None or draft.account is None or draft.alias.account_id != draft.account_id:
         raise ActionRefused("Choose a From address.")
-    if draft.account.kind not in EMAIL_KINDS:
-        raise ActionRefused("This account cannot send email.")
+    if draft.account.kind not in SENDING_KINDS:
+        raise ActionRefused("This account cannot send messages.")
     if not may_send_as(user, draft.alias):
         raise ActionRefused("You may not send from this address.")
 

@@ -8,9 +8,11 @@ import threading
 import pytest
 from django.db import connection
 
+from conversations.actions import ActionRefused
 from conversations.delivery import Delivery, do_receive_messages
 from conversations.incoming import IncomingMessage
 from conversations.models import Conversation, Message, ThreadKey
+from conversations.sending import normalize_phone, recipients_for_kind
 from inboxes.models import AccountKind
 from tests.factories import AccountFactory, receive
 
@@ -98,3 +100,25 @@ def test_two_racing_first_messages_of_a_pair_make_one_conversation(cast, sms_acc
     assert errors == []
     assert Message.objects.filter(account=sms_account).count() == 2
     assert Message.objects.filter(account=sms_account).values("conversation_id").distinct().count() == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("+1 555-123-4567", "+15551234567"), ("+44 (20) 7946.0958", "+442079460958"), ("+15551234567", "+15551234567")],
+)
+def test_phone_numbers_are_stored_as_e164(typed, stored):
+    assert normalize_phone(typed) == stored
+
+
+@pytest.mark.parametrize("typed", ["555-123-4567", "+0123456789", "+1 555", "call me", ""])
+def test_a_phone_number_without_its_country_code_is_refused(typed):
+    with pytest.raises(ActionRefused, match="country code"):
+        normalize_phone(typed)
+
+
+def test_sms_recipients_are_checked_as_phone_numbers_and_deduplicated():
+    assert recipients_for_kind(
+        AccountKind.TWILIO_SMS, ["+1 555 123 4567", {"name": "Sam", "address": "+15551234567"}]
+    ) == [{"name": "", "address": "+15551234567"}]
+    with pytest.raises(ActionRefused):
+        recipients_for_kind(AccountKind.WHATSAPP, ["sam@example.com"])
