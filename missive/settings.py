@@ -151,6 +151,9 @@ API_RATE_LIMIT_PER_15_MINUTES = env_int("API_RATE_LIMIT_PER_15_MINUTES", 900, mi
 # A request body larger than this is refused (spec: the whole JSON of a message ≤ 10 MB, base64
 # attachments included).
 API_MAX_BODY_MB = env_int("API_MAX_BODY_MB", 10, minimum=1, maximum=100)
+# Django refuses larger bodies it reads into memory; the API's JSON is read whole, so the limit is
+# the API's (forms' files stream to disk and are limited by their own settings).
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_MB * 1024 * 1024
 
 CELERY_BEAT_SCHEDULE = {
     # Rules: Delay checkpoints and SLA timers (unreplied / unassigned) fire within 30 s of their time.
