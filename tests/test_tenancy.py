@@ -12,7 +12,7 @@ from rules.models import Rule
 from tests.conftest import login
 from tests.factories import LabelFactory, receive
 
-OUR_APPS = {"inboxes", "conversations", "rules", "channels_app"}
+OUR_APPS = {"inboxes", "conversations", "rules", "channels_app", "contacts"}
 # An API token is a person's, like the User it acts as (who may belong to several organizations):
 # each request it makes is checked per organization.
 NOT_TENANT_OWNED = {"inboxes.User", "inboxes.Organization", "channels_app.ApiToken"}
