@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "conversations",
     "rules",
     "channels_app",
+    "contacts",
 ]
 
 MIDDLEWARE = [

@@ -20,5 +20,6 @@ urlpatterns = [
     path("", include("conversations.signature_urls")),
     path("", include("channels_app.urls")),
     path("", include("rules.urls")),
+    path("", include("contacts.urls")),
     path("v1/", api.urls),
 ]

@@ -69,6 +69,7 @@ from conversations.task_actions import do_create_subtask
 from inboxes.models import Membership, Role, Team, TeamMembership, TeamRole, User
 from missive.ids import is_uuid
 from rules.conditions import Facts
+from rules.contact_rules import create_contacts as add_people
 from rules.models import Rule, RuleRun
 
 # --- Helpers ----------------------------------------------------------------------------------------
@@ -577,6 +578,15 @@ def notify(rule: Rule, run: RuleRun, facts: Facts, index: int, action: dict) -> 
     return f"Notified {count} user(s)"
 
 
+def create_contacts(rule: Rule, run: RuleRun, facts: Facts, index: int, action: dict) -> str:
+    return add_people(
+        organization_id=rule.organization_id,
+        owner=rule.owner,
+        message=facts.message,
+        book_id=action.get("contact_book"),
+    )
+
+
 HANDLERS: dict[str, Callable[[Rule, RuleRun, Facts, int, dict], Any]] = {
     "assign_me": assign_me,
     "assign_users": assign_users,
@@ -607,7 +617,7 @@ HANDLERS: dict[str, Callable[[Rule, RuleRun, Facts, int, dict], Any]] = {
     "watch": _per_user(lambda c, u: do_set_watching(c, acting_user=u, watching=True)),
     "stop_watching": _per_user(lambda c, u: do_set_watching(c, acting_user=u, watching=False)),
     "silence": _unsupported("Silencing notifications"),
-    "create_contacts": _unsupported("Creating contacts (the Contacts app)"),
+    "create_contacts": create_contacts,
     "share": share,
     "remove_users": remove_users,
     "mark_spam": mark_spam,

@@ -33,6 +33,8 @@ from conversations.out_of_office import away_among
 from conversations.text import html_to_text
 from conversations.trackers import is_tracking_image
 from rules.catalog import CONDITIONS, DELAY_FIELDS, NEGATIVE_TEXT_OPERATORS, SLA_FIELDS
+from rules.contact_rules import OPERATORS as CONTACT_RULE_OPERATORS
+from rules.contact_rules import contact_condition
 from rules.hours import Hours
 
 if TYPE_CHECKING:
@@ -199,12 +201,14 @@ def past_recipients(facts: Facts) -> set[str]:
     return facts.cached("past_recipients", compute, message=True)
 
 
-def _contact(op: str, facts: Facts, addresses: list[str]) -> bool:
+def _contact(op: str, facts: Facts, addresses: list[str], value: Any = None) -> bool:
     if op in ("is_past_recipient", "is_not_past_recipient"):
         known = past_recipients(facts)
         hit = any(address.lower() in known for address in addresses if address)
         return hit if op == "is_past_recipient" else not hit
-    raise UnsupportedCondition("Contact book conditions need the Contacts app, which is not available yet.")
+    if op in CONTACT_RULE_OPERATORS:
+        return contact_condition(op, facts.conversation.organization_id, addresses, value)
+    raise UnsupportedCondition(f"The operator {op} cannot be evaluated.")
 
 
 def address_field(name: str) -> Callable[[Facts, dict], bool]:
@@ -215,7 +219,7 @@ def address_field(name: str) -> Callable[[Facts, dict], bool]:
             # An address matches on its address or its display name.
             values = [part for pair in pairs for part in pair if part]
             return text_matches(op, values, item.get("value"))
-        return _contact(op, facts, [address for address, _ in pairs])
+        return _contact(op, facts, [address for address, _ in pairs], item.get("value"))
 
     return evaluate
 
@@ -233,7 +237,7 @@ def phone_field(name: str) -> Callable[[Facts, dict], bool]:
         op = item["op"]
         if op in _TEXT_TESTS or op in _POSITIVE:
             return text_matches(op, numbers, e164(str(item.get("value") or "")))
-        return _contact(op, facts, numbers)
+        return _contact(op, facts, numbers, item.get("value"))
 
     return evaluate
 

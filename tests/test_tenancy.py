@@ -12,7 +12,7 @@ from rules.models import Rule
 from tests.conftest import login
 from tests.factories import LabelFactory, receive
 
-OUR_APPS = {"inboxes", "conversations", "rules", "channels_app"}
+OUR_APPS = {"inboxes", "conversations", "rules", "channels_app", "contacts"}
 # An API token is a person's, like the User it acts as (who may belong to several organizations):
 # each request it makes is checked per organization.
 NOT_TENANT_OWNED = {"inboxes.User", "inboxes.Organization", "channels_app.ApiToken"}
@@ -78,7 +78,15 @@ def first_org_objects(cast, tmp_storage):
         "signature_id": _signature(cast),
         # Last: its draft_id (a reply draft with a file) is the one the draft URLs get.
         **_draft(cast, message.conversation),
+        **_contacts(cast),
     }
+
+
+def _contacts(cast):
+    from contacts.actions import do_create_contact, do_create_contact_book
+
+    book = do_create_contact_book(cast.org, owner=cast.owner, name="Acme book", share_with_organization=True)
+    return {"book_id": book.id, "contact_id": do_create_contact(book, acting_user=None, data={"first_name": "A"}).id}
 
 
 def _canned_response(cast, conversation):

@@ -116,6 +116,9 @@ def _mount_routers() -> None:
     from channels_app.api import users
 
     api.add_router("", users.router)
+    from channels_app.api import contacts
+
+    api.add_router("", contacts.router)
 
 
 _mount_routers()

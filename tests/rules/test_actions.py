@@ -341,7 +341,7 @@ def test_unstar_and_stop_watching(cast, message):
     assert not state.watching
 
 
-def test_silence_and_create_contacts_are_not_available(cast, message):
+def test_silence_is_not_available_and_an_unknown_contact_book_fails(cast, message):
     run = act(
         message, [{"type": "silence", "users": [str(cast.owner.id)]}, {"type": "create_contacts", "contact_book": "x"}]
     )

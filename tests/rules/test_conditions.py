@@ -10,7 +10,7 @@ from django.utils import timezone
 from conversations.actions import do_assign_conversation, do_close, do_move_to_team, do_set_watching
 from conversations.labels import do_add_label
 from conversations.models import Direction, Message
-from rules.conditions import FIELDS, Facts, UnsupportedCondition, e164, group_matches, item_matches, without_quote
+from rules.conditions import FIELDS, Facts, e164, group_matches, item_matches, without_quote
 from rules.engine import TriggerEvent
 from rules.models import Rule, Trigger
 from tests.factories import LabelFactory, TeamFactory, receive
@@ -126,24 +126,6 @@ def test_past_recipient_operators(cast, message):
     assert check(facts, "from", "is_past_recipient")
     assert not check(facts, "from", "is_not_past_recipient")
     assert check(facts, "cc", "is_not_past_recipient")
-
-
-@pytest.mark.parametrize(
-    "op",
-    [
-        "in_contact_group",
-        "not_in_contact_group",
-        "in_contact_company",
-        "not_in_contact_company",
-        "in_contact_book",
-        "not_in_contact_book",
-        "in_contacts",
-        "not_in_contacts",
-    ],
-)
-def test_contact_book_operators_are_not_available_yet(message, op):
-    with pytest.raises(UnsupportedCondition):
-        check(facts_for(message), "from", op, "x")
 
 
 def test_phone_fields_compare_e164(cast, message):

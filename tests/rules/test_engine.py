@@ -167,16 +167,23 @@ def test_move_to_new_conversation_switches_the_target_of_later_actions(cast):
     assert first.conversation.status == Status.OPEN
 
 
-def test_contact_book_conditions_fail_the_run_with_a_reason(cast, message):
+def test_contact_conditions_read_the_organizations_contacts(cast, message):
+    from contacts.actions import do_create_contact, do_create_contact_book
+
     make_rule(
         cast.org,
         "contacts",
         conditions={"mode": "all", "items": [{"field": "from", "op": "in_contacts", "value": ""}]},
         actions=[{"type": "close"}],
     )
-    run = run_rules(incoming_event(message)).runs[0]
-    assert run.status == RunStatus.FAILED
-    assert "Contacts" in run.error
+    assert run_rules(incoming_event(message, "before")).runs == []
+    book = do_create_contact_book(cast.org, owner=cast.owner, name="Customers")
+    info = {"kind": "email", "label": "work", "value": message.from_address}
+    do_create_contact(book, acting_user=None, data={"infos": [info]})
+    run = run_rules(incoming_event(message, "after")).runs[0]
+    assert run.status == RunStatus.MATCHED
+    message.conversation.refresh_from_db()
+    assert message.conversation.status == Status.CLOSED
 
 
 def test_rule_changes_do_not_fire_user_action_rules(cast, message):
