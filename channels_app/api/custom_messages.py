@@ -199,6 +199,8 @@ def incoming_message(account: Account, data: MessageIn, *, thread_keys: list[str
         body_html=body_html,
         to=[party_json(p, email_type=email_type) for p in data.to_fields],
         cc=[party_json(p, email_type=email_type) for p in data.cc_fields],
+        # Replies go to the sender as the channel names them: {id, username, name}.
+        reply_to=[] if email_type else [sender],
         sent_at=sent_at,
         attachments=_attachments(data),
         external_id=data.external_id or "",

@@ -63,10 +63,12 @@ def do_create_custom_channel(
     CustomChannelConfig.objects.create(
         organization=organization, account=account, message_type=CustomMessageType(message_type)
     )
-    # Sending needs a From: the channel itself, as the webhook's from_field defaults say.
-    Alias.objects.create(
-        organization=organization, account=account, address=name, name=name, is_default=True, channel_id=""
-    )
+    # Sending needs a From: the channel itself, as the webhook's from_field defaults say. An
+    # Email-type channel is receive-only (answered from email accounts): nothing to send from.
+    if message_type != CustomMessageType.EMAIL:
+        Alias.objects.create(
+            organization=organization, account=account, address=name, name=name, is_default=True, channel_id=""
+        )
     for user, new_messages in shared_with:
         AccountAccess.objects.create(organization=organization, account=account, user=user, new_messages=new_messages)
     return account
