@@ -208,7 +208,7 @@ def _custom_channel_reply(message: Message, user: User, chosen: Alias | None) ->
     """A custom channel's conversation is answered through the channel: from one of its aliases,
     to the sender as the channel names them ({id, username, name}, kept in Reply-To), or for our
     own message to its recipients; no quote (a chat message, not an email)."""
-    channel_aliases = aliases.usable_aliases(user, message.organization_id).filter(account_id=message.account_id)
+    channel_aliases = aliases.usable_aliases(user, message.organization_id).filter(account=message.account)
     alias = (
         channel_aliases.filter(address=message.from_address).first()
         if message.direction == Direction.OUTBOUND

@@ -12,7 +12,7 @@ from inboxes.models import AccountKind
 
 
 def check_custom_draft(draft: Draft, recipients: Recipients) -> None:
-    config = CustomChannelConfig.objects.filter(account_id=draft.account_id).first()
+    config = CustomChannelConfig.objects.filter(account=draft.account).first()
     if config is None or not config.sends:
         raise ActionRefused("This channel only receives messages: answer from an email account instead.")
     replying = draft.replying_to_id is not None or draft.conversation.message_count > 0

@@ -50,9 +50,7 @@ def _party(person: dict[str, Any]) -> dict[str, Any]:
 def message_json(message: Message, config: CustomChannelConfig, attachments: list[Attachment]) -> dict[str, Any]:
     # TODO(integrator): serializers.message_json once the API has it; this is §5.3's shape.
     alias = (
-        Alias.objects.filter(account_id=message.account_id, address=message.from_address)
-        .select_related("account")
-        .first()
+        Alias.objects.filter(account=message.account, address=message.from_address).select_related("account").first()
     )
     sender = (
         alias_identity(alias) if alias else {"id": None, "name": message.from_name, "username": message.from_address}

@@ -63,7 +63,6 @@ def _reply(conversation, user, text="We are on it"):
 
 
 def test_round_trip_message_in_reply_out_signed_webhook(cast, api_as, channel):
-    CustomChannelConfig.objects.filter(account=channel).update(webhook_url="placeholder")
     conversation = _message_in(api_as, cast.teammate, channel)
     with channel_webhook(SECRET) as hook:
         CustomChannelConfig.objects.filter(account=channel).update(webhook_url=hook.url)
@@ -180,3 +179,153 @@ def test_an_email_type_channel_is_answered_from_email_accounts(cast, api_as):
     assert not account.aliases.exists()
     assert draft.alias.account.kind == "imap"
     assert draft.to == [{"name": "", "address": "a@shop.test"}]
+
+
+# --- Settings pages ---------------------------------------------------------------------------------
+
+
+def _client(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_creating_a_shared_channel_from_settings(cast):
+    client = _client(cast.owner)
+    page = client.get(reverse("settings_account_add_custom", args=[cast.org.id]))
+    assert page.status_code == 200 and b"Message type" in page.content
+    accounts = client.get(reverse("settings_accounts", args=[cast.org.id])).content.decode()
+    assert reverse("settings_account_add_custom", args=[cast.org.id]) in accounts
+    response = client.post(
+        reverse("settings_account_create_custom", args=[cast.org.id]),
+        {"name": "Website chat", "message_type": "html", "sharing": "team_inbox", "team": str(cast.support.id)},
+    )
+    assert response.status_code == 302
+    config = CustomChannelConfig.objects.get(account__description="Website chat")
+    account = config.account
+    assert (account.kind, account.organization_id, account.owner_id) == ("custom", cast.org.id, cast.owner.id)
+    assert account.delivers_to_team_inbox and account.team_id == cast.support.id
+    assert config.message_type == "html"
+    assert response["Location"] == reverse("settings_custom_channel", args=[cast.org.id, account.id])
+    settings_page = client.get(response["Location"]).content.decode()
+    assert str(account.id) in settings_page and "Outgoing webhook URL" in settings_page
+
+
+def test_creating_a_channel_shows_errors_inline(cast):
+    response = _client(cast.owner).post(
+        reverse("settings_account_create_custom", args=[cast.org.id]),
+        {"name": "", "message_type": "sms", "sharing": "team_inbox"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert set(errors) == {"name", "message_type", "team"}
+    assert b"Choose the team whose inbox" in response.content
+    assert not CustomChannelConfig.objects.exists()
+
+
+def test_a_member_creates_only_personal_channels(cast):
+    client = _client(cast.teammate)
+    response = client.post(
+        reverse("settings_account_create_custom", args=[cast.org.id]),
+        {"name": "Mine", "message_type": "text", "sharing": "team_inbox", "team": str(cast.support.id)},
+    )
+    assert response.status_code == 403
+    response = client.post(
+        reverse("settings_account_create_custom", args=[cast.org.id]),
+        {"name": "Mine", "message_type": "text", "sharing": "personal"},
+    )
+    assert response.status_code == 302
+    assert not CustomChannelConfig.objects.get(account__description="Mine").account.is_shared
+
+
+def test_settings_save_everything_but_the_message_type(cast, channel):
+    url = reverse("settings_custom_channel_update", args=[cast.org.id, channel.id])
+    response = _client(cast.owner).post(
+        url,
+        {
+            "name": "Renamed",
+            "message_type": "email",
+            "allow_new_messages": "on",
+            "allow_replies": "on",
+            "allow_recipient_username": "on",
+            "max_recipients": "3",
+            "webhook_url": "https://hooks.example.com/missive",
+            "signature_secret": "new-secret",
+            "bubble_color": "#e0f2fe",
+        },
+    )
+    assert response.status_code == 302
+    config = CustomChannelConfig.objects.get(account=channel)
+    channel.refresh_from_db()
+    assert config.message_type == "text"  # fixed at creation: the posted value is ignored
+    assert (config.allow_new_messages, config.allow_replies, config.allow_edit_recipients) == (True, True, False)
+    assert (config.allow_recipient_id, config.allow_recipient_username, config.max_recipients) == (False, True, 3)
+    assert (config.webhook_url, config.bubble_color) == ("https://hooks.example.com/missive", "#e0f2fe")
+    assert channel.description == "Renamed"
+    assert channel.credentials == {"signature_secret": "new-secret"}
+    assert b"new-secret" not in bytes(channel.encrypted_credentials)
+    # A blank secret keeps it; "remove" removes it.
+    _client(cast.owner).post(url, {"name": "Renamed", "max_recipients": "1", "webhook_url": "https://h.example.com"})
+    channel.refresh_from_db()
+    assert channel.credentials["signature_secret"] == "new-secret"
+    _client(cast.owner).post(url, {"name": "Renamed", "max_recipients": "1", "remove_secret": "on"})
+    channel.refresh_from_db()
+    assert channel.credentials["signature_secret"] == ""
+
+
+def test_settings_errors_are_inline_and_change_nothing(cast, channel):
+    response = _client(cast.owner).post(
+        reverse("settings_custom_channel_update", args=[cast.org.id, channel.id]),
+        {"name": "X", "allow_replies": "on", "max_recipients": "0", "webhook_url": "", "bubble_color": "blue"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"max_recipients", "webhook_url", "bubble_color"}
+    assert b"Sending needs a webhook URL" in response.content
+    channel.refresh_from_db()
+    assert channel.description == "Chat bridge"
+
+
+def test_aliases_are_added_and_removed(cast, channel):
+    client = _client(cast.owner)
+    add = reverse("settings_custom_alias_add", args=[cast.org.id, channel.id])
+    response = client.post(add, {"alias_name": "Only a name"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and b"Give an ID or a username" in response.content
+    assert client.post(add, {"alias_id": "42", "alias_name": "Sales"}).status_code == 302
+    alias = channel.aliases.get(channel_id="42")
+    assert (alias.address, alias.name) == ("42", "Sales")
+    delete = reverse("settings_custom_alias_delete", args=[cast.org.id, channel.id, alias.id])
+    assert client.post(delete).status_code == 302
+    assert not channel.aliases.filter(id=alias.id).exists()
+    default = channel.aliases.get(is_default=True)
+    assert (
+        client.post(reverse("settings_custom_alias_delete", args=[cast.org.id, channel.id, default.id])).status_code
+        == 404
+    )
+
+
+def test_other_people_read_but_cannot_change_and_outsiders_get_404(cast, channel):
+    url = reverse("settings_custom_channel", args=[cast.org.id, channel.id])
+    assert _client(cast.teammate).get(url).status_code == 200
+    response = _client(cast.teammate).post(
+        reverse("settings_custom_channel_update", args=[cast.org.id, channel.id]),
+        {"name": "Hijack", "max_recipients": "1"},
+    )
+    assert response.status_code == 403
+    outsider = _client(cast.outsider)
+    assert outsider.get(url).status_code == 404
+    assert outsider.get(reverse("settings_custom_channel", args=[cast.other_org.id, channel.id])).status_code == 404
+    assert (
+        outsider.post(
+            reverse("settings_custom_alias_add", args=[cast.other_org.id, channel.id]), {"alias_id": "1"}
+        ).status_code
+        == 404
+    )
+    # An email account has no Channel tab.
+    assert (
+        _client(cast.owner)
+        .get(reverse("settings_custom_channel", args=[cast.org.id, cast.support_account.id]))
+        .status_code
+        == 404
+    )
