@@ -125,7 +125,7 @@ class CustomSettingsForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["name"].initial = self.instance.account.display_name
-        self.fields["max_recipients"].min_value = 1
+        cast(forms.IntegerField, self.fields["max_recipients"]).min_value = 1
         self.fields["max_recipients"].widget.attrs["min"] = 1
 
     def clean_max_recipients(self) -> int:
