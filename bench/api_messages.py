@@ -2,7 +2,8 @@
 
 Starts the web process as `make run` does (uvicorn serving missive.asgi on loopback, DEBUG off)
 against a database of its own (missive_bench_api, created and migrated when missing), with rate
-limits raised for the run (API_RATE_LIMIT_* in the web process's environment). One person's token
+limits raised for the run (API_RATE_LIMIT_* in the web process's environment) and
+BENCH_API_WORKERS uvicorn workers (default 2, one per core). One person's token
 then sends BENCH_API_REQUESTS messages (default 2000) with aiohttp, BENCH_API_CONCURRENCY at a
 time (default 16): each with its own external id, threaded into BENCH_API_CONVERSATIONS chats
 (default 200) by references. Printed: requests/s, p50/p95/max latency, PASS/FAIL against the
@@ -59,6 +60,8 @@ from channels_app.custom.accounts import do_create_custom_channel
 from inboxes.models import Account, Membership, Organization, Role, Team, TeamMembership, User
 
 REQUESTS = int(os.environ.get("BENCH_API_REQUESTS", "2000"))
+# uvicorn's worker processes (it reads WEB_CONCURRENCY): one per core of this 2-core machine.
+WORKERS = os.environ.get("BENCH_API_WORKERS", "2")
 CONCURRENCY = int(os.environ.get("BENCH_API_CONCURRENCY", "16"))
 CONVERSATIONS = int(os.environ.get("BENCH_API_CONVERSATIONS", "200"))
 TARGET_RATE = 200.0
@@ -162,7 +165,7 @@ def run_benchmark(
 ) -> Figures:
     figures = Figures(requests, concurrency, conversations)
     account, token = prepare()
-    with web_process({**web_env, **RATE_LIMITS}) as (_, url):
+    with web_process({**web_env, **RATE_LIMITS, "WEB_CONCURRENCY": WORKERS}) as (_, url):
         run = secrets.token_hex(4)
         say("Warming up...")
         warm = Figures(min(50, requests), concurrency, conversations)

@@ -244,7 +244,7 @@ def create_message(request: HttpRequest, payload: MessagesBody) -> Status:
         do_receive_messages(account, [delivery])
         # TODO(integrator): apply conversation options via conversation_ops (team, force_team,
         # add_users, add_assignees, remove_assignees, conversation_subject, conversation_color,
-        # add/remove_shared_labels, add_to_inbox, add_to_team_inbox, close) on a new delivery.
+        # add/remove_shared_labels, add_to_inbox, add_to_team_inbox, close) when delivery.created.
     message = delivery.message
     assert message is not None
     body = {"messages": {"id": message.id, "conversation": message.conversation_id}}
