@@ -58,6 +58,7 @@ bench: $(INSTALLED) imap
 	$(PY) -m missive.services exec -- $(PY) bench/cowrite.py
 	$(PY) -m missive.services exec -- $(PY) bench/sending.py
 	$(PY) -m missive.services exec -- $(PY) bench/rules.py
+	$(PY) -m missive.services exec -- $(PY) bench/api_messages.py
 
 clean:
 	rm -rf var/

@@ -6,3 +6,4 @@ class ChannelsAppConfig(AppConfig):
 
     def ready(self) -> None:
         from channels_app import receivers  # noqa: F401 - connects the signal handlers
+        from channels_app.custom import checks, sender  # noqa: F401 - the custom channel's sender and checks

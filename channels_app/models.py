@@ -143,3 +143,38 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class CustomMessageType(models.TextChoices):
+    TEXT = "text", "Text"
+    HTML = "html", "HTML"
+    EMAIL = "email", "Email"
+
+
+class CustomChannelConfig(models.Model):
+    """The settings of a custom channel account (features-2 "Custom channels"). Its message type
+    is fixed at creation; the webhook's signature secret lives in Account.credentials
+    ({"signature_secret": ...}). Its aliases are its sender identities {id, name, username}:
+    Alias.address is the username (else the id), Alias.name the name, Alias.channel_id the id."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="custom")
+    message_type = models.CharField(max_length=5, choices=CustomMessageType.choices, editable=False)
+    allow_new_messages = models.BooleanField(default=False)
+    allow_replies = models.BooleanField(default=True)
+    allow_edit_recipients = models.BooleanField(default=False)
+    allow_recipient_id = models.BooleanField(default=True)
+    allow_recipient_name = models.BooleanField(default=True)
+    allow_recipient_username = models.BooleanField(default=True)
+    max_recipients = models.PositiveSmallIntegerField(default=1)
+    webhook_url = models.URLField(max_length=500, blank=True)
+    # Incoming bubbles' colour (Text type), e.g. "#e0f2fe"; blank is the default colour.
+    bubble_color = models.CharField(max_length=7, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_message_type_display()} channel {self.account_id}"
+
+    @property
+    def sends(self) -> bool:
+        """Email-type channels are receive-only: replies go out through email accounts."""
+        return self.message_type != CustomMessageType.EMAIL

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from channels_app import alias_views, outbox_views, views
+from channels_app.custom import views as custom_views
 
 accounts = "settings/orgs/<uuid:org_id>/accounts/"
 account = accounts + "<uuid:account_id>/"
@@ -31,4 +32,14 @@ urlpatterns = [
     path(alias + "save/", alias_views.update_alias, name="settings_alias_update"),
     path(alias + "delete/", alias_views.delete_alias, name="settings_alias_delete"),
     path(alias + "mine/", alias_views.update_own_alias_setting, name="settings_alias_own"),
+    path(accounts + "add/custom/", custom_views.add_custom_channel, name="settings_account_add_custom"),
+    path(accounts + "add/custom/create/", custom_views.create_custom_channel, name="settings_account_create_custom"),
+    path(account + "channel/", custom_views.custom_channel_settings, name="settings_custom_channel"),
+    path(account + "channel/save/", custom_views.update_custom_channel, name="settings_custom_channel_update"),
+    path(account + "channel/aliases/add/", custom_views.add_channel_alias, name="settings_custom_alias_add"),
+    path(
+        account + "channel/aliases/<uuid:alias_id>/delete/",
+        custom_views.delete_channel_alias,
+        name="settings_custom_alias_delete",
+    ),
 ]

@@ -42,7 +42,7 @@ from channels_app.imap.sync import DELIVERY_ATTEMPTS
 from channels_app.models import FolderRole, ImapConfig, ImapFolder, ImapMessage, ImapMessageState
 from inboxes.access import get_membership
 from inboxes.aliases import EMAIL_KINDS
-from inboxes.models import Account, Membership, Role
+from inboxes.models import Account, AccountKind, Membership, Role
 from inboxes.pages import settings_context
 from missive.htmx import AuthenticatedRequest, leave_page, render_page
 
@@ -156,6 +156,10 @@ def _render_account(
     if account.kind in EMAIL_KINDS:
         tabs.insert(
             1, ("aliases", "Aliases", reverse("settings_account_aliases", args=[account.organization_id, account.id]))
+        )
+    if account.kind == AccountKind.CUSTOM:
+        tabs.append(
+            ("custom", "Channel", reverse("settings_custom_channel", args=[account.organization_id, account.id]))
         )
     context = settings_context(
         request,

@@ -47,7 +47,7 @@ from conversations.models import (
 )
 from conversations.sanitize import clean_outgoing_html
 from inboxes import aliases
-from inboxes.models import Alias, Membership, Organization, Signature, User
+from inboxes.models import AccountKind, Alias, Membership, Organization, Signature, User
 
 OPEN_STATUSES = (DraftStatus.EDITING, DraftStatus.SCHEDULED)
 RECIPIENT_FIELDS = ("to", "cc", "bcc")
@@ -195,6 +195,31 @@ def choose_from(user: User, organization_id: UUID, *, replying_to: Message | Non
     return chosen or aliases.usable_aliases(user, organization_id).first()
 
 
+def _is_channel_chat(message: Message) -> bool:
+    """A Text or HTML custom channel's message: its people are the channel's {id, username, name}
+    (Email-type channels carry plain addresses and are answered from email accounts)."""
+    if message.account is None or message.account.kind != AccountKind.CUSTOM:
+        return False
+    people = message.to if message.direction == Direction.OUTBOUND else message.reply_to
+    return any("username" in person for person in people)
+
+
+def _custom_channel_reply(message: Message, user: User, chosen: Alias | None) -> tuple[Alias | None, list]:
+    """A custom channel's conversation is answered through the channel: from one of its aliases,
+    to the sender as the channel names them ({id, username, name}, kept in Reply-To), or for our
+    own message to its recipients; no quote (a chat message, not an email)."""
+    channel_aliases = aliases.usable_aliases(user, message.organization_id).filter(account=message.account)
+    alias = (
+        channel_aliases.filter(address=message.from_address).first()
+        if message.direction == Direction.OUTBOUND
+        else None
+    )
+    alias = alias or channel_aliases.order_by("-is_default", "created_at").first() or chosen
+    if message.direction == Direction.OUTBOUND:
+        return alias, [dict(p) for p in message.to]
+    return alias, [dict(p) for p in message.reply_to] or [{"name": message.from_name, "address": message.from_address}]
+
+
 def _find_message(conversation: Conversation, message_id: UUID | None) -> Message | None:
     messages = Message.objects.filter(conversation=conversation)
     if message_id is not None:
@@ -232,6 +257,9 @@ def do_start_draft(
     else:
         to, cc, bcc = reply_recipients(message, acting_user, reply_all=kind == DraftKind.REPLY_ALL)
         subject, body = prefixed_subject("Re:", message.subject or conversation.subject), quoted_reply(message)
+    if kind != DraftKind.FORWARD and _is_channel_chat(message):
+        alias, to = _custom_channel_reply(message, acting_user, alias)
+        cc, bcc, body = [], [], ""
     now = timezone.now()
     draft = Draft.objects.create(
         organization_id=conversation.organization_id,

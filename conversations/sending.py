@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -125,8 +126,30 @@ def recipients_for_kind(kind: str, values: list) -> list[dict[str, str]]:
     if kind in PHONE_KINDS:
         return clean_phone_recipients(values)
     if kind == AccountKind.CUSTOM:
-        return [dict(v) for v in values or [] if isinstance(v, dict) and (v.get("address") or v.get("id"))]
+        return clean_channel_recipients(values)
     return clean_recipients(values)
+
+
+def clean_channel_recipients(values: list) -> list[dict[str, str]]:
+    """A custom channel's recipients as it names them: {id, username, name} (address is the
+    username, else the id, as delivery stores them). Each needs an id or a username."""
+    cleaned: list[dict[str, str]] = []
+    for value in values or []:
+        person = value if isinstance(value, dict) else {"address": str(value)}
+        entry = {key: str(person.get(key) or "").strip() for key in ("id", "username", "name")}
+        entry["address"] = entry["username"] or entry["id"] or str(person.get("address") or "").strip()
+        if not entry["address"]:
+            raise ActionRefused("Each recipient needs an ID or a username.")
+        if not (entry["id"] or entry["username"]):
+            entry["username"] = entry["address"]
+        if entry not in cleaned:
+            cleaned.append(entry)
+    return cleaned
+
+
+# Per-channel checks of a draft about to be sent, registered by the channel's module (a custom
+# channel's Allow replying / new messages and its maximum of recipients); each raises ActionRefused.
+DRAFT_CHECKS: dict[str, Callable[[Draft, Recipients], None]] = {}
 
 
 def draft_recipients(draft: Draft) -> Recipients:
@@ -136,6 +159,9 @@ def draft_recipients(draft: Draft) -> Recipients:
     )
     if not recipients.everyone:
         raise ActionRefused("Add at least one recipient.")
+    check = DRAFT_CHECKS.get(kind)
+    if check is not None:
+        check(draft, recipients)
     return recipients
 
 
@@ -189,7 +215,8 @@ def new_message_id(from_address: str) -> str:
 
 
 def template_context(draft: Draft, user: User, *, message_id: uuid.UUID, from_name: str, from_address: str) -> dict:
-    recipients = clean_recipients(draft.to) or clean_recipients(draft.cc)
+    kind = draft.account.kind if draft.account is not None else AccountKind.IMAP
+    recipients = recipients_for_kind(kind, draft.to) or recipients_for_kind(kind, draft.cc)
     return {
         "user": templating.user_variables(user, sender_membership(draft, user)),
         "recipient": templating.recipient_variables(recipients),

@@ -436,6 +436,9 @@ class Alias(models.Model):
     is_default = models.BooleanField(default=False, help_text="The account's own address.")
     never_auto_select = models.BooleanField(default=False)
     signature = models.ForeignKey("Signature", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A custom channel's sender identity {id, name, username}: its id (address is the username,
+    # or the id when it has none).
+    channel_id = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

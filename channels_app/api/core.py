@@ -113,12 +113,11 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _mount_routers() -> None:
     # Each resource module defines `router`; listed here, mounted once.
-    from channels_app.api import users
+    from channels_app.api import contacts, custom_messages, users
 
     api.add_router("", users.router)
-    from channels_app.api import contacts
-
     api.add_router("", contacts.router)
+    api.add_router("", custom_messages.router)
 
 
 _mount_routers()

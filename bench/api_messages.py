@@ -1,0 +1,203 @@
+"""`make bench`: POST /v1/messages (custom channel ingestion) against the real web process.
+
+Starts the web process as `make run` does (uvicorn serving missive.asgi on loopback, DEBUG off)
+against a database of its own (missive_bench_api, created and migrated when missing), with rate
+limits raised for the run (API_RATE_LIMIT_* in the web process's environment) and
+BENCH_API_WORKERS uvicorn workers (default 2, one per core). One person's token
+then sends BENCH_API_REQUESTS messages (default 2000) with aiohttp, BENCH_API_CONCURRENCY at a
+time (default 16): each with its own external id, threaded into BENCH_API_CONVERSATIONS chats
+(default 200) by references. Printed: requests/s, p50/p95/max latency, PASS/FAIL against the
+targets (≥ 200 requests/s, p95 < 50 ms). The exit code is 1 if any request failed.
+"""
+
+# ruff: noqa: E402 - Django is set up before the project's modules are imported.
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATABASE = "missive_bench_api"
+REDIS_DATABASE = 13
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(BASE_DIR))
+    import psycopg
+
+    server = urlsplit(os.environ["DATABASE_URL"])
+    with psycopg.connect(urlunsplit(server), autocommit=True) as admin:
+        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone() is None:
+            admin.execute(f'CREATE DATABASE "{DATABASE}"')
+    os.environ["DATABASE_URL"] = urlunsplit(server._replace(path=f"/{DATABASE}"))
+    redis_url = urlsplit(os.environ["REDIS_URL"])
+    if redis_url.scheme in ("redis", "rediss"):
+        os.environ["REDIS_URL"] = urlunsplit(redis_url._replace(path=f"/{REDIS_DATABASE}"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "missive.settings")
+    from cryptography.fernet import Fernet
+
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("ENCRYPTION_KEY", Fernet.generate_key().decode())
+    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,testserver"
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
+    import django
+
+    django.setup()
+
+import aiohttp
+from django.core.management import call_command
+
+from bench.live import web_process
+from channels_app.api.tokens import create_token
+from channels_app.custom.accounts import do_create_custom_channel
+from inboxes.models import Account, Membership, Organization, Role, Team, TeamMembership, User
+
+REQUESTS = int(os.environ.get("BENCH_API_REQUESTS", "2000"))
+# uvicorn's worker processes (it reads WEB_CONCURRENCY): one per core of this 2-core machine.
+WORKERS = os.environ.get("BENCH_API_WORKERS", "2")
+CONCURRENCY = int(os.environ.get("BENCH_API_CONCURRENCY", "16"))
+CONVERSATIONS = int(os.environ.get("BENCH_API_CONVERSATIONS", "200"))
+TARGET_RATE = 200.0
+TARGET_P95_SECONDS = 0.050
+EMAIL_DOMAIN = "api-bench.test"
+# The web process's limits for the run: the benchmark measures the endpoint, not the limiter.
+RATE_LIMITS = {
+    "API_RATE_LIMIT_CONCURRENT": "1000",
+    "API_RATE_LIMIT_PER_MINUTE": "10000000",
+    "API_RATE_LIMIT_PER_15_MINUTES": "10000000",
+}
+
+
+@dataclass
+class Figures:
+    requests: int
+    concurrency: int
+    conversations: int
+    latencies: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("inf")
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.rate >= TARGET_RATE and self.percentile(95) < TARGET_P95_SECONDS
+
+
+def prepare() -> tuple[str, str]:
+    """A team sharing one Text custom channel, and its owner's API token. A previous run's
+    organization and people are removed first."""
+    # Accounts first: a team's deletion would leave a team-inbox account without its team.
+    Account.objects.filter(organization__name="API bench").delete()
+    Organization.objects.filter(name="API bench").delete()
+    User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").delete()
+    organization = Organization.objects.create(name="API bench")
+    people = [User.objects.create_user(f"person{n}@{EMAIL_DOMAIN}", name=f"Person {n}") for n in range(3)]
+    team = Team.objects.create(organization=organization, name="Support")
+    for n, user in enumerate(people):
+        Membership.objects.create(organization=organization, user=user, role=Role.OWNER if n == 0 else Role.MEMBER)
+        TeamMembership.objects.create(organization=organization, team=team, user=user)
+    account = do_create_custom_channel(
+        organization, owner=people[0], name="Bench chat", message_type="text", team=team, shared=True
+    )
+    _, token = create_token(people[0], "bench")
+    return str(account.id), token
+
+
+async def _drive(url: str, token: str, account: str, figures: Figures, run: str) -> None:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(figures.requests):
+        queue.put_nowait(n)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            chat = n % figures.conversations
+            body = {
+                "messages": {
+                    "account": account,
+                    "body": f"Message {n} in chat {chat}",
+                    "from_field": {"id": f"user-{chat}", "username": f"@user{chat}", "name": f"User {chat}"},
+                    "external_id": f"{run}-{n}",
+                    "references": [f"{run}-chat-{chat}"],
+                }
+            }
+            start = time.monotonic()
+            try:
+                async with session.post(f"{url}/v1/messages", json=body, headers=headers) as response:
+                    text = await response.text()
+                    if response.status != 201:
+                        figures.failures.append(f"request {n}: HTTP {response.status} {text[:200]}")
+                        continue
+            except aiohttp.ClientError as error:
+                figures.failures.append(f"request {n}: {error!r}")
+                continue
+            figures.latencies.append(time.monotonic() - start)
+
+    connector = aiohttp.TCPConnector(limit=figures.concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.monotonic()
+        await asyncio.gather(*(worker(session) for _ in range(figures.concurrency)))
+        figures.seconds = time.monotonic() - started
+
+
+def run_benchmark(
+    *,
+    requests: int,
+    concurrency: int,
+    conversations: int,
+    web_env: dict[str, str],
+    say: Callable[[str], None] = print,
+) -> Figures:
+    figures = Figures(requests, concurrency, conversations)
+    account, token = prepare()
+    with web_process({**web_env, **RATE_LIMITS, "WEB_CONCURRENCY": WORKERS}) as (_, url):
+        run = secrets.token_hex(4)
+        say("Warming up...")
+        warm = Figures(min(50, requests), concurrency, conversations)
+        asyncio.run(_drive(url, token, account, warm, f"warm-{run}"))
+        say(f"Sending {requests} messages, {concurrency} at a time...")
+        asyncio.run(_drive(url, token, account, figures, run))
+    return figures
+
+
+def report(figures: Figures) -> list[str]:
+    verdict = {True: "PASS", False: "FAIL"}
+    return [
+        f"POST /v1/messages: {figures.requests} requests, {figures.concurrency} concurrent, "
+        f"{figures.conversations} conversations, {len(figures.failures)} failed",
+        f"  {'Requests/s (target >= 200)':<38} {figures.rate:8.1f}  {verdict[figures.rate >= TARGET_RATE]}",
+        f"  {'Latency p50':<38} {figures.percentile(50) * 1000:8.1f} ms",
+        f"  {'Latency p95 (target < 50 ms)':<38} {figures.percentile(95) * 1000:8.1f} ms  "
+        f"{verdict[figures.percentile(95) < TARGET_P95_SECONDS]}",
+        f"  {'Latency max':<38} {figures.percentile(100) * 1000:8.1f} ms",
+    ]
+
+
+def main() -> int:
+    call_command("migrate", interactive=False, verbosity=0)
+    web_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "missive.settings"}
+    figures = run_benchmark(requests=REQUESTS, concurrency=CONCURRENCY, conversations=CONVERSATIONS, web_env=web_env)
+    print()
+    print("\n".join(report(figures)))
+    for failure in figures.failures[:5]:
+        print(f"  {failure}")
+    return 1 if figures.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The POST /v1/messages benchmark at a tiny size: the real web process (uvicorn) on loopback, a
+real token, every request answered 201 and threaded into its chat."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.db import connection
+
+from bench.api_messages import report, run_benchmark
+from conversations.models import Conversation, Message
+from inboxes.models import Account
+
+# The web process is another process: it must see the committed rows, in the test database.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_benchmark_posts_every_message_and_reports_the_figures(settings):
+    database = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"])
+    web_env = {**os.environ, "DATABASE_URL": urlunsplit(database), "REDIS_URL": settings.REDIS_URL}
+
+    figures = run_benchmark(requests=30, concurrency=4, conversations=5, web_env=web_env, say=lambda line: None)
+
+    assert figures.failures == [] and len(figures.latencies) == 30
+    assert 0 < figures.percentile(50) <= figures.percentile(95) <= figures.percentile(100)
+    account = Account.objects.get(organization__name="API bench")
+    # 30 measured messages plus the warm-up's, in 5 chats per run.
+    assert Message.objects.filter(account=account).count() == 30 + 30
+    assert Conversation.objects.filter(messages__account=account).distinct().count() == 10
+    lines = report(figures)
+    assert lines[0] == "POST /v1/messages: 30 requests, 4 concurrent, 5 conversations, 0 failed"
+    assert "Requests/s (target >= 200)" in lines[1] and "Latency p95 (target < 50 ms)" in lines[3]
