@@ -189,7 +189,8 @@ def new_message_id(from_address: str) -> str:
 
 
 def template_context(draft: Draft, user: User, *, message_id: uuid.UUID, from_name: str, from_address: str) -> dict:
-    recipients = clean_recipients(draft.to) or clean_recipients(draft.cc)
+    found = draft_recipients(draft)  # as its channel addresses people (an SMS: phone numbers)
+    recipients = found.to or found.cc
     return {
         "user": templating.user_variables(user, sender_membership(draft, user)),
         "recipient": templating.recipient_variables(recipients),

@@ -151,6 +151,8 @@ API_RATE_LIMIT_PER_15_MINUTES = env_int("API_RATE_LIMIT_PER_15_MINUTES", 900, mi
 # A request body larger than this is refused (spec: the whole JSON of a message ≤ 10 MB, base64
 # attachments included).
 API_MAX_BODY_MB = env_int("API_MAX_BODY_MB", 10, minimum=1, maximum=100)
+# API bodies carry base64 attachments: Django must read them whole (the endpoints check the limit).
+DATA_UPLOAD_MAX_MEMORY_SIZE = (API_MAX_BODY_MB + 1) * 1024 * 1024
 
 CELERY_BEAT_SCHEDULE = {
     # Rules: Delay checkpoints and SLA timers (unreplied / unassigned) fire within 30 s of their time.

@@ -109,6 +109,12 @@ def _mount_routers() -> None:
     from channels_app.api import users
 
     api.add_router("", users.router)
+    from channels_app.api import drafts
+
+    api.add_router("", drafts.router)
+    from channels_app.api import posts
+
+    api.add_router("", posts.router)
 
 
 _mount_routers()
