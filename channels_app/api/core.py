@@ -115,6 +115,9 @@ def _mount_routers() -> None:
     from channels_app.api import posts
 
     api.add_router("", posts.router)
+    from channels_app.api import conversations_write
+
+    api.add_router("", conversations_write.router)
 
 
 _mount_routers()
