@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from markdown_it import MarkdownIt
 
-from conversations import search_index
+from conversations import live, search_index
 from conversations.actions import (
     ActionRefused,
     _counts_changed,
@@ -30,8 +30,10 @@ from conversations.models import (
     Location,
     Message,
     Post,
+    Subtask,
 )
 from conversations.sanitize import clean_outgoing_html, sanitize_composed_html
+from conversations.task_actions import TITLE_LIMIT
 from inboxes import aliases
 from inboxes.models import Account, Alias, Membership, Organization, User
 
@@ -230,3 +232,22 @@ def do_create_api_draft(
         do_add_draft_attachment(draft, acting_user=acting_user, upload=upload, inline=False)
     _drafts_changed(conversation)
     return draft
+
+
+@transaction.atomic
+def do_edit_subtask(subtask: Subtask, *, acting_user: User, title: str | None, description: str | None) -> None:
+    """A subtask's title or description, changed by an integration (PATCH /v1/tasks/:id)."""
+    _state_of(subtask.conversation, acting_user)
+    changed = []
+    if title is not None:
+        title = " ".join(title.split())[:TITLE_LIMIT]
+        if not title:
+            raise ActionRefused("Give the task a title.")
+        subtask.title = title
+        changed.append("title")
+    if description is not None:
+        subtask.description = description.strip()
+        changed.append("description")
+    if changed:
+        subtask.save(update_fields=changed)
+        live.publish_after_commit(conversation_ids=[subtask.conversation_id], kind="changed")

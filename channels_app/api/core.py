@@ -118,6 +118,9 @@ def _mount_routers() -> None:
     from channels_app.api import conversations_write
 
     api.add_router("", conversations_write.router)
+    from channels_app.api import tasks
+
+    api.add_router("", tasks.router)
 
 
 _mount_routers()
