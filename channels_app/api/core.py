@@ -121,6 +121,9 @@ def _mount_routers() -> None:
     from channels_app.api import tasks
 
     api.add_router("", tasks.router)
+    from channels_app.api import hooks
+
+    api.add_router("", hooks.router)
 
 
 _mount_routers()
