@@ -189,8 +189,8 @@ def new_message_id(from_address: str) -> str:
 
 
 def template_context(draft: Draft, user: User, *, message_id: uuid.UUID, from_name: str, from_address: str) -> dict:
-    found = draft_recipients(draft)  # as its channel addresses people (an SMS: phone numbers)
-    recipients = found.to or found.cc
+    kind = draft.account.kind if draft.account is not None else AccountKind.IMAP  # an SMS: phone numbers
+    recipients = recipients_for_kind(kind, draft.to) or recipients_for_kind(kind, draft.cc)
     return {
         "user": templating.user_variables(user, sender_membership(draft, user)),
         "recipient": templating.recipient_variables(recipients),

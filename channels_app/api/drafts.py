@@ -23,9 +23,9 @@ from channels_app.api.conversation_ops import (
 )
 from channels_app.api.core import ApiError, api_user
 from channels_app.api.pagination import from_epoch
-from conversations.drafts import do_discard_draft, get_draft_for_user
+from conversations.drafts import choose_from, do_discard_draft, get_draft_for_user
 from conversations.integrations import do_create_api_draft
-from conversations.models import Conversation
+from conversations.models import Conversation, Message
 from conversations.sending import (
     PHONE_KINDS,
     clean_recipients,
@@ -181,6 +181,9 @@ def create_draft(request: HttpRequest, payload: DraftBody) -> Status[dict[str, A
         conversation, _ = target_conversation(user, body, organization=organization, prefix="drafts")
         if account is not None and account.organization_id != conversation.organization_id:
             raise ApiError(NO_SENDER, field="drafts.from_field")
+        if alias is None and account is None:  # as the app does: the best alias for the reply
+            latest = Message.objects.filter(conversation=conversation).order_by("-sent_at").first()
+            alias = choose_from(user, conversation.organization_id, replying_to=latest)
         with refused_as_400("drafts"):
             draft = do_create_api_draft(
                 conversation,

@@ -153,3 +153,27 @@ def test_another_organizations_sender_account_or_conversation_is_refused(cast, a
     conversation = receive(cast.outsider_account).conversation
     assert draft(api, conversation=str(conversation.id), to_fields=to).status_code == 404
     assert not Draft.objects.exists()
+
+
+def test_a_custom_channel_draft_keeps_its_account_and_recipients(cast, api_as):
+    channel = AccountFactory(organization=cast.org, owner=cast.owner, kind=AccountKind.CUSTOM, address="bridge")
+    response = draft(
+        api_as(cast.owner),
+        account=str(channel.id),
+        body="Hi from Missive",
+        to_fields=[{"id": "12345", "name": "Ann", "username": "@ann"}],
+    )
+    assert response.status_code == 201, response.content
+    stored = Draft.objects.get(id=response.json()["drafts"]["id"])
+    assert stored.account == channel
+    assert stored.to == [{"id": "12345", "name": "Ann", "username": "@ann"}]
+
+
+def test_without_from_field_a_reply_goes_from_the_address_the_message_came_to(cast, api_as):
+    conversation = receive(cast.personal_account).conversation
+    response = draft(
+        api_as(cast.owner), conversation=str(conversation.id), body="On it", to_fields=[{"address": "c@x.test"}]
+    )
+    assert response.status_code == 201, response.content
+    stored = Draft.objects.get(id=response.json()["drafts"]["id"])
+    assert stored.alias is not None and stored.alias.address == "olivia@acme.test"
