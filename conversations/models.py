@@ -1019,6 +1019,9 @@ class Draft(models.Model):
     sent_message = models.OneToOneField(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="from_draft"
     )
+    # A WhatsApp template (POST /v1/drafts): the provider's template id and its variables.
+    external_response_id = models.CharField(max_length=200, blank=True)
+    external_response_variables = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -1205,3 +1208,27 @@ class AutoReplyLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alias_address} → {self.sender_address}"
+
+
+class Post(models.Model):
+    """An integration's entry in a conversation (POST /v1/posts): text or Markdown and cards
+    (`attachments`: the spec's PostAttachment objects), shown in the timeline under `username`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="posts")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=200, blank=True)
+    username_icon = models.URLField(max_length=1000, blank=True)
+    text = models.TextField(blank=True)
+    markdown = models.TextField(blank=True)
+    notification_title = models.CharField(max_length=500, blank=True)
+    notification_body = models.TextField(blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.username or self.notification_title or str(self.id)

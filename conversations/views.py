@@ -33,6 +33,7 @@ from conversations.models import (
     Direction,
     Message,
     OutboxMessage,
+    Post,
 )
 from conversations.rows import load_rows
 from conversations.search_views import FILTER_OPERATORS, compose_query, matching_items, search_context
@@ -207,7 +208,8 @@ def conversation_context(request: AuthenticatedRequest, state: ConversationState
     timeline = sorted(
         [("message", m.sent_at, m) for m in messages]
         + [("comment", c.created_at, c) for c in comments]
-        + [("event", e.created_at, e) for e in events],
+        + [("event", e.created_at, e) for e in events]
+        + [("post", p.created_at, p) for p in Post.objects.filter(conversation=conversation).select_related("author")],
         key=lambda item: item[1],
     )
     query = request.GET.get("q", "").strip()

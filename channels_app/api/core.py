@@ -113,11 +113,10 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _mount_routers() -> None:
     # Each resource module defines `router`; listed here, mounted once.
-    from channels_app.api import contacts, custom_messages, users
+    from channels_app.api import contacts, conversations_write, custom_messages, drafts, hooks, posts, tasks, users
 
-    api.add_router("", users.router)
-    api.add_router("", contacts.router)
-    api.add_router("", custom_messages.router)
+    for module in (users, contacts, custom_messages, drafts, posts, conversations_write, tasks, hooks):
+        api.add_router("", module.router)
 
 
 _mount_routers()

@@ -1,0 +1,116 @@
+"""POST /v1/conversations/:id/merge and PATCH /v1/conversations/:id1,:id2 (rest-api.md §4.15,
+§4.16): merge two conversations; change conversations' state without leaving a post."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from channels_app.api.conversation_ops import (
+    ConversationOptions,
+    accessible_conversation,
+    apply_options,
+    check_options,
+    refused_as_400,
+)
+from channels_app.api.core import ApiError, api_user
+from channels_app.api.pagination import epoch
+from conversations.merge import SubjectChoice, do_merge_conversations
+from conversations.models import Conversation, Status
+from missive.ids import is_uuid
+
+router = Router(tags=["conversations"])
+
+
+def conversation_json(conversation: Conversation) -> dict[str, Any]:
+    """A short Conversation object (§3.1).
+    TODO(integrator): use serializers.conversation_json"""
+    assignees = [
+        {"id": str(a.user_id), "name": a.user.display_name, "email": a.user.email}
+        for a in conversation.assignments.select_related("user").order_by("created_at")
+    ]
+    labels = [
+        {"id": str(label.id), "name": label.name}
+        for label in conversation.labels.filter(owner__isnull=True).order_by("name")
+    ]
+    team = conversation.team
+    return {
+        "id": str(conversation.id),
+        "subject": conversation.subject if conversation.subject_is_custom else None,
+        "latest_message_subject": conversation.subject or None,
+        "color": conversation.color or None,
+        "last_activity_at": epoch(conversation.last_activity_at),
+        "assignees": assignees,
+        "assignee_names": ", ".join(a["name"] for a in assignees),
+        "shared_labels": labels,
+        "team": {"id": str(team.id), "name": team.name, "organization": str(team.organization_id)} if team else None,
+        "closed": conversation.status == Status.CLOSED,
+    }
+
+
+class MergeIn(Schema):
+    target: UUID
+    subject: str = Field("", max_length=500)
+
+
+@router.post("/conversations/{conversation_id}/merge")
+def merge_conversation(request: HttpRequest, conversation_id: UUID, payload: MergeIn) -> dict[str, Any]:
+    user = api_user(request)
+    source = accessible_conversation(user, conversation_id, field="id")
+    target = accessible_conversation(user, payload.target, field="target")
+    choice = SubjectChoice.NEW if payload.subject.strip() else SubjectChoice.AUTO
+    with refused_as_400("target"):
+        merged = do_merge_conversations(
+            source, target, acting_user=user, subject_choice=choice, new_subject=payload.subject
+        )
+    return {"conversations": [conversation_json(merged)]}
+
+
+class ConversationPatch(ConversationOptions):
+    id: UUID
+    subject: str | None = Field(None, max_length=500)
+    color: str | None = None
+
+
+class PatchBody(Schema):
+    conversations: list[ConversationPatch]
+
+
+def path_ids(ids: str) -> list[UUID]:
+    """`:id1,:id2` as UUIDs, each once (400 naming `ids` otherwise)."""
+    parts = [part.strip() for part in ids.split(",") if part.strip()]
+    if not parts or not all(is_uuid(part) for part in parts):
+        raise ApiError("'ids' must be comma-separated UUIDs", field="ids")
+    return list(dict.fromkeys(UUID(part) for part in parts))
+
+
+# The same path string as GET /v1/conversations/{conversation_id}: ninja makes one URL pattern per
+# router path, so the integrator registers this on the router that has the GET (see the report).
+@router.patch("/conversations/{conversation_id}")
+def update_conversations(request: HttpRequest, conversation_id: str, payload: PatchBody) -> dict[str, Any]:
+    """`conversation_id` is one id or several, comma-separated."""
+    user = api_user(request)
+    wanted = path_ids(conversation_id)
+    if sorted(item.id for item in payload.conversations) != sorted(wanted):
+        raise ApiError("'conversations' needs one object per id in the path", field="conversations")
+    for index, item in enumerate(payload.conversations):
+        if item.conversation_subject is None:
+            item.conversation_subject = item.subject
+        if item.conversation_color is None:
+            item.conversation_color = item.color
+        if item.add_shared_labels and item.organization is None:
+            raise ApiError(
+                "'organization' is required with 'add_shared_labels'", field=f"conversations.{index}.organization"
+            )
+        check_options(item, prefix=f"conversations.{index}")
+    updated = []
+    with transaction.atomic():
+        for index, item in enumerate(payload.conversations):
+            conversation = accessible_conversation(user, item.id, field=f"conversations.{index}.id")
+            apply_options(conversation, item, user=user, prefix=f"conversations.{index}")
+            updated.append(conversation)
+    return {"conversations": [conversation_json(conversation) for conversation in updated]}
