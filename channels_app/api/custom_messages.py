@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
-import re
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -24,6 +23,7 @@ from django.utils.html import escape, linebreaks
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
+from channels_app.api.conversation_ops import ConversationOptions, apply_options, check_options
 from channels_app.api.core import ApiError, api_user
 from channels_app.models import CustomMessageType
 from conversations.delivery import Delivery, do_receive_messages
@@ -35,7 +35,6 @@ from inboxes.models import Account, AccountKind, User
 router = Router(tags=["messages"])
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # the spec: the whole JSON ≤ 10 MB
-_COLOR = re.compile(r"#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?|good|warning|danger")
 
 
 class Party(Schema):
@@ -54,7 +53,9 @@ class AttachmentIn(Schema):
     filename: str = Field(..., min_length=1, max_length=255)
 
 
-class MessageIn(Schema):
+class MessageIn(ConversationOptions):
+    """The message, and the conversation options every create body shares (conversation_ops)."""
+
     account: UUID | None = None
     channel_id: UUID | None = None  # the seed's name for `account`
     subject: str = Field("", max_length=500)
@@ -67,21 +68,7 @@ class MessageIn(Schema):
     attachments: list[AttachmentIn] = []
     external_id: str | None = Field(None, max_length=255)
     references: list[str] = Field([], max_length=100)
-    conversation: UUID | None = None
-    # The conversation options, the same as POST /v1/posts and /v1/drafts have.
-    team: UUID | None = None
-    force_team: bool = False
-    organization: UUID | None = None
-    add_users: list[UUID] = []
-    add_assignees: list[UUID] = []
-    remove_assignees: list[UUID] = []
     conversation_subject: str | None = Field(None, max_length=500)
-    conversation_color: str | None = None
-    add_shared_labels: list[UUID] = []
-    remove_shared_labels: list[UUID] = []
-    add_to_inbox: bool | None = None
-    add_to_team_inbox: bool | None = None
-    close: bool = False
 
 
 class MessagesBody(Schema):
@@ -121,12 +108,7 @@ def _check(data: MessageIn, user: User) -> Account:
     account = custom_channel_for(user, account_id)
     if data.organization and data.organization != account.organization_id:
         raise ApiError("The channel is not in this organization.", field=_field("organization"))
-    if (data.add_users or data.add_assignees or data.remove_assignees) and not data.organization:
-        raise ApiError("'organization' is required with add_users and assignees.", field=_field("organization"))
-    if data.add_to_team_inbox and not data.team:
-        raise ApiError("'add_to_team_inbox' requires 'team'.", field=_field("team"))
-    if data.conversation_color and not _COLOR.fullmatch(data.conversation_color):
-        raise ApiError("Use a HEX colour, or good, warning or danger.", field=_field("conversation_color"))
+    check_options(data, prefix="messages")
     email_type = account.custom.message_type == CustomMessageType.EMAIL
     for name in ("from_field", "to_fields", "cc_fields", "bcc_fields"):
         value = getattr(data, name)
@@ -242,10 +224,9 @@ def create_message(request: HttpRequest, payload: MessagesBody) -> Status:
             keys.insert(0, _conversation_key(user, account, data.conversation))
         delivery = Delivery(incoming_message(account, data, thread_keys=keys))
         do_receive_messages(account, [delivery])
-        # TODO(integrator): apply conversation options via conversation_ops (team, force_team,
-        # add_users, add_assignees, remove_assignees, conversation_subject, conversation_color,
-        # add/remove_shared_labels, add_to_inbox, add_to_team_inbox, close) when delivery.created.
-    message = delivery.message
-    assert message is not None
+        message = delivery.message
+        assert message is not None
+        if delivery.created:  # a retry changes nothing a second time
+            apply_options(message.conversation, data, user=user, prefix="messages")
     body = {"messages": {"id": message.id, "conversation": message.conversation_id}}
     return Status(201 if delivery.created else 200, body)

@@ -196,3 +196,36 @@ def test_conversation_of_another_organization_is_a_404(cast, api_as, channel):
     )
     assert response.status_code == 404
     assert not Message.objects.filter(account=channel).exists()
+
+
+def test_the_conversation_options_apply_once_to_a_new_message(cast, api_as, channel):
+    from conversations.models import Assignment, ConversationLabel, Status
+    from tests.factories import LabelFactory
+
+    label = LabelFactory(organization=cast.org, name="Chat")
+    fields = dict(
+        account=str(channel.id),
+        body="hi",
+        from_field={"id": "1"},
+        external_id="opt-1",
+        organization=str(cast.org.id),
+        add_assignees=[str(cast.teammate.id)],
+        add_shared_labels=[str(label.id)],
+        conversation_color="warning",
+        close=True,
+    )
+    response = _post(api_as(cast.owner), **fields)
+    assert response.status_code == 201, response.content
+    conversation = Message.objects.get(id=response.json()["messages"]["id"]).conversation
+    assert list(Assignment.objects.filter(conversation=conversation).values_list("user_id", flat=True)) == [
+        cast.teammate.id
+    ]
+    assert ConversationLabel.objects.filter(conversation=conversation, label=label).exists()
+    assert (conversation.color, conversation.status) == ("#ecb22e", Status.CLOSED)
+    # Reopened by someone; the integration retries its call: nothing is applied a second time.
+    from conversations.actions import do_reopen
+
+    do_reopen(conversation, acting_user=cast.owner)
+    assert _post(api_as(cast.owner), **fields).status_code == 200
+    conversation.refresh_from_db()
+    assert conversation.status == Status.OPEN
