@@ -196,8 +196,13 @@ class _Batch:
             return
         locks = {f"id:{self.account.id}:{value}" for value in external_ids} | {f"key:{self.org_id}:{k}" for k in keys}
         with connection.cursor() as cursor:
-            for lock in sorted(locks):  # one order everywhere: no deadlock between two batches
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [lock])
+            # One statement; taken in the order of their hashes everywhere, so two batches wanting
+            # the same keys cannot deadlock.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(h) FROM"
+                " (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS k ORDER BY h) AS locks",
+                [sorted(locks)],
+            )
         for message in Message.objects.filter(account=self.account, external_id__in=external_ids).select_related(
             "conversation", "conversation__team"
         ):

@@ -202,6 +202,8 @@ def _users(conversation: Conversation, ids: list[UUID], field: str) -> list[User
 
 
 def _labels(conversation: Conversation, user: User, ids: list[UUID], field: str) -> list[Label]:
+    if not ids:
+        return []
     found = {
         label.id: label
         for label in Label.objects.visible_to(user).filter(
