@@ -107,6 +107,12 @@ DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault(
     "options", "-c max_parallel_workers_per_gather=0 -c jit=off -c random_page_cost=1.1"
 )
+# A pool of open connections per process (psycopg_pool): a request or task borrows one instead of
+# connecting anew, which costs more than a small request's queries. 0 turns it off; it cannot be
+# combined with DB_CONN_MAX_AGE.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0, maximum=100)
+if DB_POOL_MAX_SIZE:
+    DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 10}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"), required=True)
