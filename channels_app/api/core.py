@@ -109,6 +109,12 @@ def _mount_routers() -> None:
     from channels_app.api import users
 
     api.add_router("", users.router)
+    from channels_app.api import conversations
+
+    api.add_router("", conversations.router)
+    from channels_app.api import messages
+
+    api.add_router("", messages.router)
 
 
 _mount_routers()

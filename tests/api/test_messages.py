@@ -1,0 +1,48 @@
+"""GET /v1/messages/:ids and GET /v1/messages?email_message_id=."""
+
+from __future__ import annotations
+
+from tests.factories import receive
+
+
+def test_one_message_is_an_object_with_body_and_conversation(cast, api_as):
+    message = receive(cast.support_account, subject="Hello", body="Hi there", rfc_message_id="abc@outside.test")
+    body = api_as(cast.owner).get(f"/v1/messages/{message.id}").json()
+    item = body["messages"]
+    assert isinstance(item, dict)
+    assert item["id"] == str(message.id)
+    assert item["body"] == "Hi there"
+    assert item["email_message_id"] == "abc@outside.test"
+    assert item["conversation"]["id"] == str(message.conversation_id)
+    assert item["to_fields"] == [{"name": "", "address": "support@acme.test"}]
+
+
+def test_several_ids_give_an_array_in_order(cast, api_as):
+    first = receive(cast.support_account, subject="One", sender="a@outside.test")
+    second = receive(cast.support_account, subject="Two", sender="b@outside.test")
+    body = api_as(cast.owner).get(f"/v1/messages/{second.id},{first.id}").json()
+    assert [m["id"] for m in body["messages"]] == [str(second.id), str(first.id)]
+
+
+def test_a_malformed_id_is_a_400_and_another_organizations_is_a_404(cast, api_as):
+    message = receive(cast.support_account)
+    api = api_as(cast.owner)
+    bad = api.get(f"/v1/messages/{message.id},nope")
+    assert bad.status_code == 400 and bad.json()["field"] == "message_ids"
+    assert api_as(cast.outsider).get(f"/v1/messages/{message.id}").status_code == 404
+    mine = receive(cast.outsider_account)
+    assert api.get(f"/v1/messages/{message.id},{mine.id}").status_code == 404
+
+
+def test_find_by_email_message_id_with_or_without_brackets(cast, api_as):
+    message = receive(cast.support_account, rfc_message_id="abc@outside.test")
+    api = api_as(cast.owner)
+    for value in ("abc@outside.test", "<abc@outside.test>"):
+        body = api.get("/v1/messages", {"email_message_id": value}).json()
+        assert [m["id"] for m in body["messages"]] == [str(message.id)]
+        assert body["messages"][0]["body"]
+    assert api_as(cast.outsider).get("/v1/messages", {"email_message_id": "abc@outside.test"}).json() == {
+        "messages": []
+    }
+    missing = api.get("/v1/messages")
+    assert missing.status_code == 400 and missing.json()["field"] == "email_message_id"
