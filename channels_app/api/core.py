@@ -115,6 +115,9 @@ def _mount_routers() -> None:
     from channels_app.api import messages
 
     api.add_router("", messages.router)
+    from channels_app.api import teams
+
+    api.add_router("", teams.router)
 
 
 _mount_routers()

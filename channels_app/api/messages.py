@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from ninja import Router
 
+from channels_app.api.batch import parse_ids
 from channels_app.api.core import ApiError, api_user
 from channels_app.api.serializers import conversations_json, message_json
 from conversations.models import Conversation, Message
@@ -19,17 +20,6 @@ from inboxes.models import User
 router = Router(tags=["messages"])
 
 MAX_BY_MESSAGE_ID = 10
-
-
-def parse_ids(value: str, *, field: str = "id") -> list[UUID]:
-    """Comma-separated UUIDs from a path; a malformed one is a 400 naming the field."""
-    ids = []
-    for part in value.split(","):
-        try:
-            ids.append(UUID(part.strip()))
-        except ValueError:
-            raise ApiError(f"'{field}' must be one or more UUIDs separated by commas", field=field) from None
-    return list(dict.fromkeys(ids))
 
 
 def _readable(user: User) -> QuerySet[Message]:
