@@ -118,6 +118,9 @@ def _mount_routers() -> None:
     from channels_app.api import teams
 
     api.add_router("", teams.router)
+    from channels_app.api import labels
+
+    api.add_router("", labels.router)
 
 
 _mount_routers()

@@ -379,7 +379,7 @@ def label_json(label: Label) -> dict[str, Any]:
         "parent": str(label.parent_id) if label.parent_id else None,
         "organization": str(label.organization_id),
         "visibility": LABEL_VISIBILITY.get(LabelVisibility(label.visibility), "organization"),
-        "share_with_organization": label.visibility == LabelVisibility.EVERYONE,
+        "share_with_organization": False,
         "share_with_team": str(teams[0].id) if teams else None,
         "share_with_teams": [str(team.id) for team in teams],
         "share_with_users": [str(person.id) for person in label.auto_share_users.all()],
