@@ -121,6 +121,9 @@ def _mount_routers() -> None:
     from channels_app.api import labels
 
     api.add_router("", labels.router)
+    from channels_app.api import responses
+
+    api.add_router("", responses.router)
 
 
 _mount_routers()
