@@ -1,6 +1,6 @@
 from django.urls import path
 
-from channels_app import alias_views, outbox_views, views
+from channels_app import alias_views, api_views, outbox_views, views
 
 accounts = "settings/orgs/<uuid:org_id>/accounts/"
 account = accounts + "<uuid:account_id>/"
@@ -31,4 +31,8 @@ urlpatterns = [
     path(alias + "save/", alias_views.update_alias, name="settings_alias_update"),
     path(alias + "delete/", alias_views.delete_alias, name="settings_alias_delete"),
     path(alias + "mine/", alias_views.update_own_alias_setting, name="settings_alias_own"),
+    path("settings/api/", api_views.api_settings, name="settings_api"),
+    path("settings/api/tokens/", api_views.create_api_token, name="settings_api_token_create"),
+    path("settings/api/tokens/<uuid:token_id>/revoke/", api_views.revoke_api_token, name="settings_api_token_revoke"),
+    path("settings/api/ids/", api_views.resource_ids, name="settings_api_ids"),
 ]
