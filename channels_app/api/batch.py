@@ -4,14 +4,26 @@ our actions' refusals turned into the spec's error naming the item's field."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
+from pydantic import AfterValidator
 
 from channels_app.api.core import ApiError
 
 T = TypeVar("T")
+
+
+def no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: refused here, with the field's name, instead of a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# A string of a request body.
+Text = Annotated[str, AfterValidator(no_nul)]
 
 
 def parse_ids(value: str, *, field: str = "id") -> list[UUID]:

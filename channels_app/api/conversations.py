@@ -9,10 +9,10 @@ from uuid import UUID
 
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest
-from ninja import Router
+from ninja import Query, Router
 
 from channels_app.api.core import ApiError, api_user
-from channels_app.api.pagination import check_limit, time_page
+from channels_app.api.pagination import MAX_EPOCH, check_limit, time_page
 from channels_app.api.serializers import (
     comment_json,
     conversations_json,
@@ -29,6 +29,7 @@ from inboxes.access import get_membership, get_team_for_member
 from inboxes.models import User
 
 router = Router(tags=["conversations"])
+UNTIL = Query(None, ge=0, le=MAX_EPOCH, description="Epoch seconds: the oldest time of the previous page.")
 
 # Query flag → the personal mailbox it lists.
 PERSONAL_FLAGS = {
@@ -74,7 +75,7 @@ def list_conversations(
     team_all: UUID | None = None,
     organization: UUID | None = None,
     limit: int | None = None,
-    until: int | None = None,
+    until: int | None = UNTIL,
 ) -> dict[str, Any]:
     user = api_user(request)
     limit = check_limit(limit, default=25, maximum=50, minimum=2)
@@ -116,7 +117,7 @@ def _thread_page(queryset: QuerySet[Any], field: str, limit: int | None, until: 
 
 @router.get("/conversations/{conversation_id}/messages")
 def conversation_messages(
-    request: HttpRequest, conversation_id: UUID, limit: int | None = None, until: int | None = None
+    request: HttpRequest, conversation_id: UUID, limit: int | None = None, until: int | None = UNTIL
 ) -> dict[str, Any]:
     conversation = get_conversation_for_api(api_user(request), conversation_id)
     messages = (
@@ -129,7 +130,7 @@ def conversation_messages(
 
 @router.get("/conversations/{conversation_id}/comments")
 def conversation_comments(
-    request: HttpRequest, conversation_id: UUID, limit: int | None = None, until: int | None = None
+    request: HttpRequest, conversation_id: UUID, limit: int | None = None, until: int | None = UNTIL
 ) -> dict[str, Any]:
     conversation = get_conversation_for_api(api_user(request), conversation_id)
     comments = (
@@ -147,7 +148,7 @@ def conversation_comments(
 
 @router.get("/conversations/{conversation_id}/drafts")
 def conversation_drafts(
-    request: HttpRequest, conversation_id: UUID, limit: int | None = None, until: int | None = None
+    request: HttpRequest, conversation_id: UUID, limit: int | None = None, until: int | None = UNTIL
 ) -> dict[str, Any]:
     user = api_user(request)
     conversation = get_conversation_for_api(user, conversation_id)

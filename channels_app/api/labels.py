@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from channels_app.api.batch import items_for_ids, parse_ids, refused
+from channels_app.api.batch import Text, items_for_ids, parse_ids, refused
 from channels_app.api.core import ApiError, api_user
 from channels_app.api.pagination import offset_page
 from channels_app.api.serializers import label_json
@@ -34,9 +34,9 @@ class LabelIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     id: UUID | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=80)
+    name: Text | None = Field(default=None, min_length=1, max_length=80)
     organization: UUID | None = None
-    color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
+    color: Text | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
     parent: UUID | None = None
     share_with_organization: bool | None = None
     share_with_team: UUID | None = None

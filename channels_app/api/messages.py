@@ -53,8 +53,8 @@ def get_messages(request: HttpRequest, message_ids: str) -> dict[str, Any]:
 def find_messages(request: HttpRequest, email_message_id: str) -> dict[str, Any]:
     user = api_user(request)
     bare = email_message_id.strip().removeprefix("<").removesuffix(">")
-    if not bare:
-        raise ApiError("'email_message_id' must not be empty", field="email_message_id")
+    if not bare or "\x00" in bare:
+        raise ApiError("'email_message_id' must be a Message-ID", field="email_message_id")
     matching = _readable(user).filter(Q(rfc_message_id=bare) | Q(rfc_message_id=f"<{bare}>"))
     messages = list(matching.order_by("-sent_at", "-id")[:MAX_BY_MESSAGE_ID])
     return {"messages": _full(messages, user)}

@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from channels_app.api.batch import items_for_ids, parse_ids, refused, unsupported
+from channels_app.api.batch import Text, items_for_ids, parse_ids, refused, unsupported
 from channels_app.api.core import ApiError, api_user
 from channels_app.api.pagination import offset_page
 from channels_app.api.serializers import response_json
@@ -34,26 +34,26 @@ UNSUPPORTED = ("external_id", "external_source", "attachments")
 class Recipient(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    address: str = Field(min_length=1, max_length=254)
-    name: str = Field(default="", max_length=200)
+    address: Text = Field(min_length=1, max_length=254)
+    name: Text = Field(default="", max_length=200)
 
 
 class ResponseIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     id: UUID | None = None
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: Text | None = Field(default=None, min_length=1, max_length=200)
     organization: UUID | None = None
     user: UUID | None = None
-    body: str | None = None
-    subject: str | None = Field(default=None, max_length=500)
+    body: Text | None = None
+    subject: Text | None = Field(default=None, max_length=500)
     share_with_team: UUID | None = None
     shared_labels: list[UUID] | None = None
     to_fields: list[Recipient] | None = None
     cc_fields: list[Recipient] | None = None
     bcc_fields: list[Recipient] | None = None
-    external_id: str | None = None
-    external_source: str | None = None
+    external_id: Text | None = None
+    external_source: Text | None = None
     attachments: list[dict[str, Any]] | None = None
 
 

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from channels_app.api.batch import items_for_ids, parse_ids, refused, unsupported
+from channels_app.api.batch import Text, items_for_ids, parse_ids, refused, unsupported
 from channels_app.api.core import ApiError, api_user
 from channels_app.api.pagination import offset_page
 from channels_app.api.serializers import team_json
@@ -32,10 +32,10 @@ class TeamIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     id: UUID | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=80)
+    name: Text | None = Field(default=None, min_length=1, max_length=80)
     organization: UUID | None = None
-    emoji: str | None = Field(default=None, max_length=16)
-    color: str | None = Field(default=None, pattern=HEX)
+    emoji: Text | None = Field(default=None, max_length=16)
+    color: Text | None = Field(default=None, pattern=HEX)
     active_members: list[UUID] | None = None
     observers: list[UUID] | None = None
     team_mention_behavior: Literal["all_members", "only_active_members"] | None = None

@@ -166,3 +166,12 @@ def test_messages_comments_and_drafts_of_a_conversation(cast, api_as):
     outsider = api_as(cast.outsider)
     for part in ("messages", "comments", "drafts"):
         assert outsider.get(f"/v1/conversations/{conversation.id}/{part}").status_code == 404
+
+
+def test_out_of_range_cursors_and_offsets_are_400s(cast, api_as):
+    api = api_as(cast.owner)
+    for value in (10**15, -1):
+        response = api.get("/v1/conversations", {"all": "true", "until": value})
+        assert response.status_code == 400 and response.json()["field"] == "until"
+    response = api.get("/v1/teams", {"offset": 10**19})
+    assert response.status_code == 400 and response.json()["field"] == "offset"

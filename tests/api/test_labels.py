@@ -49,6 +49,7 @@ def test_bad_labels_are_400s_naming_the_field_and_save_nothing(cast, api_as):
     cases = [
         ({"name": "A", "organization": org, "color": "red"}, "shared_labels.1.color"),
         ({"name": "A/B", "organization": org}, "shared_labels.1.name"),
+        ({"name": "A\x00B", "organization": org}, "shared_labels.1.name"),
         ({"organization": org}, "shared_labels.1.name"),
         ({"name": "A", "organization": org, "share_with_users": [str(cast.outsider.id)]},
          "shared_labels.1.share_with_users"),

@@ -44,5 +44,7 @@ def test_find_by_email_message_id_with_or_without_brackets(cast, api_as):
     assert api_as(cast.outsider).get("/v1/messages", {"email_message_id": "abc@outside.test"}).json() == {
         "messages": []
     }
+    nul = api.get("/v1/messages", {"email_message_id": "a\x00b"})
+    assert nul.status_code == 400 and nul.json()["field"] == "email_message_id"
     missing = api.get("/v1/messages")
     assert missing.status_code == 400 and missing.json()["field"] == "email_message_id"
