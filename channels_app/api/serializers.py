@@ -200,9 +200,23 @@ def message_type(account: Account | None) -> str:
     if account.kind in PHONE_TYPES:
         return PHONE_TYPES[account.kind]
     if account.kind == AccountKind.CUSTOM:
-        kind = getattr(account, "message_type", None) or getattr(account, "custom_message_type", None) or "text"
-        return CUSTOM_TYPES.get(str(kind), "custom_text")
+        return CUSTOM_TYPES.get(_custom_message_type(account.id, account), "custom_text")
     return "email"
+
+
+_CUSTOM_MESSAGE_TYPES: dict[Any, str] = {}
+
+
+def _custom_message_type(account_id: Any, account: Account) -> str:
+    # Fixed at the channel's creation, so remembered per process: a page of messages reads the
+    # channel's settings (account.custom, the custom channel's config row) once.
+    if account_id not in _CUSTOM_MESSAGE_TYPES:
+        config = getattr(account, "custom", None)
+        kind = getattr(config, "message_type", "") if config is not None else ""
+        if not kind:
+            return "text"
+        _CUSTOM_MESSAGE_TYPES[account_id] = str(kind)
+    return _CUSTOM_MESSAGE_TYPES[account_id]
 
 
 def attachment_json(attachment: Attachment | DraftAttachment | CannedResponseAttachment | CommentAttachment) -> dict:

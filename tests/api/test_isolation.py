@@ -90,3 +90,12 @@ def test_another_organizations_objects_are_404_on_every_route(cast, api_as, path
     )
     if method == "get":
         assert api_as(cast.owner).get(url).status_code == 200, "the first organization's owner reads it"
+
+
+def test_each_path_is_served_by_one_router():
+    """Django takes the first URL pattern that matches: a path that two routers both define would
+    answer 405 to the second router's methods. Register such operations on one router."""
+    # Parameter names do not tell routes apart: /responses/{a} and /responses/{b} are one URL.
+    paths = [re.sub(r"{[^}]*}", "{}", path) for bound in api._get_bound_routers() for path in bound.path_operations]
+    duplicated = sorted({path for path in paths if paths.count(path) > 1})
+    assert duplicated == [], "these paths are defined by several routers"

@@ -48,3 +48,20 @@ def test_find_by_email_message_id_with_or_without_brackets(cast, api_as):
     assert nul.status_code == 400 and nul.json()["field"] == "email_message_id"
     missing = api.get("/v1/messages")
     assert missing.status_code == 400 and missing.json()["field"] == "email_message_id"
+
+
+def test_phone_and_custom_channel_messages_say_their_type(cast, api_as):
+    from inboxes.models import AccountKind
+    from tests.factories import AccountFactory
+
+    api = api_as(cast.owner)
+    for kind, expected in ((AccountKind.TWILIO_SMS, "sms"), (AccountKind.WHATSAPP, "whatsapp")):
+        account = AccountFactory(organization=cast.org, owner=cast.owner, kind=kind, address="+15550001111")
+        message = receive(account, sender="+15552223333", external_id=f"SM-{kind}", body="Hi by text")
+        item = api.get(f"/v1/messages/{message.id}").json()["messages"]
+        assert item["type"] == expected and item["external_id"] == f"SM-{kind}"
+    custom = AccountFactory(organization=cast.org, owner=cast.owner, kind=AccountKind.CUSTOM, address="bot")
+    message = receive(custom, sender="user-42", external_id="ext-1")
+    item = api.get(f"/v1/messages/{message.id}").json()["messages"]
+    assert item["type"].startswith("custom_")
+    assert item["from_field"] == {"id": "user-42", "name": "A Customer", "username": "user-42"}
