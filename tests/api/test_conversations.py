@@ -175,3 +175,26 @@ def test_out_of_range_cursors_and_offsets_are_400s(cast, api_as):
         assert response.status_code == 400 and response.json()["field"] == "until"
     response = api.get("/v1/teams", {"offset": 10**19})
     assert response.status_code == 400 and response.json()["field"] == "offset"
+
+
+def test_a_page_of_messages_costs_a_fixed_number_of_queries(cast, api_as):
+    api = api_as(cast.owner)
+    api.get("/v1/users")
+    first = receive(cast.support_account, subject="Thread", rfc_message_id="t0@outside.test")
+    conversation = first.conversation
+
+    def page_queries():
+        with CaptureQueriesContext(connection) as queries:
+            api.get(f"/v1/conversations/{conversation.id}/messages")
+        return len(queries)
+
+    one = page_queries()
+    for i in range(1, 8):
+        receive(
+            cast.support_account,
+            subject="Re: Thread",
+            rfc_message_id=f"t{i}@outside.test",
+            in_reply_to="t0@outside.test",
+        )
+    assert conversation.messages.count() == 8
+    assert page_queries() == one

@@ -65,3 +65,17 @@ def test_phone_and_custom_channel_messages_say_their_type(cast, api_as):
     item = api.get(f"/v1/messages/{message.id}").json()["messages"]
     assert item["type"].startswith("custom_")
     assert item["from_field"] == {"id": "user-42", "name": "A Customer", "username": "user-42"}
+
+
+def test_a_batch_of_messages_costs_a_fixed_number_of_queries(cast, api_as):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = api_as(cast.owner)
+    api.get("/v1/users")  # the token's first use is recorded once
+    made = [receive(cast.support_account, subject=f"S{i}", sender=f"c{i}@outside.test") for i in range(6)]
+    with CaptureQueriesContext(connection) as two:
+        assert len(api.get(f"/v1/messages/{made[0].id},{made[1].id}").json()["messages"]) == 2
+    with CaptureQueriesContext(connection) as six:
+        assert len(api.get("/v1/messages/" + ",".join(str(m.id) for m in made)).json()["messages"]) == 6
+    assert len(six) == len(two)
