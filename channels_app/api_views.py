@@ -9,14 +9,16 @@ from uuid import UUID
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST, require_safe
 
+from channels_app.api.files import file_for_signature
 from channels_app.api.tokens import create_token, revoke_token
 from channels_app.models import ApiToken
 from conversations.labels import labels_visible_to_user_q
 from conversations.models import Label
+from conversations.views import download_response
 from inboxes.models import Account, Membership, Team, User
 from inboxes.pages import settings_context
 from missive.htmx import AuthenticatedRequest, render_page
@@ -90,3 +92,12 @@ def resource_ids(request: AuthenticatedRequest) -> HttpResponse:
         )
     context = settings_context(request, None, "api", groups=groups)
     return render_page(request, "channels_app/api_resource_ids.html", context)
+
+
+@require_safe
+def api_file(request: HttpRequest, signed: str) -> FileResponse:
+    """An attachment by the signed link an API object gave: no session, no token."""
+    attachment = file_for_signature(signed)
+    if attachment is None or not attachment.file:
+        raise Http404("No such file.")
+    return download_response(attachment.file, attachment.filename)

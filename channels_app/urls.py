@@ -35,4 +35,5 @@ urlpatterns = [
     path("settings/api/tokens/", api_views.create_api_token, name="settings_api_token_create"),
     path("settings/api/tokens/<uuid:token_id>/revoke/", api_views.revoke_api_token, name="settings_api_token_revoke"),
     path("settings/api/ids/", api_views.resource_ids, name="settings_api_ids"),
+    path("api-files/<str:signed>/", api_views.api_file, name="api_file"),
 ]

@@ -183,6 +183,8 @@ FREE_PARAMETERS = {
     "kind": "comment",
     # With a subtask's id (task_id): "s" is the Tasks views' name for subtasks.
     "task_kind": "s",
+    # A signed download link (channels_app/api/files.py): a forged one is a 404.
+    "signed": "m.forged:1:abc",
 }
 
 

@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import strip_tags
 
+from channels_app.api.files import signed_file_url
 from channels_app.api.pagination import epoch
 from conversations.comment_format import MENTION
 from conversations.labels import labels_visible_to_user_q
@@ -220,22 +221,14 @@ def _custom_message_type(account_id: Any, account: Account) -> str:
 
 
 def attachment_json(attachment: Attachment | DraftAttachment | CannedResponseAttachment | CommentAttachment) -> dict:
-    """§3.2's Attachment. Its URL is ours and needs the user's session (files never go public)."""
+    """§3.2's Attachment. Its URL is a signed download link that expires (channels_app/api/files.py)."""
     media_type, _, sub_type = attachment.content_type.partition("/")
-    if isinstance(attachment, Attachment):
-        url = settings.SITE_URL + reverse("attachment_download", args=[attachment.id])
-    elif isinstance(attachment, CommentAttachment):
-        url = settings.SITE_URL + reverse("comment_file_download", args=[attachment.id])
-    elif isinstance(attachment, DraftAttachment):
-        url = settings.SITE_URL + reverse("draft_attachment", args=[attachment.id])
-    else:
-        url = None
     extension = attachment.filename.rpartition(".")[2].lower() if "." in attachment.filename else ""
     return {
         "id": str(attachment.id),
         "filename": attachment.filename,
         "extension": extension,
-        "url": url,
+        "url": signed_file_url(attachment),
         "media_type": media_type,
         "sub_type": sub_type,
         "size": attachment.size,

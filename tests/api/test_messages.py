@@ -79,3 +79,26 @@ def test_a_batch_of_messages_costs_a_fixed_number_of_queries(cast, api_as):
     with CaptureQueriesContext(connection) as six:
         assert len(api.get("/v1/messages/" + ",".join(str(m.id) for m in made)).json()["messages"]) == 6
     assert len(six) == len(two)
+
+
+def test_attachments_download_by_their_signed_link_only(cast, api_as, tmp_storage, monkeypatch, settings):
+    from django.test import Client
+
+    from channels_app.api import files
+    from conversations.incoming import IncomingAttachment
+
+    part = IncomingAttachment(filename="invoice.pdf", content_type="application/pdf", content=b"%PDF-1 data")
+    message = receive(cast.support_account, attachments=[part])
+    [item] = api_as(cast.owner).get(f"/v1/messages/{message.id}").json()["messages"]["attachments"]
+    assert item["filename"] == "invoice.pdf" and item["extension"] == "pdf"
+    assert (item["media_type"], item["sub_type"], item["size"]) == ("application", "pdf", 11)
+    path = item["url"].removeprefix(settings.SITE_URL)
+    response = Client().get(path)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"%PDF-1 data"
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    forged = path.replace(str(message.attachments.get().id), str(message.id))
+    assert Client().get(forged).status_code == 404
+    monkeypatch.setattr(files, "MAX_AGE_SECONDS", -1)
+    assert Client().get(path).status_code == 404  # expired
