@@ -1,6 +1,6 @@
 from django.urls import path
 
-from channels_app import alias_views, outbox_views, views
+from channels_app import alias_views, api_views, outbox_views, views
 from channels_app.custom import views as custom_views
 
 accounts = "settings/orgs/<uuid:org_id>/accounts/"
@@ -42,4 +42,9 @@ urlpatterns = [
         custom_views.delete_channel_alias,
         name="settings_custom_alias_delete",
     ),
+    path("settings/api/", api_views.api_settings, name="settings_api"),
+    path("settings/api/tokens/", api_views.create_api_token, name="settings_api_token_create"),
+    path("settings/api/tokens/<uuid:token_id>/revoke/", api_views.revoke_api_token, name="settings_api_token_revoke"),
+    path("settings/api/ids/", api_views.resource_ids, name="settings_api_ids"),
+    path("api-files/<str:signed>/", api_views.api_file, name="api_file"),
 ]

@@ -7,6 +7,7 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from channels_app.api.tokens import create_token
 from conversations.incoming import IncomingAttachment
 from rules.models import Rule
 from tests.conftest import login
@@ -76,6 +77,7 @@ def first_org_objects(cast, tmp_storage):
         **_canned_response(cast, message.conversation),
         "alias_id": _alias(cast),
         "signature_id": _signature(cast),
+        "token_id": create_token(cast.owner, "Acme script")[0].id,
         # Last: its draft_id (a reply draft with a file) is the one the draft URLs get.
         **_draft(cast, message.conversation),
         **_contacts(cast),
@@ -189,6 +191,8 @@ FREE_PARAMETERS = {
     "kind": "comment",
     # With a subtask's id (task_id): "s" is the Tasks views' name for subtasks.
     "task_kind": "s",
+    # A signed download link (channels_app/api/files.py): a forged one is a 404.
+    "signed": "m.forged:1:abc",
 }
 
 

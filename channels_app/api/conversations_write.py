@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
+from channels_app.api import conversations
 from channels_app.api.conversation_ops import (
     ConversationOptions,
     accessible_conversation,
@@ -90,7 +91,8 @@ def path_ids(ids: str) -> list[UUID]:
 
 # The same path string as GET /v1/conversations/{conversation_id}: ninja makes one URL pattern per
 # router path, so the integrator registers this on the router that has the GET (see the report).
-@router.patch("/conversations/{conversation_id}")
+# On the GET's router: one path, one router (see core._mount_routers).
+@conversations.router.patch("/conversations/{conversation_id}")
 def update_conversations(request: HttpRequest, conversation_id: str, payload: PatchBody) -> dict[str, Any]:
     """`conversation_id` is one id or several, comma-separated."""
     user = api_user(request)

@@ -112,10 +112,29 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _mount_routers() -> None:
-    # Each resource module defines `router`; listed here, mounted once.
-    from channels_app.api import contacts, conversations_write, custom_messages, drafts, hooks, posts, tasks, users
+    # Each resource module defines `router`; listed here, mounted once. Two routers may not share
+    # a path (the first would answer and the other's methods get 405): such operations live on
+    # one router (test_isolation.test_each_path_is_served_by_one_router).
+    from channels_app.api import (
+        contacts,
+        conversations,
+        conversations_write,
+        custom_messages,
+        drafts,
+        hooks,
+        labels,
+        messages,
+        posts,
+        responses,
+        tasks,
+        teams,
+        users,
+    )
 
-    for module in (users, contacts, custom_messages, drafts, posts, conversations_write, tasks, hooks):
+    # custom_messages adds POST /messages to messages.router.
+    assert custom_messages.router is messages.router
+    modules = (users, conversations, messages, teams, labels, responses, contacts, drafts, posts)
+    for module in (*modules, conversations_write, tasks, hooks):
         api.add_router("", module.router)
 
 

@@ -20,9 +20,10 @@ from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Schema, Status
 from pydantic import ConfigDict
 
+from channels_app.api import messages
 from channels_app.api.conversation_ops import ConversationOptions, apply_options, check_options
 from channels_app.api.core import ApiError, api_user
 from channels_app.models import CustomMessageType
@@ -32,7 +33,8 @@ from conversations.models import ConversationState, ThreadKey
 from conversations.text import html_to_text
 from inboxes.models import Account, AccountKind, User
 
-router = Router(tags=["messages"])
+# GET /v1/messages lives on this router too: one path, one router (see core._mount_routers).
+router = messages.router
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # the spec: the whole JSON ≤ 10 MB
 

@@ -16,6 +16,9 @@ from django.db.models import Model, QuerySet
 from channels_app.api.core import ApiError
 
 M = TypeVar("M", bound=Model)
+# Past these a value overflows PostgreSQL's bigint or Python's datetime: a 400, not a 500.
+MAX_OFFSET = 2**62
+MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
 
 
 def epoch(value: datetime | None) -> int | None:
@@ -40,12 +43,16 @@ def offset_page(queryset: QuerySet[M], limit: int | None, offset: int | None) ->
     limit = check_limit(limit, default=50, maximum=200)
     if offset is not None and offset < 0:
         raise ApiError("min 'offset' value is 0", field="offset")
+    if offset is not None and offset > MAX_OFFSET:
+        raise ApiError(f"max 'offset' value is {MAX_OFFSET}", field="offset")
     start = offset or 0
     return list(queryset[start : start + limit])
 
 
 def time_page(queryset: QuerySet[M], field: str, *, limit: int, until: int | None) -> list[M]:
     """Newest first by `field`; items at or before `until`; the page's last second kept whole."""
+    if until is not None and not 0 <= until <= MAX_EPOCH:
+        raise ApiError(f"'until' must be between 0 and {MAX_EPOCH}", field="until")
     if until is not None:
         queryset = queryset.filter(**{f"{field}__lt": from_epoch(until + 1)})
     items = list(queryset.order_by(f"-{field}", "-pk")[:limit])

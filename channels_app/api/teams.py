@@ -1,0 +1,147 @@
+"""GET, POST and PATCH /v1/teams (rest-api.md §4.33–4.35). Creating and changing teams is for
+owners and admins; the spec's settings map onto our Team's fields, and the ones we do not have
+are refused (400) rather than silently dropped."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest
+from ninja import Router, Schema, Status
+from pydantic import ConfigDict, Field
+
+from channels_app.api.batch import Text, items_for_ids, parse_ids, refused, unsupported
+from channels_app.api.core import ApiError, api_user
+from channels_app.api.pagination import offset_page
+from channels_app.api.serializers import team_json
+from channels_app.api.users import member_organization_ids
+from inboxes.access import get_managed_membership
+from inboxes.actions import do_create_team, do_set_team_members, do_update_team
+from inboxes.models import Team, TeamRole
+
+router = Router(tags=["teams"])
+
+HEX = r"^#[0-9a-fA-F]{6}$"
+UNSUPPORTED = ("business_hours", "inactivity_period", "team_sidebar_behavior")
+
+
+class TeamIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    id: UUID | None = None
+    name: Text | None = Field(default=None, min_length=1, max_length=80)
+    organization: UUID | None = None
+    emoji: Text | None = Field(default=None, max_length=16)
+    color: Text | None = Field(default=None, pattern=HEX)
+    active_members: list[UUID] | None = None
+    observers: list[UUID] | None = None
+    team_mention_behavior: Literal["all_members", "only_active_members"] | None = None
+    user_reply_behavior: Literal["assign_user", "leave_in_team_inbox"] | None = None
+    received_reply_behavior: Literal["show_in_assignee_inbox", "show_in_team_inbox"] | None = None
+    team_inbox_enabled: bool | None = None
+    chat_room_enabled: bool | None = None
+    business_hours: dict[str, Any] | None = None
+    inactivity_period: int | None = None
+    team_sidebar_behavior: Literal["show_team_space", "show_team_inbox"] | None = None
+
+
+class TeamsBody(Schema):
+    teams: list[TeamIn] = Field(min_length=1)
+
+
+def _save(team: Team, item: TeamIn) -> None:
+    """Apply the given settings over the team's current ones."""
+    mention = item.team_mention_behavior
+    reply = item.user_reply_behavior
+    received = item.received_reply_behavior
+    do_update_team(
+        team,
+        name=item.name if item.name is not None else team.name,
+        emoji=item.emoji if item.emoji is not None else team.emoji,
+        color=item.color or team.color,
+        has_inbox=item.team_inbox_enabled if item.team_inbox_enabled is not None else team.has_inbox,
+        has_chat_room=item.chat_room_enabled if item.chat_room_enabled is not None else team.has_chat_room,
+        mention_adds_observers=team.mention_adds_observers if mention is None else mention == "all_members",
+        assign_on_reply=team.assign_on_reply if reply is None else reply == "assign_user",
+        reply_to_assigned_goes_to_team_inbox=team.reply_to_assigned_goes_to_team_inbox
+        if received is None
+        else received == "show_in_team_inbox",
+    )
+    if item.active_members is not None or item.observers is not None:
+        current = list(team.memberships.values_list("user_id", "role"))
+        active = item.active_members
+        if active is None:
+            active = [user_id for user_id, role in current if role == TeamRole.ACTIVE]
+        observers = item.observers
+        if observers is None:
+            observers = [user_id for user_id, role in current if role == TeamRole.OBSERVER]
+        do_set_team_members(team, active=active, observers=observers)
+
+
+def _teams(ids: list[UUID]) -> list[dict[str, Any]]:
+    teams = Team.objects.filter(id__in=ids).prefetch_related("memberships")
+    by_id = {team.id: team for team in teams}
+    return [team_json(by_id[team_id]) for team_id in ids]
+
+
+@router.get("/teams")
+def list_teams(
+    request: HttpRequest, organization: UUID | None = None, limit: int | None = None, offset: int | None = None
+) -> dict[str, Any]:
+    user = api_user(request)
+    teams = (
+        Team.objects.filter(organization_id__in=member_organization_ids(user, organization))
+        .prefetch_related("memberships")
+        .order_by("name", "id")
+    )
+    return {"teams": [team_json(team) for team in offset_page(teams, limit, offset)]}
+
+
+@router.post("/teams", response={201: dict[str, Any]})
+def create_teams(request: HttpRequest, payload: TeamsBody) -> Status[dict[str, Any]]:
+    user = api_user(request)
+    for index, item in enumerate(payload.teams):
+        prefix = f"teams.{index}"
+        unsupported(item, UNSUPPORTED, prefix)
+        for name in ("name", "organization"):
+            if getattr(item, name) is None:
+                raise ApiError(f"'{prefix}.{name}' is required", field=f"{prefix}.{name}")
+        if item.id is not None:
+            raise ApiError(f"'{prefix}.id' is set by the server", field=f"{prefix}.id")
+        get_managed_membership(user, item.organization)  # type: ignore[arg-type]
+    created = []
+    with transaction.atomic():
+        for index, item in enumerate(payload.teams):
+            organization = get_managed_membership(user, item.organization).organization  # type: ignore[arg-type]
+            team = do_create_team(organization, name=item.name or "")
+            try:
+                _save(team, item)
+            except ValidationError as exc:
+                raise refused(exc, f"teams.{index}", default_field="active_members") from exc
+            created.append(team.id)
+    return Status(201, {"teams": _teams(created)})
+
+
+@router.patch("/teams/{team_ids}")
+def update_teams(request: HttpRequest, team_ids: str, payload: TeamsBody) -> dict[str, Any]:
+    user = api_user(request)
+    ids = parse_ids(team_ids, field="team_ids")
+    teams = {team.id: team for team in Team.objects.filter(id__in=ids, organization__memberships__user=user)}
+    if len(teams) != len(ids):
+        raise Http404("No such team.")
+    pairs = items_for_ids(ids, payload.teams, envelope="teams")
+    for team_id, item, index in pairs:
+        unsupported(item, UNSUPPORTED, f"teams.{index}")
+        if item.organization is not None and item.organization != teams[team_id].organization_id:
+            raise ApiError(f"'teams.{index}.organization' cannot change", field=f"teams.{index}.organization")
+        get_managed_membership(user, teams[team_id].organization_id)
+    with transaction.atomic():
+        for team_id, item, index in pairs:
+            try:
+                _save(teams[team_id], item)
+            except ValidationError as exc:
+                raise refused(exc, f"teams.{index}", default_field="active_members") from exc
+    return {"teams": _teams(ids)}
