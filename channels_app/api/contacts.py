@@ -240,7 +240,7 @@ def list_contacts(
     if not include_deleted:
         contacts = contacts.alive()
     if modified_since is not None:
-        contacts = contacts.filter(modified_at__gte=from_epoch(modified_since))
+        contacts = contacts.filter(modified_at__gte=from_epoch(modified_since, field="modified_since"))
     if search:
         contacts = search_contacts(contacts, search)
     if order == "last_modified":

@@ -19,38 +19,11 @@ from channels_app.api.conversation_ops import (
     refused_as_400,
 )
 from channels_app.api.core import ApiError, api_user
-from channels_app.api.pagination import epoch
+from channels_app.api.serializers import conversation_json, conversations_json
 from conversations.merge import SubjectChoice, do_merge_conversations
-from conversations.models import Conversation, Status
 from missive.ids import is_uuid
 
 router = Router(tags=["conversations"])
-
-
-def conversation_json(conversation: Conversation) -> dict[str, Any]:
-    """A short Conversation object (§3.1).
-    TODO(integrator): use serializers.conversation_json"""
-    assignees = [
-        {"id": str(a.user_id), "name": a.user.display_name, "email": a.user.email}
-        for a in conversation.assignments.select_related("user").order_by("created_at")
-    ]
-    labels = [
-        {"id": str(label.id), "name": label.name}
-        for label in conversation.labels.filter(owner__isnull=True).order_by("name")
-    ]
-    team = conversation.team
-    return {
-        "id": str(conversation.id),
-        "subject": conversation.subject if conversation.subject_is_custom else None,
-        "latest_message_subject": conversation.subject or None,
-        "color": conversation.color or None,
-        "last_activity_at": epoch(conversation.last_activity_at),
-        "assignees": assignees,
-        "assignee_names": ", ".join(a["name"] for a in assignees),
-        "shared_labels": labels,
-        "team": {"id": str(team.id), "name": team.name, "organization": str(team.organization_id)} if team else None,
-        "closed": conversation.status == Status.CLOSED,
-    }
 
 
 class MergeIn(Schema):
@@ -68,7 +41,7 @@ def merge_conversation(request: HttpRequest, conversation_id: UUID, payload: Mer
         merged = do_merge_conversations(
             source, target, acting_user=user, subject_choice=choice, new_subject=payload.subject
         )
-    return {"conversations": [conversation_json(merged)]}
+    return {"conversations": [conversation_json(merged, user)]}
 
 
 class ConversationPatch(ConversationOptions):
@@ -89,8 +62,6 @@ def path_ids(ids: str) -> list[UUID]:
     return list(dict.fromkeys(UUID(part) for part in parts))
 
 
-# The same path string as GET /v1/conversations/{conversation_id}: ninja makes one URL pattern per
-# router path, so the integrator registers this on the router that has the GET (see the report).
 # On the GET's router: one path, one router (see core._mount_routers).
 @conversations.router.patch("/conversations/{conversation_id}")
 def update_conversations(request: HttpRequest, conversation_id: str, payload: PatchBody) -> dict[str, Any]:
@@ -115,4 +86,4 @@ def update_conversations(request: HttpRequest, conversation_id: str, payload: Pa
             conversation = accessible_conversation(user, item.id, field=f"conversations.{index}.id")
             apply_options(conversation, item, user=user, prefix=f"conversations.{index}")
             updated.append(conversation)
-    return {"conversations": [conversation_json(conversation) for conversation in updated]}
+    return {"conversations": conversations_json(updated, user)}

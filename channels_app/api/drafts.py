@@ -207,7 +207,10 @@ def create_draft(request: HttpRequest, payload: DraftBody) -> Status[dict[str, A
         elif body.send_at is not None:
             with refused_as_400("drafts.send_at"):
                 do_schedule_draft(
-                    draft, acting_user=user, at=from_epoch(body.send_at), discard_if_reply=body.auto_followup
+                    draft,
+                    acting_user=user,
+                    at=from_epoch(body.send_at, field="drafts.send_at"),
+                    discard_if_reply=body.auto_followup,
                 )
         conversation = Conversation.objects.get(id=conversation.id)
         apply_options(conversation, body, user=user, prefix="drafts")

@@ -25,8 +25,12 @@ def epoch(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value is not None else None
 
 
-def from_epoch(value: int) -> datetime:
-    return datetime.fromtimestamp(value, tz=UTC)
+def from_epoch(value: int, *, field: str = "") -> datetime:
+    """Epoch seconds as a time; one outside the years 1–9999 is a 400 naming `field`."""
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ApiError(f"'{field or 'timestamp'}' is out of range", field=field) from None
 
 
 def check_limit(limit: int | None, *, default: int, maximum: int, minimum: int = 1) -> int:
@@ -54,7 +58,7 @@ def time_page(queryset: QuerySet[M], field: str, *, limit: int, until: int | Non
     if until is not None and not 0 <= until <= MAX_EPOCH:
         raise ApiError(f"'until' must be between 0 and {MAX_EPOCH}", field="until")
     if until is not None:
-        queryset = queryset.filter(**{f"{field}__lt": from_epoch(until + 1)})
+        queryset = queryset.filter(**{f"{field}__lt": from_epoch(until + 1, field="until")})
     items = list(queryset.order_by(f"-{field}", "-pk")[:limit])
     if len(items) < limit:
         return items

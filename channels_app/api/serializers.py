@@ -240,7 +240,7 @@ def _address(person: Any, custom: bool) -> dict[str, Any]:
         person = {"address": str(person)}
     name, address = person.get("name", "") or "", person.get("address", "") or ""
     if custom:
-        return {"id": address, "name": name, "username": person.get("username") or address}
+        return {"id": person.get("id") or address, "name": name, "username": person.get("username") or address}
     return {"name": name, "address": address}
 
 

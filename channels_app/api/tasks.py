@@ -47,8 +47,8 @@ def _due_at(value: date | None) -> int | None:
     return epoch(datetime.combine(value, time(), tzinfo=UTC)) if value is not None else None
 
 
-def _due_date(value: int | None) -> date | None:
-    return from_epoch(value).date() if value is not None else None
+def _due_date(value: int | None, field: str) -> date | None:
+    return from_epoch(value, field=field).date() if value is not None else None
 
 
 def _parent(task: Task) -> Conversation:
@@ -153,10 +153,10 @@ def list_tasks(
     if state is not None:
         conversations, subtasks = conversations.filter(_state_q(state)), subtasks.filter(status=state)
     if due_at_gteq is not None:
-        day = _due_date(due_at_gteq)
+        day = _due_date(due_at_gteq, "due_at_gteq")
         conversations, subtasks = conversations.filter(due_date__gte=day), subtasks.filter(due_date__gte=day)
     if due_at_lteq is not None:
-        day = _due_date(due_at_lteq)
+        day = _due_date(due_at_lteq, "due_at_lteq")
         conversations, subtasks = conversations.filter(due_date__lte=day), subtasks.filter(due_date__lte=day)
     if conversation is not None:
         parent = accessible_conversation(user, conversation)
@@ -166,7 +166,7 @@ def list_tasks(
     elif type == "task":
         conversations = conversations.filter(kind=ConversationKind.TASK)
     if until is not None:
-        before = from_epoch(until + 1)
+        before = from_epoch(until + 1, field="until")
         conversations = conversations.filter(last_activity_at__lt=before)
         subtasks = subtasks.filter(conversation__last_activity_at__lt=before)
     return {"tasks": [task_json(task) for task in _page(conversations, subtasks, limit)]}
@@ -272,7 +272,7 @@ def create_task(request: HttpRequest, payload: TaskBody) -> Status[dict[str, Any
                     title=body.title,
                     assignees=_members(parent.organization_id, body.assignees, "tasks.assignees"),
                     team=_team(parent.organization_id, body.team, "tasks.team"),
-                    due_date=_due_date(body.due_at),
+                    due_date=_due_date(body.due_at, "tasks.due_at"),
                     status=body.state,
                 )
                 if body.description:
@@ -288,7 +288,7 @@ def create_task(request: HttpRequest, payload: TaskBody) -> Status[dict[str, Any
                     description=body.description,
                     assignees=_members(organization.id, body.assignees, "tasks.assignees"),
                     team=_team(organization.id, body.team, "tasks.team"),
-                    due_date=_due_date(body.due_at),
+                    due_date=_due_date(body.due_at, "tasks.due_at"),
                 )
                 if body.state != TaskStatus.TODO:
                     task_actions.do_set_task_status(task, body.state, acting_user=user)
@@ -329,7 +329,7 @@ def _update_subtask(subtask: Subtask, given: dict[str, Any], user: User) -> None
     if given.get("state"):
         task_actions.do_set_subtask_status(subtask, given["state"], acting_user=user)
     if "due_at" in given:
-        task_actions.do_set_subtask_due_date(subtask, _due_date(given["due_at"]), acting_user=user)
+        task_actions.do_set_subtask_due_date(subtask, _due_date(given["due_at"], "tasks.due_at"), acting_user=user)
     if "team" in given:
         team = _team(subtask.organization_id, given["team"], "tasks.team")
         task_actions.do_set_subtask_team(subtask, team, acting_user=user)
@@ -348,7 +348,7 @@ def _update_conversation_task(conversation: Conversation, given: dict[str, Any],
     if given.get("state"):
         task_actions.do_set_task_status(conversation, given["state"], acting_user=user)
     if "due_at" in given:
-        task_actions.do_set_task_due_date(conversation, _due_date(given["due_at"]), acting_user=user)
+        task_actions.do_set_task_due_date(conversation, _due_date(given["due_at"], "tasks.due_at"), acting_user=user)
     if "team" in given:
         team = _team(conversation.organization_id, given["team"], "tasks.team")
         if team is None:

@@ -17,13 +17,10 @@ import urllib.request
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.urls import reverse
-
 from channels_app.custom.accounts import alias_identity, signature_secret
 from channels_app.models import CustomChannelConfig, CustomMessageType
 from channels_app.transports import SendProblem, Sent, register
-from conversations.models import Attachment, Conversation, DeliveryStatus, Message
+from conversations.models import Attachment, DeliveryStatus, Message
 from inboxes.models import Account, AccountKind, Alias
 
 TIMEOUT_SECONDS = 15
@@ -48,7 +45,8 @@ def _party(person: dict[str, Any]) -> dict[str, Any]:
 
 
 def message_json(message: Message, config: CustomChannelConfig, attachments: list[Attachment]) -> dict[str, Any]:
-    # TODO(integrator): serializers.message_json once the API has it; this is §5.3's shape.
+    # §5.3's shape, which differs from §3.2: the sender is the channel alias's {id, name, username}
+    # and the author the person who wrote it.
     alias = (
         Alias.objects.filter(account=message.account, address=message.from_address).select_related("account").first()
     )
@@ -85,30 +83,14 @@ def message_json(message: Message, config: CustomChannelConfig, attachments: lis
     }
 
 
-def conversation_json(conversation: Conversation) -> dict[str, Any]:
-    # TODO(integrator): serializers.conversation_json once the API has it (§3.1).
-    assignees = [a.user for a in conversation.assignments.select_related("user").order_by("created_at")]
-    return {
-        "id": str(conversation.id),
-        "subject": conversation.subject or None,
-        "latest_message_subject": conversation.subject or None,
-        "organization": {"id": str(conversation.organization_id)},
-        "color": None,
-        "assignees": [{"id": str(u.id), "name": u.display_name, "email": u.email} for u in assignees],
-        "assignee_names": ", ".join(u.display_name for u in assignees),
-        "assignee_emails": ", ".join(u.email for u in assignees),
-        "messages_count": conversation.message_count,
-        "authors": [{"name": p.get("name", ""), "address": p.get("address")} for p in conversation.participants or []],
-        "web_url": settings.SITE_URL
-        + reverse("conversation", kwargs={"key": "all", "conversation_id": conversation.id}),
-        "team": {"id": str(conversation.team_id)} if conversation.team_id else None,
-    }
-
-
 def payload(message: Message, config: CustomChannelConfig, attachments: list[Attachment]) -> bytes:
+    # Imported here: the API modules import the transports, which the app loads at start-up.
+    from channels_app.api.serializers import conversation_json
+
     body = {
         "message": message_json(message, config, attachments),
-        "conversation": conversation_json(message.conversation),
+        # As its sender sees it (the channel's owner for a message no person wrote).
+        "conversation": conversation_json(message.conversation, message.author or config.account.owner),
     }
     return json.dumps(body, separators=(",", ":")).encode()
 

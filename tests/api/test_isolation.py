@@ -13,10 +13,15 @@ from typing import Any
 import pytest
 
 from channels_app.api.core import api
+from contacts.actions import do_create_contact, do_create_contact_book
 from conversations.canned import ResponseFields, do_create_response
+from conversations.drafts import do_start_draft
+from conversations.integrations import do_create_post
 from conversations.labels import do_create_label
-from conversations.models import CannedScope
+from conversations.models import CannedScope, DraftKind
+from conversations.task_actions import do_create_subtask
 from inboxes.models import Membership
+from rules.models import Rule, Trigger
 from tests.factories import receive
 
 
@@ -38,7 +43,30 @@ FIRST_ORG_OBJECTS: dict[str, Callable[[Any], Any]] = {
     "team_ids": lambda cast: cast.support.id,
     "label_ids": lambda cast: do_create_label(cast.org, acting_user=cast.owner, name="Acme label").id,
     "response_ids": lambda cast: _response(cast).id,
+    "ids": lambda cast: _contact(cast).id,
+    "draft_id": lambda cast: (
+        do_start_draft(
+            _message(cast).conversation, acting_user=cast.owner, kind=DraftKind.REPLY, message_id=_message(cast).id
+        ).id
+    ),
+    "post_id": lambda cast: do_create_post(_message(cast).conversation, author=cast.owner, text="Deployed").id,
+    "task_id": lambda cast: do_create_subtask(_message(cast).conversation, acting_user=cast.owner, title="Call").id,
+    "hook_id": lambda cast: (
+        Rule.objects.create(
+            organization=cast.org,
+            description="API webhook",
+            trigger=Trigger.INCOMING,
+            channel="email",
+            actions=[{"type": "webhook", "url": "https://hooks.example.com/in"}],
+            created_by=cast.owner,
+        ).id
+    ),
 }
+
+
+def _contact(cast: Any) -> Any:
+    book = do_create_contact_book(cast.org, owner=cast.owner, name="Acme book", share_with_organization=True)
+    return do_create_contact(book, acting_user=cast.owner, data={"first_name": "Ada", "last_name": "Acme"})
 
 
 def _routes() -> list[tuple[str, str, dict[str, Any]]]:
@@ -62,7 +90,12 @@ def _body(operation: dict[str, Any], object_id: str) -> dict[str, Any] | None:
     properties = schemas.get(reference, {}).get("properties", {})
     body: dict[str, Any] = {}
     for key, spec in properties.items():
-        body[key] = [{"id": object_id}] if spec.get("type") == "array" else {"id": object_id}
+        if spec.get("type") == "array":
+            body[key] = [{"id": object_id}]
+        elif spec.get("type") == "string":  # a bare id, such as a merge's target
+            body[key] = object_id
+        else:
+            body[key] = {"id": object_id}
     return body
 
 
