@@ -6,3 +6,4 @@ class ChannelsAppConfig(AppConfig):
 
     def ready(self) -> None:
         from channels_app import receivers  # noqa: F401 - connects the signal handlers
+        from channels_app.twilio import sender, whatsapp  # noqa: F401 - Twilio's sender and send checks

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from channels_app import alias_views, outbox_views, views
 
@@ -31,4 +31,5 @@ urlpatterns = [
     path(alias + "save/", alias_views.update_alias, name="settings_alias_update"),
     path(alias + "delete/", alias_views.delete_alias, name="settings_alias_delete"),
     path(alias + "mine/", alias_views.update_own_alias_setting, name="settings_alias_own"),
+    path("", include("channels_app.twilio.urls")),
 ]

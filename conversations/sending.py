@@ -189,7 +189,8 @@ def new_message_id(from_address: str) -> str:
 
 
 def template_context(draft: Draft, user: User, *, message_id: uuid.UUID, from_name: str, from_address: str) -> dict:
-    recipients = clean_recipients(draft.to) or clean_recipients(draft.cc)
+    kind = draft.account.kind if draft.account is not None else AccountKind.IMAP
+    recipients = recipients_for_kind(kind, draft.to) or recipients_for_kind(kind, draft.cc)
     return {
         "user": templating.user_variables(user, sender_membership(draft, user)),
         "recipient": templating.recipient_variables(recipients),
