@@ -42,7 +42,7 @@ from channels_app.imap.sync import DELIVERY_ATTEMPTS
 from channels_app.models import FolderRole, ImapConfig, ImapFolder, ImapMessage, ImapMessageState
 from inboxes.access import get_membership
 from inboxes.aliases import EMAIL_KINDS
-from inboxes.models import Account, Membership, Role
+from inboxes.models import Account, AccountKind, Membership, Role
 from inboxes.pages import settings_context
 from missive.htmx import AuthenticatedRequest, leave_page, render_page
 
@@ -157,6 +157,9 @@ def _render_account(
         tabs.insert(
             1, ("aliases", "Aliases", reverse("settings_account_aliases", args=[account.organization_id, account.id]))
         )
+    if account.kind == AccountKind.WHATSAPP:
+        url = reverse("settings_whatsapp_templates", args=[account.organization_id, account.id])
+        tabs.append(("whatsapp_templates", "WhatsApp templates", url))
     context = settings_context(
         request,
         membership,

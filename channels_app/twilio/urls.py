@@ -19,6 +19,12 @@ urlpatterns = [
         views.delete_whatsapp_template,
         name="settings_whatsapp_template_delete",
     ),
+    path("drafts/<uuid:draft_id>/whatsapp-templates/", views.whatsapp_template_picker, name="whatsapp_template_picker"),
+    path(
+        "drafts/<uuid:draft_id>/whatsapp-templates/<uuid:template_id>/send/",
+        views.send_whatsapp_template,
+        name="whatsapp_template_send",
+    ),
     path("twilio/<uuid:account_id>/sms", views.twilio_inbound, name="twilio_inbound"),
     path("twilio/<uuid:account_id>/status", views.twilio_status, name="twilio_status"),
     path("twilio/media/<str:token>", views.twilio_media, name="twilio_media"),

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
@@ -26,7 +26,11 @@ from channels_app.twilio.accounts import KIND_NAMES, ConnectProblem, do_connect_
 from channels_app.twilio.forms import TwilioAccountForm, WhatsAppTemplateForm
 from channels_app.twilio.inbound import apply_status, receive_inbound
 from channels_app.twilio.sender import attachment_for_token
+from channels_app.twilio.whatsapp import do_send_whatsapp_template, placeholders, window_open
 from channels_app.views import _get_account, _get_changeable_account, _get_connecting_membership
+from conversations.actions import ActionRefused
+from conversations.draft_views import _composer_error, _pane
+from conversations.drafts import get_draft_for_user
 from conversations.models import Attachment, Message
 from inboxes.models import Account, AccountKind, Membership
 from inboxes.pages import settings_context
@@ -254,3 +258,35 @@ def twilio_media(request: HttpRequest, token: str) -> FileResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- The composer's WhatsApp templates ------------------------------------------------------------
+
+
+@require_safe
+@login_required
+def whatsapp_template_picker(request: AuthenticatedRequest, draft_id: UUID) -> HttpResponse:
+    """Under a WhatsApp draft: whether free-form is allowed now, and the templates to send otherwise."""
+    draft = get_draft_for_user(request.user, draft_id)
+    if draft.account is None or draft.account.kind != AccountKind.WHATSAPP:
+        return HttpResponse("")
+    templates = [
+        (template, placeholders(template.body))
+        for template in WhatsAppTemplate.objects.filter(account=draft.account, status="approved")
+    ]
+    context = {"draft": draft, "window_open": window_open(draft.conversation), "templates": templates}
+    return render(request, "channels_app/_whatsapp_picker.html", context)
+
+
+@require_POST
+@login_required
+def send_whatsapp_template(request: AuthenticatedRequest, draft_id: UUID, template_id: UUID) -> HttpResponse:
+    """Send Template: the draft goes as the chosen template with its variables filled in."""
+    draft = get_draft_for_user(request.user, draft_id)
+    template = get_object_or_404(WhatsAppTemplate, id=template_id, account_id=draft.account_id)
+    variables = {key: request.POST.get(f"var_{key}", "") for key in placeholders(template.body)}
+    try:
+        do_send_whatsapp_template(draft, template=template, variables=variables, acting_user=request.user)
+    except ActionRefused as refusal:
+        return _composer_error(draft.id, " ".join(refusal.messages))
+    return _pane(request, draft.conversation)

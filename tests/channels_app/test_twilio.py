@@ -587,3 +587,52 @@ def test_another_organization_cannot_see_or_change_templates(cast, client, twili
 def test_an_sms_account_has_no_templates_page(cast, client, twilio, sms_account):
     login(client, cast.owner)
     assert client.get(reverse("settings_whatsapp_templates", args=[cast.org.id, sms_account.id])).status_code == 404
+
+
+def test_the_account_page_of_a_whatsapp_number_links_its_templates(cast, client, twilio, whatsapp_account):
+    login(client, cast.owner)
+    page = client.get(reverse("settings_account", args=[cast.org.id, whatsapp_account.id])).content.decode()
+    assert reverse("settings_whatsapp_templates", args=[cast.org.id, whatsapp_account.id]) in page
+
+
+def test_the_sms_composer_has_no_subject_cc_or_bcc(cast, client, twilio, sms_account):
+    text_in(twilio, client, sms_account)
+    conversation = Message.objects.get(account=sms_account).conversation
+    draft = reply(conversation, cast.owner)
+    login(client, cast.owner)
+    composer = client.get(reverse("draft_composer", args=[draft.id])).content.decode()
+    assert 'name="alias"' in composer and 'data-show-row="cc"' not in composer
+    assert 'name="subject"' not in composer and 'data-recipients="bcc"' not in composer
+
+
+def test_the_composer_offers_templates_outside_the_window_and_sends_one(cast, client, twilio, whatsapp_account):
+    text_in(twilio, client, whatsapp_account)
+    conversation = Message.objects.get(account=whatsapp_account).conversation
+    draft = reply(conversation, cast.owner)
+    template = template_of(whatsapp_account)
+    login(client, cast.owner)
+    picker = reverse("whatsapp_template_picker", args=[draft.id])
+
+    assert "free-form replies can be sent" in client.get(picker).content.decode()
+    outside_window(conversation)
+    twilio.last_whatsapp_inbound.clear()
+    offered = client.get(picker).content.decode()
+    assert "Outside WhatsApp's 24-hour window" in offered and "order_ready" in offered
+
+    send = reverse("whatsapp_template_send", args=[draft.id, template.id])
+    refused = client.post(send, {"var_1": "Ada"}, HTTP_HX_REQUEST="true")
+    assert "Fill in variable {{2}}" in refused.content.decode()
+    client.post(send, {"var_1": "Ada", "var_2": "#42"}, HTTP_HX_REQUEST="true")
+    OutboxMessage.objects.update(send_after=timezone.now())
+    assert dispatch_due().sent == 1
+    assert twilio.sent()[0]["ContentSid"] == [template.content_sid]
+
+
+def test_another_organization_cannot_use_the_template_picker(cast, client, twilio, whatsapp_account):
+    text_in(twilio, client, whatsapp_account)
+    draft = reply(Message.objects.get(account=whatsapp_account).conversation, cast.owner)
+    template = template_of(whatsapp_account)
+    login(client, cast.outsider)
+    assert client.get(reverse("whatsapp_template_picker", args=[draft.id])).status_code == 404
+    assert client.post(reverse("whatsapp_template_send", args=[draft.id, template.id])).status_code == 404
+    assert not OutboxMessage.objects.exists()
