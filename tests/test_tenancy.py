@@ -76,6 +76,7 @@ def first_org_objects(cast, tmp_storage):
         **_canned_response(cast, message.conversation),
         "alias_id": _alias(cast),
         "signature_id": _signature(cast),
+        "template_id": _whatsapp_template(cast),
         # Last: its draft_id (a reply draft with a file) is the one the draft URLs get.
         **_draft(cast, message.conversation),
     }
@@ -98,6 +99,17 @@ def _alias(cast):
     from inboxes.models import Alias
 
     return Alias.objects.get(account=cast.support_account, is_default=True).id
+
+
+def _whatsapp_template(cast):
+    from channels_app.models import WhatsAppTemplate
+    from inboxes.models import AccountKind
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(organization=cast.org, owner=cast.owner, kind=AccountKind.WHATSAPP, address="+15550001111")
+    return WhatsAppTemplate.objects.create(
+        organization=cast.org, account=account, name="hi", content_sid="HX1", body="Hi {{1}}"
+    ).id
 
 
 def _signature(cast):
@@ -181,6 +193,8 @@ FREE_PARAMETERS = {
     "kind": "comment",
     # With a subtask's id (task_id): "s" is the Tasks views' name for subtasks.
     "task_kind": "s",
+    # Add account › Others: "sms" or "whatsapp" (by Twilio).
+    "slug": "sms",
 }
 
 

@@ -25,6 +25,7 @@ urlpatterns = [
         views.send_whatsapp_template,
         name="whatsapp_template_send",
     ),
+    path("twilio", views.twilio_inbound_routed, name="twilio_inbound_routed"),
     path("twilio/<uuid:account_id>/sms", views.twilio_inbound, name="twilio_inbound"),
     path("twilio/<uuid:account_id>/status", views.twilio_status, name="twilio_status"),
     path("twilio/media/<str:token>", views.twilio_media, name="twilio_media"),

@@ -24,7 +24,7 @@ from twilio.request_validator import RequestValidator
 from channels_app.models import WhatsAppTemplate
 from channels_app.twilio.accounts import KIND_NAMES, ConnectProblem, do_connect_twilio_account
 from channels_app.twilio.forms import TwilioAccountForm, WhatsAppTemplateForm
-from channels_app.twilio.inbound import apply_status, receive_inbound
+from channels_app.twilio.inbound import WHATSAPP_PREFIX, apply_status, receive_inbound, strip_channel
 from channels_app.twilio.sender import attachment_for_token
 from channels_app.twilio.whatsapp import do_send_whatsapp_template, placeholders, window_open
 from channels_app.views import _get_account, _get_changeable_account, _get_connecting_membership
@@ -225,6 +225,35 @@ def twilio_inbound(request: HttpRequest, account_id: UUID) -> HttpResponse:
         return HttpResponseForbidden("This message is for another Twilio account.")
     receive_inbound(account, params)
     return _twiml()
+
+
+def _posted_params(request: HttpRequest) -> dict[str, str]:
+    """The webhook's fields, unverified: only to find which account's token must verify them."""
+    if request.content_type == "application/json":
+        try:
+            payload = json.loads(request.body)
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in payload.items()} if isinstance(payload, dict) else {}
+    return {key: request.POST[key] for key in request.POST}
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound_routed(request: HttpRequest) -> HttpResponse:
+    """The seed's single callback URL (…/twilio, as in its Studio example): routed by AccountSid
+    and To to the account of that number whose Auth Token signed the request."""
+    claimed = _posted_params(request)
+    to = claimed.get("To", "")
+    kind = AccountKind.WHATSAPP if to.startswith(WHATSAPP_PREFIX) else AccountKind.TWILIO_SMS
+    for account in Account.objects.filter(kind=kind, address=strip_channel(to)):
+        if account.credentials.get("account_sid") != claimed.get("AccountSid"):
+            continue
+        params = _signed_params(request, account)
+        if params is not None:
+            receive_inbound(account, params)
+            return _twiml()
+    return HttpResponseForbidden("Invalid Twilio signature, or no such number.")
 
 
 @csrf_exempt

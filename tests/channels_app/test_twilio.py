@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
+from twilio.request_validator import RequestValidator
 
 from channels_app.models import WhatsAppTemplate
 from channels_app.outbox import dispatch_due
@@ -636,3 +638,48 @@ def test_another_organization_cannot_use_the_template_picker(cast, client, twili
     assert client.get(reverse("whatsapp_template_picker", args=[draft.id])).status_code == 404
     assert client.post(reverse("whatsapp_template_send", args=[draft.id, template.id])).status_code == 404
     assert not OutboxMessage.objects.exists()
+
+
+def test_the_single_twilio_url_routes_by_account_sid_and_number(cast, client, twilio, sms_account):
+    theirs = connect(twilio, cast.other_org, cast.outsider, number="+1777888999")
+    url = SITE + reverse("twilio_inbound_routed")
+    studio = twilio.studio_inbound(
+        url, account_sid=sms_account.credentials["account_sid"], from_=CONTACT, to=NUMBER, body="via Studio"
+    )
+    form = twilio.inbound(
+        url, account_sid=theirs.credentials["account_sid"], from_=CONTACT, to=theirs.address, body="b"
+    )
+
+    assert studio.post_with(client).status_code == 200
+    assert form.post_with(client).status_code == 200
+    assert Message.objects.get(account=sms_account).body_text == "via Studio"
+    assert Message.objects.get(account=theirs).body_text == "b"
+
+    # Their token cannot put a message into our number.
+    forged = twilio.inbound(url, account_sid=theirs.credentials["account_sid"], from_=CONTACT, to=NUMBER, body="x")
+    assert forged.post_with(client).status_code == 403
+    assert Message.objects.count() == 2
+
+
+def test_a_status_callback_cannot_touch_another_accounts_message(cast, client, twilio, sms_account):
+    message = sent_reply(twilio, client, sms_account, cast.owner)
+    theirs = connect(twilio, cast.other_org, cast.outsider, number="+1777888999")
+    url = SITE + reverse("twilio_status", args=[theirs.id]) + f"?message={message.id}"
+    params = {
+        "AccountSid": theirs.credentials["account_sid"],
+        "MessageSid": message.external_id,
+        "MessageStatus": "failed",
+    }
+    signature = RequestValidator(theirs.credentials["auth_token"]).compute_signature(url, params)
+    response = client.generic(
+        "POST",
+        url.removeprefix(SITE),
+        urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_HOST="missive.example",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+        secure=True,
+    )
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert message.delivery_status == DeliveryStatus.QUEUED
