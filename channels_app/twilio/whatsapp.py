@@ -16,8 +16,9 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from channels_app.models import WhatsAppTemplate, WhatsAppTemplateSend
+from channels_app.twilio.inbound import thread_key
 from conversations.actions import ActionRefused
-from conversations.models import Conversation, Direction, Draft, Message, OutboxMessage
+from conversations.models import Conversation, Direction, Draft, Message, OutboxMessage, ThreadKey
 from conversations.sending import PHONE_KINDS, do_send_draft
 from conversations.signals import message_sending
 from inboxes.models import AccountKind, User
@@ -91,13 +92,25 @@ def _paragraphs(text: str) -> str:
 
 @receiver(message_sending, dispatch_uid="twilio_phone_checks")
 def check_phone_message(sender: Any, *, message: Message, outbox: OutboxMessage, **kwargs: Any) -> None:
-    """Refuse what Twilio would refuse, before anything is queued."""
+    """Refuse what Twilio would refuse, before anything is queued; thread the contacts' answers."""
     account = outbox.account
     if account.kind not in PHONE_KINDS:
         return
     recipients = [*message.to, *message.cc, *message.bcc]
     if len(recipients) > MAX_RECIPIENTS:
         raise ActionRefused(f"A text message goes to at most {MAX_RECIPIENTS} numbers; this one has {len(recipients)}.")
+    # A text that starts a conversation: the contact's answer must thread into it.
+    ThreadKey.objects.bulk_create(
+        [
+            ThreadKey(
+                organization_id=message.organization_id,
+                conversation_id=message.conversation_id,
+                key=thread_key(account, account.address, person["address"]),
+            )
+            for person in recipients
+        ],
+        ignore_conflicts=True,
+    )
     if account.kind != AccountKind.WHATSAPP:
         return
     is_template = WhatsAppTemplateSend.objects.filter(draft__sent_message=message).exists()

@@ -21,7 +21,7 @@ from channels_app.twilio.inbound import pair_key
 from channels_app.twilio.sender import media_url
 from channels_app.twilio.whatsapp import do_send_whatsapp_template
 from conversations.actions import ActionRefused
-from conversations.drafts import do_start_draft
+from conversations.drafts import do_start_draft, do_start_new_email
 from conversations.models import (
     Attachment,
     Conversation,
@@ -683,3 +683,18 @@ def test_a_status_callback_cannot_touch_another_accounts_message(cast, client, t
     assert response.status_code == 200
     message.refresh_from_db()
     assert message.delivery_status == DeliveryStatus.QUEUED
+
+
+def test_the_answer_to_a_text_we_started_threads_into_its_conversation(cast, client, twilio, sms_account):
+    draft = do_start_new_email(cast.org, acting_user=cast.owner)
+    alias = Alias.objects.get(account=sms_account)
+    Draft.objects.filter(id=draft.id).update(
+        alias=alias, account=sms_account, to=[{"name": "", "address": CONTACT}], body_html="<p>Your table is ready.</p>"
+    )
+    message = send_now(Draft.objects.get(id=draft.id), cast.owner)
+    assert dispatch_due().sent == 1
+
+    text_in(twilio, client, sms_account, "On my way")
+
+    answer = Message.objects.get(account=sms_account, direction=Direction.INBOUND)
+    assert answer.conversation_id == message.conversation_id
