@@ -111,8 +111,10 @@ def check_phone_message(sender: Any, *, message: Message, outbox: OutboxMessage,
         ],
         ignore_conflicts=True,
     )
+    is_template = WhatsAppTemplateSend.objects.filter(draft__sent_message=message).exists()
+    if not is_template and not message.body_text.strip() and not message.attachments.exists():
+        raise ActionRefused("Write a message before sending.")
     if account.kind != AccountKind.WHATSAPP:
         return
-    is_template = WhatsAppTemplateSend.objects.filter(draft__sent_message=message).exists()
     if not is_template and not window_open(message.conversation):
         raise ActionRefused(OUTSIDE_WINDOW)

@@ -698,3 +698,11 @@ def test_the_answer_to_a_text_we_started_threads_into_its_conversation(cast, cli
 
     answer = Message.objects.get(account=sms_account, direction=Direction.INBOUND)
     assert answer.conversation_id == message.conversation_id
+
+
+def test_an_empty_text_is_refused(cast, client, twilio, sms_account):
+    text_in(twilio, client, sms_account)
+    draft = reply(Message.objects.get(account=sms_account).conversation, cast.owner, body="")
+    with pytest.raises(ActionRefused, match="Write a message"):
+        send_now(draft, cast.owner)
+    assert not OutboxMessage.objects.exists()

@@ -57,6 +57,13 @@ class Webhook:
         parsed = urlparse(self.url)
         return parsed.path + (f"?{parsed.query}" if parsed.query else "")
 
+    def post_over_http(self) -> Any:
+        """Deliver to a running server (live_server), as Twilio would."""
+        import requests
+
+        headers = {"Content-Type": self.content_type, "X-Twilio-Signature": self.signature}
+        return requests.post(self.url, data=self.body, headers=headers, timeout=10)
+
     def post_with(self, client: Any) -> Any:
         """Deliver through Django's test client (the URL's host becomes the Host header)."""
         parsed = urlparse(self.url)
