@@ -178,3 +178,42 @@ class CustomChannelConfig(models.Model):
     def sends(self) -> bool:
         """Email-type channels are receive-only: replies go out through email accounts."""
         return self.message_type != CustomMessageType.EMAIL
+
+
+class WhatsAppTemplate(models.Model):
+    """An approved WhatsApp message template of a Twilio WhatsApp number (a Twilio Content
+    template): the only kind of message that may go outside the 24-hour window. The body holds
+    positional placeholders {{1}}, {{2}}… filled in at send time."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="whatsapp_templates")
+    name = models.CharField(max_length=120)
+    language = models.CharField(max_length=20, default="en")
+    content_sid = models.CharField(max_length=64, help_text="Twilio's Content SID, HX…")
+    body = models.TextField()
+    status = models.CharField(max_length=20, default="approved")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [models.UniqueConstraint(fields=["account", "name", "language"], name="unique_whatsapp_template")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+
+class WhatsAppTemplateSend(models.Model):
+    """A message sent as a template: the sender posts its ContentSid and variables, not its text."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    draft = models.OneToOneField("conversations.Draft", on_delete=models.CASCADE, related_name="+")
+    message = models.OneToOneField(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    template = models.ForeignKey(WhatsAppTemplate, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Kept here too: removing the template later does not change what a queued message sends.
+    content_sid = models.CharField(max_length=64)
+    # {"1": "Ada", "2": "Tuesday"}: Twilio's ContentVariables.
+    variables = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"{self.template} for {self.draft_id}"

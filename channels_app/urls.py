@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from channels_app import alias_views, api_views, outbox_views, views
 from channels_app.custom import views as custom_views
@@ -47,4 +47,5 @@ urlpatterns = [
     path("settings/api/tokens/<uuid:token_id>/revoke/", api_views.revoke_api_token, name="settings_api_token_revoke"),
     path("settings/api/ids/", api_views.resource_ids, name="settings_api_ids"),
     path("api-files/<str:signed>/", api_views.api_file, name="api_file"),
+    path("", include("channels_app.twilio.urls")),
 ]

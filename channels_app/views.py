@@ -161,6 +161,9 @@ def _render_account(
         tabs.append(
             ("custom", "Channel", reverse("settings_custom_channel", args=[account.organization_id, account.id]))
         )
+    if account.kind == AccountKind.WHATSAPP:
+        url = reverse("settings_whatsapp_templates", args=[account.organization_id, account.id])
+        tabs.append(("whatsapp_templates", "WhatsApp templates", url))
     context = settings_context(
         request,
         membership,

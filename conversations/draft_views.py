@@ -33,6 +33,7 @@ from conversations.models import (
     SendAction,
 )
 from conversations.sending import (
+    PHONE_KINDS,
     do_edit_failed_message,
     do_schedule_draft,
     do_send_draft,
@@ -121,15 +122,20 @@ def composer_context(request: AuthenticatedRequest, draft: Draft) -> dict:
     """What the composer shows: its fields, From choices, files, signature preview, send menu."""
     user = request.user
     attachments = list(draft.attachments.all())
+    # A text message has one recipient field and no subject (channels_app adds WhatsApp's templates).
+    phone_kind = draft.account.kind if draft.account is not None and draft.account.kind in PHONE_KINDS else ""
     return {
         "draft": draft,
+        "phone_kind": phone_kind,
         "conversation": draft.conversation,
         "alias_choices": alias_choices(request, draft.organization_id),
         **_signature_context(request, draft),
-        "recipient_rows": [("to", "To", draft.to), ("cc", "Cc", draft.cc), ("bcc", "Bcc", draft.bcc)],
+        "recipient_rows": [("to", "To", draft.to)]
+        if phone_kind
+        else [("to", "To", draft.to), ("cc", "Cc", draft.cc), ("bcc", "Bcc", draft.bcc)],
         "files": [a for a in attachments if not a.is_inline],
         "sync_url": reverse("draft_sync", args=[draft.id]),
-        "shows_subject": draft.kind in (DraftKind.NEW, DraftKind.FORWARD),
+        "shows_subject": draft.kind in (DraftKind.NEW, DraftKind.FORWARD) and not phone_kind,
         "snooze_presets": snooze.presets(timezone.now(), snooze.zone(request.COOKIES.get("tz", ""))),
         "archive_by_default": user.send_and_archive_by_default,
         "max_mb": settings.DRAFT_ATTACHMENTS_MAX_MB,

@@ -187,12 +187,19 @@ def choose_from(user: User, organization_id: UUID, *, replying_to: Message | Non
     """The draft's From: the automatic choice (inboxes.aliases.choose_alias) for the addresses the
     message came to (for our own message, its sender), else the first usable alias."""
     addresses = None
+    # An SMS or WhatsApp message is answered from a number of the same channel, an email never is.
+    kinds = None
     if replying_to is not None:
         addresses = [p.get("address", "") for p in [*replying_to.to, *replying_to.cc]]
         if replying_to.direction == Direction.OUTBOUND:
             addresses = [replying_to.from_address]
-    chosen = aliases.choose_alias(user, organization_id, replying_to_addresses=addresses)
-    return chosen or aliases.usable_aliases(user, organization_id).first()
+        if replying_to.account is not None and replying_to.account.kind in aliases.PHONE_ALIAS_KINDS:
+            kinds = frozenset({replying_to.account.kind})
+    chosen = aliases.choose_alias(user, organization_id, replying_to_addresses=addresses, kinds=kinds)
+    usable = aliases.usable_aliases(user, organization_id)
+    if kinds is not None:
+        return chosen or usable.filter(account__kind__in=kinds).first()
+    return chosen or usable.filter(account__kind__in=aliases.EMAIL_KINDS).first()
 
 
 def _is_channel_chat(message: Message) -> bool:
@@ -257,6 +264,8 @@ def do_start_draft(
     else:
         to, cc, bcc = reply_recipients(message, acting_user, reply_all=kind == DraftKind.REPLY_ALL)
         subject, body = prefixed_subject("Re:", message.subject or conversation.subject), quoted_reply(message)
+        if alias is not None and alias.account.kind in aliases.PHONE_ALIAS_KINDS:
+            subject, body = "", ""  # a text message has no subject and quotes nothing
     if kind != DraftKind.FORWARD and _is_channel_chat(message):
         alias, to = _custom_channel_reply(message, acting_user, alias)
         cc, bcc, body = [], [], ""

@@ -25,11 +25,14 @@ def may_send_as(user: User, alias: Alias) -> bool:
 
 
 EMAIL_KINDS = frozenset({AccountKind.IMAP, AccountKind.GMAIL, AccountKind.OFFICE365})
+# Phone numbers are aliases too (the From of an SMS), but never the From of an email.
+PHONE_ALIAS_KINDS = frozenset({AccountKind.TWILIO_SMS, AccountKind.WHATSAPP})
 
 
 def ensure_default_alias(account: Account) -> Alias | None:
-    """Every email account has its own address as an alias (the seed: "at least one")."""
-    if account.kind not in EMAIL_KINDS:
+    """Every email account has its own address as an alias (the seed: "at least one"); so does
+    every phone number."""
+    if account.kind not in EMAIL_KINDS | PHONE_ALIAS_KINDS:
         return None
     alias, _ = Alias.objects.get_or_create(
         account=account,
@@ -48,7 +51,9 @@ def _default_sender(user: User, organization_id: UUID) -> UUID | None:
     return membership.default_sender_id if membership is not None else None
 
 
-def choose_alias(user: User, organization_id: UUID, *, replying_to_addresses: list[str] | None) -> Alias | None:
+def choose_alias(
+    user: User, organization_id: UUID, *, replying_to_addresses: list[str] | None, kinds: frozenset[str] | None = None
+) -> Alias | None:
     """The From a new draft gets (the seed's "match the best alias").
 
     A reply: (a) an alias the user may use whose address is one the message was sent to, (b) else
@@ -56,8 +61,14 @@ def choose_alias(user: User, organization_id: UUID, *, replying_to_addresses: li
     Aliases marked "Never automatically select" are skipped by (a), (b) and the last fallback; with
     "Always send replies from selected address above" replies go straight to (c). A new email gets
     (c). Among several matches, the Default sender, then the user's own accounts, then an account's
-    own address win (the seed's Rafael answers sales@ from rafael@, not from the shared support@)."""
+    own address win (the seed's Rafael answers sales@ from rafael@, not from the shared support@).
+    `kinds` limits the choice to accounts of those kinds; without it, to email accounts (not phone
+    numbers, not custom channels)."""
     aliases = list(usable_aliases(user, organization_id).select_related("account"))
+    if kinds is not None:
+        aliases = [alias for alias in aliases if alias.account.kind in kinds]
+    else:
+        aliases = [alias for alias in aliases if alias.account.kind in EMAIL_KINDS]
     default_id = _default_sender(user, organization_id)
     default = next((alias for alias in aliases if alias.id == default_id), None)
 

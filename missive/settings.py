@@ -161,6 +161,12 @@ API_MAX_BODY_MB = env_int("API_MAX_BODY_MB", 10, minimum=1, maximum=100)
 # Django refuses larger bodies it reads into memory; the API's JSON is read whole, so the limit is
 # the API's (forms' files stream to disk and are limited by their own settings).
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_MB * 1024 * 1024
+# --- Twilio SMS and WhatsApp ---------------------------------------------------------------------
+# Where Twilio's REST API answers (tests and the demo point it at a local fake). Twilio calls us
+# back at SITE_URL, which must be the address it can reach.
+TWILIO_API_BASE_URL = env_url("TWILIO_API_BASE_URL", "https://api.twilio.com", schemes=("http", "https")).rstrip("/")
+# How long the unauthenticated link to an outgoing attachment (Twilio fetches MMS media) is valid.
+TWILIO_MEDIA_URL_MAX_AGE = env_int("TWILIO_MEDIA_URL_MAX_AGE", 3600, minimum=60)
 
 CELERY_BEAT_SCHEDULE = {
     # Rules: Delay checkpoints and SLA timers (unreplied / unassigned) fire within 30 s of their time.

@@ -78,6 +78,7 @@ def first_org_objects(cast, tmp_storage):
         "alias_id": _alias(cast),
         "signature_id": _signature(cast),
         "token_id": create_token(cast.owner, "Acme script")[0].id,
+        "template_id": _whatsapp_template(cast),
         # Last: its draft_id (a reply draft with a file) is the one the draft URLs get.
         **_draft(cast, message.conversation),
         **_contacts(cast),
@@ -108,6 +109,17 @@ def _alias(cast):
     from inboxes.models import Alias
 
     return Alias.objects.get(account=cast.support_account, is_default=True).id
+
+
+def _whatsapp_template(cast):
+    from channels_app.models import WhatsAppTemplate
+    from inboxes.models import AccountKind
+    from tests.factories import AccountFactory
+
+    account = AccountFactory(organization=cast.org, owner=cast.owner, kind=AccountKind.WHATSAPP, address="+15550001111")
+    return WhatsAppTemplate.objects.create(
+        organization=cast.org, account=account, name="hi", content_sid="HX1", body="Hi {{1}}"
+    ).id
 
 
 def _signature(cast):
@@ -193,6 +205,8 @@ FREE_PARAMETERS = {
     "task_kind": "s",
     # A signed download link (channels_app/api/files.py): a forged one is a 404.
     "signed": "m.forged:1:abc",
+    # Add account › Others: "sms" or "whatsapp" (by Twilio).
+    "slug": "sms",
 }
 
 
