@@ -99,8 +99,9 @@ def test_send_at_schedules_and_auto_followup_drops_it_on_reply(cast, api_as):
 
 
 def test_an_sms_draft_goes_from_the_phone_accounts_number(cast, api_as):
+    # Its default alias is the number, as for every phone account (ensure_default_alias).
     phone = AccountFactory(organization=cast.org, owner=cast.owner, kind=AccountKind.TWILIO_SMS, address="+15550001111")
-    Alias.objects.create(organization=cast.org, account=phone, address="+15550001111", is_default=True)
+    assert Alias.objects.get(account=phone, is_default=True).address == "+15550001111"
     api = api_as(cast.owner)
     response = draft(
         api,
