@@ -57,7 +57,65 @@ class Sharing:
 ACCESS_CHOICES = [("", "No access"), (NewMessages.INBOX, "Inbox"), (NewMessages.AUTO_ARCHIVE, "Auto-archive")]
 
 
-class ImapAccountForm(forms.Form):
+class SharingForm(forms.Form):
+    """The sharing step every Add account form has: personal, a team inbox, or chosen people's
+    inboxes (one row per colleague: no access, their Inbox, or auto-archived; the owner always
+    has access). Subclasses may word the errors for what they connect."""
+
+    team_error = "Choose the team whose inbox receives this account's mail."
+    people_error = "Choose at least one person to share the account with."
+
+    sharing = forms.ChoiceField(
+        label="Who sees its messages", choices=Sharing.CHOICES, initial=Sharing.PERSONAL, widget=forms.RadioSelect
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(), required=False, empty_label="Choose a team", label="Team inbox"
+    )
+
+    def __init__(self, *args: Any, acting: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acting = acting
+        team = cast(forms.ModelChoiceField, self.fields["team"])
+        team.queryset = Team.objects.filter(organization_id=acting.organization_id, has_inbox=True)
+        colleagues = (
+            Membership.objects.filter(organization_id=acting.organization_id)
+            .exclude(user_id=acting.user_id)
+            .select_related("user")
+            .order_by("user__name", "user__email")
+        )
+        self.access_rows = []
+        for membership in colleagues:
+            name = f"access_{membership.user_id}"
+            self.fields[name] = forms.ChoiceField(
+                label=membership.user.display_name, choices=ACCESS_CHOICES, required=False
+            )
+            self.access_rows.append((membership, self[name]))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        sharing = cleaned.get("sharing")
+        if sharing == Sharing.TEAM_INBOX and not cleaned.get("team"):
+            self.add_error("team", self.team_error)
+        if sharing == Sharing.INBOX and not self.shared_with():
+            self.add_error(None, self.people_error)
+        return cleaned
+
+    @property
+    def is_shared(self) -> bool:
+        return self.cleaned_data["sharing"] != Sharing.PERSONAL
+
+    @property
+    def delivery_team(self) -> Team | None:
+        return self.cleaned_data["team"] if self.cleaned_data["sharing"] == Sharing.TEAM_INBOX else None
+
+    def shared_with(self) -> list[tuple[User, str]]:
+        """(user, NewMessages) for Inbox delivery."""
+        if self.cleaned_data.get("sharing") != Sharing.INBOX:
+            return []
+        return [(m.user, self.cleaned_data[f.name]) for m, f in self.access_rows if self.cleaned_data.get(f.name)]
+
+
+class ImapAccountForm(SharingForm):
     """Settings > Accounts > Add account > IMAP."""
 
     display_name = forms.CharField(
@@ -95,32 +153,6 @@ class ImapAccountForm(forms.Form):
         help_text="Leave blank to use the IMAP password.",
     )
     history = HistoryField()
-    sharing = forms.ChoiceField(
-        label="Who sees its messages", choices=Sharing.CHOICES, initial=Sharing.PERSONAL, widget=forms.RadioSelect
-    )
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.none(), required=False, empty_label="Choose a team", label="Team inbox"
-    )
-
-    def __init__(self, *args: Any, acting: Membership, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.acting = acting
-        team = cast(forms.ModelChoiceField, self.fields["team"])
-        team.queryset = Team.objects.filter(organization_id=acting.organization_id, has_inbox=True)
-        # One row per colleague: no access, their Inbox, or auto-archived. The owner always has access.
-        colleagues = (
-            Membership.objects.filter(organization_id=acting.organization_id)
-            .exclude(user_id=acting.user_id)
-            .select_related("user")
-            .order_by("user__name", "user__email")
-        )
-        self.access_rows = []
-        for membership in colleagues:
-            name = f"access_{membership.user_id}"
-            self.fields[name] = forms.ChoiceField(
-                label=membership.user.display_name, choices=ACCESS_CHOICES, required=False
-            )
-            self.access_rows.append((membership, self[name]))
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -131,29 +163,6 @@ class ImapAccountForm(forms.Form):
         if existing and existing.owner_id != self.acting.user_id and not self.acting.can_manage:
             raise forms.ValidationError(f"{email} is already connected by {existing.owner.display_name}.")
         return email
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        sharing = cleaned.get("sharing")
-        if sharing == Sharing.TEAM_INBOX and not cleaned.get("team"):
-            self.add_error("team", "Choose the team whose inbox receives this account's mail.")
-        if sharing == Sharing.INBOX and not self.shared_with():
-            self.add_error(None, "Choose at least one person to share the account with.")
-        return cleaned
-
-    @property
-    def is_shared(self) -> bool:
-        return self.cleaned_data["sharing"] != Sharing.PERSONAL
-
-    @property
-    def delivery_team(self) -> Team | None:
-        return self.cleaned_data["team"] if self.cleaned_data["sharing"] == Sharing.TEAM_INBOX else None
-
-    def shared_with(self) -> list[tuple[User, str]]:
-        """(user, NewMessages) for Inbox delivery."""
-        if self.cleaned_data.get("sharing") != Sharing.INBOX:
-            return []
-        return [(m.user, self.cleaned_data[f.name]) for m, f in self.access_rows if self.cleaned_data.get(f.name)]
 
     def details(self) -> ImapAccountDetails:
         data = self.cleaned_data

@@ -8,7 +8,6 @@ import binascii
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
@@ -88,8 +87,6 @@ class DraftBody(Schema):
 
 
 def _check_body(request: HttpRequest, body: DraftIn) -> None:
-    if len(request.body) > settings.API_MAX_BODY_MB * 1024 * 1024:
-        raise ApiError(f"The request body is limited to {settings.API_MAX_BODY_MB} MB", field="drafts.attachments")
     if body.send and body.send_at is not None:
         raise ApiError("'send_at' cannot be combined with 'send'", field="drafts.send_at")
     if body.auto_followup and body.send_at is None:

@@ -7,14 +7,13 @@ from typing import Any, cast
 
 from django import forms
 
-from channels_app.forms import ACCESS_CHOICES, Sharing
+from channels_app.forms import SharingForm
 from channels_app.models import CustomChannelConfig, CustomMessageType
-from inboxes.models import Membership, Team, User
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
-class CustomChannelForm(forms.Form):
+class CustomChannelForm(SharingForm):
     """Basic settings (name, message type) and the sharing step every account has."""
 
     name = forms.CharField(max_length=120, help_text="The channel's name in Missive, e.g. Website chat.")
@@ -25,53 +24,9 @@ class CustomChannelForm(forms.Form):
         help_text="Text: plain text and emoji. HTML: rich text. Email: subject, From/To/Cc and HTML, "
         "receive only. It cannot be changed later.",
     )
-    sharing = forms.ChoiceField(
-        label="Who sees its messages", choices=Sharing.CHOICES, initial=Sharing.PERSONAL, widget=forms.RadioSelect
-    )
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.none(), required=False, empty_label="Choose a team", label="Team inbox"
-    )
 
-    def __init__(self, *args: Any, acting: Membership, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.acting = acting
-        team = cast(forms.ModelChoiceField, self.fields["team"])
-        team.queryset = Team.objects.filter(organization_id=acting.organization_id, has_inbox=True)
-        colleagues = (
-            Membership.objects.filter(organization_id=acting.organization_id)
-            .exclude(user_id=acting.user_id)
-            .select_related("user")
-            .order_by("user__name", "user__email")
-        )
-        self.access_rows = []
-        for membership in colleagues:
-            name = f"access_{membership.user_id}"
-            self.fields[name] = forms.ChoiceField(
-                label=membership.user.display_name, choices=ACCESS_CHOICES, required=False
-            )
-            self.access_rows.append((membership, self[name]))
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        sharing = cleaned.get("sharing")
-        if sharing == Sharing.TEAM_INBOX and not cleaned.get("team"):
-            self.add_error("team", "Choose the team whose inbox receives this channel's messages.")
-        if sharing == Sharing.INBOX and not self.shared_with():
-            self.add_error(None, "Choose at least one person to share the channel with.")
-        return cleaned
-
-    @property
-    def is_shared(self) -> bool:
-        return self.cleaned_data["sharing"] != Sharing.PERSONAL
-
-    @property
-    def delivery_team(self) -> Team | None:
-        return self.cleaned_data["team"] if self.cleaned_data["sharing"] == Sharing.TEAM_INBOX else None
-
-    def shared_with(self) -> list[tuple[User, str]]:
-        if self.cleaned_data.get("sharing") != Sharing.INBOX:
-            return []
-        return [(m.user, self.cleaned_data[f.name]) for m, f in self.access_rows if self.cleaned_data.get(f.name)]
+    team_error = "Choose the team whose inbox receives this channel's messages."
+    people_error = "Choose at least one person to share the channel with."
 
 
 class CustomSettingsForm(forms.ModelForm):

@@ -4,19 +4,21 @@ WhatsApp number's templates."""
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 
-from channels_app.forms import ACCESS_CHOICES, Sharing
+from channels_app.forms import SharingForm
 from channels_app.models import WhatsAppTemplate
 from channels_app.twilio.accounts import TwilioDetails
 from conversations.actions import ActionRefused
 from conversations.sending import normalize_phone
-from inboxes.models import Account, Membership, Team, User
+from inboxes.models import Account, Membership
 
 
-class TwilioAccountForm(forms.Form):
+class TwilioAccountForm(SharingForm):
+    team_error = "Choose the team whose inbox receives this number's messages."
+
     display_name = forms.CharField(max_length=120, required=False, help_text="Shown in the sidebar, e.g. Support SMS.")
     account_sid = forms.RegexField(
         label="Account SID",
@@ -33,31 +35,10 @@ class TwilioAccountForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "+1 555-123-4567"}),
         help_text="With its country code, starting with +.",
     )
-    sharing = forms.ChoiceField(
-        label="Who sees its messages", choices=Sharing.CHOICES, initial=Sharing.PERSONAL, widget=forms.RadioSelect
-    )
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.none(), required=False, empty_label="Choose a team", label="Team inbox"
-    )
 
     def __init__(self, *args: Any, acting: Membership, kind: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.acting, self.kind = acting, kind
-        team = cast(forms.ModelChoiceField, self.fields["team"])
-        team.queryset = Team.objects.filter(organization_id=acting.organization_id, has_inbox=True)
-        colleagues = (
-            Membership.objects.filter(organization_id=acting.organization_id)
-            .exclude(user_id=acting.user_id)
-            .select_related("user")
-            .order_by("user__name", "user__email")
-        )
-        self.access_rows = []
-        for membership in colleagues:
-            name = f"access_{membership.user_id}"
-            self.fields[name] = forms.ChoiceField(
-                label=membership.user.display_name, choices=ACCESS_CHOICES, required=False
-            )
-            self.access_rows.append((membership, self[name]))
+        super().__init__(*args, acting=acting, **kwargs)
+        self.kind = kind
 
     def clean_phone_number(self) -> str:
         try:
@@ -70,28 +51,6 @@ class TwilioAccountForm(forms.Form):
         if existing and existing.owner_id != self.acting.user_id and not self.acting.can_manage:
             raise forms.ValidationError(f"{number} is already connected by {existing.owner.display_name}.")
         return number
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        sharing = cleaned.get("sharing")
-        if sharing == Sharing.TEAM_INBOX and not cleaned.get("team"):
-            self.add_error("team", "Choose the team whose inbox receives this number's messages.")
-        if sharing == Sharing.INBOX and not self.shared_with():
-            self.add_error(None, "Choose at least one person to share the account with.")
-        return cleaned
-
-    @property
-    def is_shared(self) -> bool:
-        return self.cleaned_data["sharing"] != Sharing.PERSONAL
-
-    @property
-    def delivery_team(self) -> Team | None:
-        return self.cleaned_data["team"] if self.cleaned_data["sharing"] == Sharing.TEAM_INBOX else None
-
-    def shared_with(self) -> list[tuple[User, str]]:
-        if self.cleaned_data.get("sharing") != Sharing.INBOX:
-            return []
-        return [(m.user, self.cleaned_data[f.name]) for m, f in self.access_rows if self.cleaned_data.get(f.name)]
 
     def details(self) -> TwilioDetails:
         data = self.cleaned_data

@@ -125,3 +125,12 @@ def test_concurrent_requests_over_the_limit_are_refused(cast, api_as, settings):
     client().set(f"ratelimit:{digest(api.token)}:running", 1)
     assert api.get("/v1/users").status_code == 200
     assert client().get(f"ratelimit:{digest(api.token)}:running") == b"1"  # its slot was given back
+
+
+def test_a_body_over_the_limit_is_a_json_413(cast, api_as, settings):
+    """Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE (API_MAX_BODY_MB): the API
+    answers in its error format, naming the body."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = api_as(cast.owner).post("/v1/posts", {"posts": {"text": "x" * 2048}})
+    assert response.status_code == 413
+    assert response.json()["field"] == "body"
