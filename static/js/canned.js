@@ -70,6 +70,8 @@
     clearTimeout(previewTimer);
     const load = () => {
       const p = panel();
+      // The panel may have closed (a response was inserted) before a delayed preview came due.
+      if (!p || !result.isConnected) return Promise.resolve();
       const url = p.dataset.previewUrl.replace("00000000-0000-0000-0000-000000000000", result.dataset.responseId);
       const draft = p.dataset.draftId ? `?draft=${p.dataset.draftId}` : "";
       return window.htmx.ajax("GET", url + draft, { target: "#responses-detail", swap: "innerHTML" });
