@@ -7,7 +7,9 @@ what each action does to whom, and tests/conversations/test_state_machine.py has
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -97,15 +99,30 @@ def refresh_team_inbox(conversation: Conversation) -> None:
         conversation.save(update_fields=changed)
 
 
+# The description of the rule whose actions are running, if any (rules.engine sets it): the
+# timeline then says "Rule X labeled this conversation" even when the rule acts through a person.
+_acting_rule: ContextVar[str | None] = ContextVar("acting_rule", default=None)
+
+
+@contextmanager
+def rule_acting(description: str) -> Iterator[None]:
+    token = _acting_rule.set(description)
+    try:
+        yield
+    finally:
+        _acting_rule.reset(token)
+
+
 def _event(
     conversation: Conversation, kind: str, actor: User | None, *, private: bool = False, **data: str
 ) -> ConversationEvent:
+    rule = _acting_rule.get()
     return ConversationEvent.objects.create(
         organization_id=conversation.organization_id,
         conversation=conversation,
-        actor=actor,
+        actor=None if rule is not None else actor,
         kind=kind,
-        data=data,
+        data=data if rule is None else {"rule": rule, **data},
         private_to=actor if private else None,
     )
 

@@ -82,14 +82,28 @@ def _ids(value: Any) -> list[str]:
     return [str(v) for v in values if is_uuid(str(v))]
 
 
+def _resolved(rule: Rule, key: tuple, resolve: Callable[[], Any]) -> Any:
+    """What an action's settings name (users, labels), read once per rule object. The engine keeps
+    an organization's rule objects only until a rule, a label or a membership changes
+    (rules.receivers), so this never outlives what it read."""
+    memo: dict[tuple, Any] = rule.__dict__.setdefault("_resolved", {})
+    if key not in memo:
+        memo[key] = resolve()
+    return memo[key]
+
+
 def org_users(rule: Rule, value: Any) -> list[User]:
     """The users named by id, members of the rule's organization only, in the given order."""
     ids = _ids(value)
-    found = {
-        str(user.id): user
-        for user in User.objects.filter(id__in=ids, memberships__organization_id=rule.organization_id)
-    }
-    return [found[i] for i in ids if i in found]
+
+    def resolve() -> list[User]:
+        found = {
+            str(user.id): user
+            for user in User.objects.filter(id__in=ids, memberships__organization_id=rule.organization_id)
+        }
+        return [found[i] for i in ids if i in found]
+
+    return list(_resolved(rule, ("users", *ids), resolve))
 
 
 def org_team(rule: Rule, value: Any) -> Team:
@@ -301,6 +315,10 @@ def org_labels(rule: Rule, value: Any, *, create: bool) -> list[Label]:
     Names that do not exist are created as organization labels when `create`."""
     names = value if isinstance(value, list | tuple) else [value]
     entries = [text for text in (str(entry or "").strip() for entry in names) if text]
+    return list(_resolved(rule, ("labels", create, *entries), lambda: _org_labels(rule, entries, create=create)))
+
+
+def _org_labels(rule: Rule, entries: list[str], *, create: bool) -> list[Label]:
     labels: list[Label] = []
     usable = Label.objects.filter(organization_id=rule.organization_id).filter(
         Q(owner__isnull=True) | Q(owner_id=rule.owner_id) if rule.owner_id else Q(owner__isnull=True)

@@ -49,6 +49,27 @@ class UnsupportedCondition(Exception):
 # --- The facts of one trigger ---------------------------------------------------------------------
 
 
+# Actions that change nothing a condition reads (color, per-person star or read state, an
+# Activity notice, contacts and drafts): later rules may keep the values read before them.
+ACTIONS_CHANGING_NO_FACTS = frozenset(
+    {"set_color", "star", "unstar", "mark_read", "mark_unread", "notify", "create_contacts", "create_draft", "stop"}
+)
+
+_PEOPLE = ("value:watching_user", "value:out_of_office_user")
+_ASSIGNMENT = ("value:assignee", "state", *_PEOPLE)
+# The cached values some frequent actions may change (people: access and watching); any other
+# action drops them all.
+FACTS_CHANGED_BY: dict[str, tuple[str, ...]] = {
+    "add_labels": ("value:label", *_PEOPLE),
+    "remove_labels": ("value:label",),
+    "close": ("state",),
+    "assign_users": _ASSIGNMENT,
+    "assign_me": _ASSIGNMENT,
+    "assign_sender": _ASSIGNMENT,
+    "unassign_users": _ASSIGNMENT,
+}
+
+
 @dataclass
 class Facts:
     """What conditions read: the trigger, and values of the conversation computed once per rule
@@ -61,8 +82,16 @@ class Facts:
     # Kept across actions: the message's own fields do not change.
     message_cache: dict[str, Any] = field(default_factory=dict)
 
-    def forget(self) -> None:
-        self.cache.clear()
+    def forget(self, action: str = "") -> None:
+        """After an action: drop the values it may have changed (all of them, unless the action
+        is known to change nothing a condition reads)."""
+        if action in ACTIONS_CHANGING_NO_FACTS:
+            return
+        changed = FACTS_CHANGED_BY.get(action)
+        if changed is None:
+            self.cache.clear()
+        for key in changed or ():
+            self.cache.pop(key, None)
 
     def cached(self, key: str, compute: Callable[[], Any], *, message: bool = False) -> Any:
         store = self.message_cache if message else self.cache
@@ -444,7 +473,7 @@ def _ai_prompt(facts: Facts, item: dict) -> bool:
     if rule is None or message is None:
         return False
     prompt = str(item.get("prompt") or "")
-    answer = facts.cached(f"ai:{prompt}", lambda: ai.answer(rule, message, prompt))
+    answer = facts.cached(f"ai:{prompt}", lambda: ai.answer(rule, message, prompt), message=True)
     if answer is None:
         return False
     return text_matches(item["op"], [answer.strip()], item.get("value"))
@@ -543,8 +572,11 @@ assert set(FIELDS) | DELAY_FIELDS | SLA_FIELDS == set(CONDITIONS), set(CONDITION
 # --- Groups ---------------------------------------------------------------------------------------
 
 
+_CHECKPOINT_FIELDS = DELAY_FIELDS | SLA_FIELDS
+
+
 def is_checkpoint(item: dict) -> bool:
-    return item.get("field") in DELAY_FIELDS | SLA_FIELDS
+    return item.get("field") in _CHECKPOINT_FIELDS
 
 
 def item_matches(facts: Facts, item: dict) -> bool:

@@ -10,7 +10,6 @@ rule (`data["rule"]`, actor none): "Rule <description> archived the conversation
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -19,11 +18,11 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Q
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from conversations.actions import rule_acting
 from conversations.models import Conversation, ConversationEvent, ConversationState, Message
 from inboxes.models import Account, User
 from rules.catalog import ACTIONS, DELAY_FIELDS, SLA_FIELDS
@@ -53,6 +52,9 @@ class TriggerEvent:
     outbox: Any = None
     data: dict[str, Any] = field(default_factory=dict)
     at: datetime = field(default_factory=timezone.now)
+    # No rule can have run on this trigger yet (a message created in this very transaction):
+    # the pass skips looking for earlier runs.
+    fresh: bool = False
 
 
 @dataclass
@@ -70,19 +72,6 @@ def record_event(conversation: Conversation, kind: str, *, rule: Rule, **data: A
         kind=kind,
         data={"rule": rule.description, **data},
     )
-
-
-def _last_event_id() -> int:
-    return ConversationEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-
-
-def attribute_events(conversation_ids: set, since_id: int, rule: Rule) -> None:
-    """The events the rule's actions just wrote say the rule did it."""
-    if not conversation_ids:
-        return
-    ConversationEvent.objects.filter(id__gt=since_id, conversation_id__in=conversation_ids).exclude(
-        data__has_key="rule"
-    ).update(actor=None, data=RawSQL("data || %s::jsonb", (json.dumps({"rule": rule.description}),)))
 
 
 # --- Which rules ----------------------------------------------------------------------------------
@@ -174,7 +163,9 @@ def run_rules(event: TriggerEvent, candidates: list[Rule] | None = None) -> Pass
     facts = Facts(event)
     # A retried trigger: the rules that already ran are known in one query (the unique
     # constraint still decides between two workers racing on the same trigger).
-    done = dict(RuleRun.objects.filter(trigger_key=event.trigger_key).values_list("rule_id", "log"))
+    done = (
+        {} if event.fresh else dict(RuleRun.objects.filter(trigger_key=event.trigger_key).values_list("rule_id", "log"))
+    )
     for rule in rules:
         if rule.id in done:
             if _has_stop(done[rule.id]):
@@ -199,22 +190,49 @@ def _split(conditions: dict) -> tuple[list[dict], int | None, list[dict]]:
     return items, delay, slas
 
 
+_CLAIM = """
+    INSERT INTO {table} (id, organization_id, rule_id, trigger_key, conversation_id, message_id, status, log, error,
+                         created_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, '[]'::jsonb, %s, %s)
+    ON CONFLICT (rule_id, trigger_key) DO NOTHING
+    RETURNING id
+"""
+
+
 def _claim(rule: Rule, facts: Facts, status: str, error: str = "") -> RuleRun | None:
-    """The run row, created once: None when this rule already ran on this trigger."""
+    """The run row, created once: None when this rule already ran on this trigger. One statement
+    that cannot fail on the unique key (no savepoint): this runs for every matching rule."""
     event = facts.event
-    try:
-        with transaction.atomic():
-            return RuleRun.objects.create(
-                organization_id=rule.organization_id,
-                rule=rule,
-                trigger_key=event.trigger_key,
-                conversation=event.conversation,
-                message=event.message,
-                status=status,
-                error=error,
-            )
-    except IntegrityError:
+    run = RuleRun(
+        organization_id=rule.organization_id,
+        rule=rule,
+        trigger_key=event.trigger_key,
+        conversation=event.conversation,
+        message=event.message,
+        status=status,
+        error=error,
+        log=[],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM.format(table=RuleRun._meta.db_table),
+            [
+                run.id,
+                run.organization_id,
+                rule.id,
+                run.trigger_key,
+                run.conversation_id,
+                run.message_id,
+                status,
+                error,
+                run.created_at,
+            ],
+        )
+        claimed = cursor.fetchone() is not None
+    if not claimed:
         return None
+    run._state.adding = False  # it is in the database: a save() updates it
+    return run
 
 
 def _has_stop(log: list[dict] | None) -> bool:
@@ -231,7 +249,10 @@ def run_rule(rule: Rule, facts: Facts) -> tuple[RuleRun | None, bool]:
     run) and whether later rules must not run. Only matching rules leave a run row: a pass over
     hundreds of rules writes only for those that act."""
     conditions = rule.conditions or {}
-    items, delay, slas = _split(conditions)
+    # Split once per rule object: the engine keeps an organization's rules between messages.
+    if "_split" not in rule.__dict__:
+        rule.__dict__["_split"] = _split(conditions)
+    items, delay, slas = rule.__dict__["_split"]
     before = items[:delay] if delay is not None else items
     try:
         if not group_matches(facts, conditions, before):
@@ -284,8 +305,6 @@ def run_actions(rule: Rule, run: RuleRun, facts: Facts) -> bool:
     stop = False
     log: list[dict[str, Any]] = list(run.log or [])
     network = False
-    since = _last_event_id()
-    touched = {facts.conversation.id}
     for index, action in enumerate(rule.actions or []):
         kind = action.get("type", "")
         spec = ACTIONS.get(kind)
@@ -301,7 +320,7 @@ def run_actions(rule: Rule, run: RuleRun, facts: Facts) -> bool:
             log.append({"index": index, "type": kind, "state": "done"})
             continue
         try:
-            with transaction.atomic():
+            with transaction.atomic(), rule_acting(rule.description):
                 detail = handlers.apply(rule, run, facts, index, action)
             entry = {"index": index, "type": kind, "state": "done"}
             if detail:
@@ -310,9 +329,7 @@ def run_actions(rule: Rule, run: RuleRun, facts: Facts) -> bool:
             message = " ".join(getattr(problem, "messages", None) or [str(problem)])
             entry = {"index": index, "type": kind, "state": "failed", "detail": message[:300]}
         log.append(entry)
-        touched.add(facts.conversation.id)
-        facts.forget()
-    attribute_events(touched, since, rule)
+        facts.forget(kind)
     run.log = log
     if facts.conversation.id != run.conversation_id:
         run.conversation = facts.conversation

@@ -7,7 +7,9 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from conversations.models import Label
 from conversations.signals import label_changed, message_sending, messages_received, user_action
+from inboxes.models import Membership
 from rules import triggers
 from rules.engine import forget_rule_presence
 from rules.models import Rule, UserAction
@@ -40,5 +42,11 @@ def on_label_changed(
 
 @receiver(post_save, sender=Rule, dispatch_uid="rules_saved")
 @receiver(post_delete, sender=Rule, dispatch_uid="rules_deleted")
-def on_rule_changed(sender: Any, *, instance: Rule, **kwargs: Any) -> None:
+@receiver(post_save, sender=Label, dispatch_uid="rules_label_saved")
+@receiver(post_delete, sender=Label, dispatch_uid="rules_label_deleted")
+@receiver(post_save, sender=Membership, dispatch_uid="rules_membership_saved")
+@receiver(post_delete, sender=Membership, dispatch_uid="rules_membership_deleted")
+def on_rule_changed(sender: Any, *, instance: Rule | Label | Membership, **kwargs: Any) -> None:
+    """The rule objects the engine keeps hold the labels and users their actions name: a change
+    to any of these makes every process read its rules again."""
     forget_rule_presence(instance.organization_id)

@@ -60,18 +60,19 @@ def incoming(account: Account, messages: list[tuple[Message, bool]], placement: 
     candidates = enabled_rules(account.organization_id, Trigger.INCOMING)
     if not candidates:
         return []
+    inbound = [(message, created) for message, created in messages if message.direction == Direction.INBOUND]
+    conversations = Conversation.objects.in_bulk({message.conversation_id for message, _ in inbound})
     results = []
-    for message, _created in messages:
-        if message.direction != Direction.INBOUND:
-            continue
+    for message, created in inbound:
         event = TriggerEvent(
             kind=Trigger.INCOMING,
-            conversation=Conversation.objects.get(id=message.conversation_id),
+            conversation=conversations[message.conversation_id],
             message=message,
             account=account,
             channel=channel_of(account),
             trigger_key=f"msg:{message.id}:acct:{account.id}",
             at=message.created_at,
+            fresh=created,
         )
         results.append(_safely(event, candidates))
     return results

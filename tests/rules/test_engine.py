@@ -139,6 +139,25 @@ def test_events_are_attributed_to_the_rule(cast, message):
     assert written.text == "Rule Forwarder shared the conversation with Ann"
 
 
+def test_events_of_actions_taken_through_a_person_name_the_rule(cast, message):
+    """Sharing needs a person with access (a stand-in), and a star is one person's own: the
+    timeline still says the rule did it, and the star stays private to its person."""
+    make_rule(
+        cast.org,
+        "Loop in Gina",
+        actions=[
+            {"type": "share", "users": [str(cast.guest.id)]},
+            {"type": "star", "users": [str(cast.teammate.id)]},
+        ],
+    )
+    run_rules(incoming_event(message))
+    shared = ConversationEvent.objects.get(conversation=message.conversation, kind=EventKind.SHARED)
+    assert shared.actor is None
+    assert shared.text.startswith("Rule Loop in Gina shared the conversation")
+    starred = ConversationEvent.objects.get(conversation=message.conversation, kind=EventKind.STARRED)
+    assert (starred.actor, starred.private_to, starred.data["rule"]) == (None, cast.teammate, "Loop in Gina")
+
+
 def event_rule(cast):
     return make_rule(cast.org, "Forwarder")
 
@@ -210,3 +229,28 @@ def test_rule_changes_do_not_fire_user_action_rules(cast, message):
 def test_second_receiving_account_is_another_trigger(cast):
     other = AccountFactory(organization=cast.org, owner=cast.teammate, address="sales@acme.test", is_shared=True)
     assert other.id != cast.support_account.id
+
+
+def test_the_kept_rules_read_their_labels_and_users_again_after_those_change(cast):
+    """The engine keeps an organization's rules, with the labels and users their actions name,
+    between deliveries: deleting the label or removing the person is seen by the next message."""
+    vip = LabelFactory(organization=cast.org, name="VIP")
+    make_rule(
+        cast.org,
+        "Label and assign",
+        actions=[
+            {"type": "add_labels", "labels": [str(vip.id)]},
+            {"type": "assign_users", "users": [str(cast.teammate.id)], "strategy": "all"},
+        ],
+    )
+    first = receive(cast.support_account, subject="One")
+    assert ConversationLabel.objects.filter(conversation=first.conversation, label=vip).exists()
+    assert Assignment.objects.filter(conversation=first.conversation, user=cast.teammate).exists()
+
+    vip.delete()
+    cast.teammate.memberships.filter(organization=cast.org).delete()
+    second = receive(cast.support_account, subject="Two")
+    run = RuleRun.objects.get(conversation=second.conversation)
+    assert [entry["state"] for entry in run.log] == ["done", "done"]
+    assert not ConversationLabel.objects.filter(conversation=second.conversation).exists()
+    assert not Assignment.objects.filter(conversation=second.conversation, user=cast.teammate).exists()
