@@ -21,35 +21,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "missive_bench_api"
-REDIS_DATABASE = 13
+REDIS_DATABASE = 12  # bench/cowrite.py uses 13, bench/live.py 14, bench/run.py the ones before 12
 
 if __name__ == "__main__":
     sys.path.insert(0, str(BASE_DIR))
-    import psycopg
+    from bench.startup import set_up_django
 
-    server = urlsplit(os.environ["DATABASE_URL"])
-    with psycopg.connect(urlunsplit(server), autocommit=True) as admin:
-        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone() is None:
-            admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    os.environ["DATABASE_URL"] = urlunsplit(server._replace(path=f"/{DATABASE}"))
-    redis_url = urlsplit(os.environ["REDIS_URL"])
-    if redis_url.scheme in ("redis", "rediss"):
-        os.environ["REDIS_URL"] = urlunsplit(redis_url._replace(path=f"/{REDIS_DATABASE}"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "missive.settings")
-    from cryptography.fernet import Fernet
-
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("ENCRYPTION_KEY", Fernet.generate_key().decode())
-    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,testserver"
-    os.environ["SECURE_SSL_REDIRECT"] = "false"
-    import django
-
-    django.setup()
+    set_up_django(DATABASE, REDIS_DATABASE)
 
 import aiohttp
 from django.core.management import call_command

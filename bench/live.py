@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE = "missive_bench_live"
@@ -36,30 +34,9 @@ REDIS_DATABASE = 14  # bench/run.py's sizes use the ones before
 
 if __name__ == "__main__":
     sys.path.insert(0, str(BASE_DIR))
-    import psycopg
+    from bench.startup import set_up_django
 
-    # A database of our own, made before Django reads DATABASE_URL.
-    server = urlsplit(os.environ["DATABASE_URL"])
-    with psycopg.connect(urlunsplit(server), autocommit=True) as admin:
-        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone() is None:
-            admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    os.environ["DATABASE_URL"] = urlunsplit(server._replace(path=f"/{DATABASE}"))
-    redis_url = urlsplit(os.environ["REDIS_URL"])
-    if redis_url.scheme in ("redis", "rediss"):
-        os.environ["REDIS_URL"] = urlunsplit(redis_url._replace(path=f"/{REDIS_DATABASE}"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "missive.settings")
-    # Production-like, as bench/run.py: DEBUG off, throwaway keys (set, not defaulted:
-    # `missive.services exec` turns DEBUG on). Loopback has no TLS: no redirect to https.
-    from cryptography.fernet import Fernet
-
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("ENCRYPTION_KEY", Fernet.generate_key().decode())
-    os.environ["ALLOWED_HOSTS"] = "127.0.0.1,testserver"
-    os.environ["SECURE_SSL_REDIRECT"] = "false"
-    import django
-
-    django.setup()
+    set_up_django(DATABASE, REDIS_DATABASE)
 
 import aiohttp
 import psutil
