@@ -22,7 +22,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from conversations import templating
+from conversations import sending, templating
 from conversations.actions import ActionRefused
 from conversations.models import (
     CannedResponse,
@@ -35,7 +35,6 @@ from conversations.models import (
     Label,
 )
 from conversations.sanitize import clean_outgoing_html
-from conversations.signatures import sender_membership
 from conversations.text import html_to_text
 from inboxes.models import Membership, Organization, Role, Team, TeamMembership, User
 from missive.ids import is_uuid
@@ -411,17 +410,17 @@ def _nest(values: dict[str, str]) -> dict[str, Any]:
 
 
 def template_context(draft: Draft, user: User, recipients: list[dict[str, str]]) -> dict[str, Any]:
-    """user.*, recipient.* (from the message data: there are no contacts yet), conversation.*,
-    message.* (the draft and its From)."""
+    """The response's variables: recipient.* from the recipients it is sent to, message.* the
+    draft (its id stands for the Message-ID to come) and its From."""
     alias = draft.alias
-    from_address = alias.address if alias is not None else ""
-    from_name = (alias.name if alias is not None else "") or user.display_name
-    return {
-        "user": templating.user_variables(user, sender_membership(draft, user)),
-        "recipient": templating.recipient_variables(recipients),
-        "conversation": {"id": str(draft.conversation_id)},
-        "message": templating.message_variables(message_id=draft.id, from_name=from_name, from_address=from_address),
-    }
+    return sending.template_context(
+        draft,
+        user,
+        message_id=draft.id,
+        from_name=(alias.name if alias is not None else "") or user.display_name,
+        from_address=alias.address if alias is not None else "",
+        recipients=recipients,
+    )
 
 
 @transaction.atomic

@@ -214,9 +214,21 @@ def new_message_id(from_address: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
-def template_context(draft: Draft, user: User, *, message_id: uuid.UUID, from_name: str, from_address: str) -> dict:
-    kind = draft.account.kind if draft.account is not None else AccountKind.IMAP
-    recipients = recipients_for_kind(kind, draft.to) or recipients_for_kind(kind, draft.cc)
+def template_context(
+    draft: Draft,
+    user: User,
+    *,
+    message_id: uuid.UUID,
+    from_name: str,
+    from_address: str,
+    recipients: list[dict[str, str]] | None = None,
+) -> dict:
+    """The Liquid variables of a signature or a canned response in this draft: user.*,
+    recipient.* (the draft's first To, else Cc, unless `recipients` are given), conversation.*
+    and message.* (the email and its From)."""
+    if recipients is None:
+        kind = draft.account.kind if draft.account is not None else AccountKind.IMAP
+        recipients = recipients_for_kind(kind, draft.to) or recipients_for_kind(kind, draft.cc)
     return {
         "user": templating.user_variables(user, sender_membership(draft, user)),
         "recipient": templating.recipient_variables(recipients),
