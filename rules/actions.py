@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
-from django.db.models import Case, Count, Q, Value, When
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from conversations import live
@@ -66,8 +66,9 @@ from conversations.models import (
 from conversations.out_of_office import away_among
 from conversations.sending import clean_recipients, do_schedule_draft
 from conversations.task_actions import do_create_subtask
-from inboxes.models import Membership, Role, Team, TeamMembership, TeamRole, User
+from inboxes.models import Membership, Team, TeamMembership, TeamRole, User
 from missive.ids import is_uuid
+from rules.actor import rule_actor
 from rules.conditions import Facts
 from rules.contact_rules import create_contacts as add_people
 from rules.models import Rule, RuleRun
@@ -105,26 +106,8 @@ def with_access(conversation: Conversation, users: list[User]) -> list[User]:
 
 
 def stand_in(rule: Rule, facts: Facts) -> User:
-    """Whom an action that needs a person with access acts through: the personal rule's owner,
-    else the receiving account's owner, else someone who has the conversation through an account
-    or team (organization owners first)."""
-    conversation = facts.conversation
-    states = ConversationState.objects.filter(conversation=conversation).select_related("user")
-    account = facts.event.account
-    for user_id in (rule.owner_id, account.owner_id if account is not None else None):
-        mine = states.filter(user_id=user_id).first() if user_id else None
-        if mine is not None:
-            return mine.user
-    owners = Membership.objects.filter(organization_id=conversation.organization_id, role=Role.OWNER).values("user_id")
-    state = (
-        states.filter(access_source__in=[AccessSource.ACCOUNT, AccessSource.TEAM])
-        .order_by(Case(When(user_id__in=owners, then=Value(0)), default=Value(1)), "id")
-        .first()
-        or states.order_by("id").first()
-    )
-    if state is None:
-        raise ActionRefused("Nobody has access to this conversation.")
-    return state.user
+    """Whom an action that needs a person with access acts through (rules.actor)."""
+    return rule_actor(rule, facts.conversation, account=facts.event.account)
 
 
 def _each(conversation: Conversation, users: list[User], do: Callable[[User], None]) -> str:
@@ -360,13 +343,16 @@ def merge_into(rule: Rule, run: RuleRun, facts: Facts, index: int, action: dict)
 
 
 def add_note(rule: Rule, run: RuleRun, facts: Facts, index: int, action: dict) -> None:
-    """A Markdown comment from the rule (no author): everyone with access sees it."""
+    """A Markdown comment from the rule (no author, shown as "Rule <description>"): everyone with
+    access sees it."""
     conversation = facts.conversation
     body = str(action.get("text") or "").strip()
     if not body:
         raise ActionRefused("The note is empty.")
     format_comment(body)  # checks it renders
-    Comment.objects.create(organization_id=conversation.organization_id, conversation=conversation, body=body)
+    Comment.objects.create(
+        organization_id=conversation.organization_id, conversation=conversation, body=body, by_rule=rule.description
+    )
     user_ids = list(ConversationState.objects.filter(conversation=conversation).values_list("user_id", flat=True))
     ConversationState.objects.filter(conversation=conversation).update(unread=True)
     invalidate_counts_now_and_after_commit(user_ids)
