@@ -42,6 +42,7 @@ from conversations.actions import (
     do_unassign_team,
     do_unsnooze,
 )
+from conversations.activity import do_set_silenced
 from conversations.canned import do_insert_response
 from conversations.comment_format import format_comment
 from conversations.counts import invalidate_counts_now_and_after_commit
@@ -549,13 +550,6 @@ def move_to_new_conversation(rule: Rule, run: RuleRun, facts: Facts, index: int,
     return str(new.id)
 
 
-def _unsupported(what: str) -> Callable[..., None]:
-    def handler(*args: Any) -> None:
-        raise ActionRefused(f"{what} is not available yet.")
-
-    return handler
-
-
 def notify(rule: Rule, run: RuleRun, facts: Facts, index: int, action: dict) -> Any:
     """An Activity feed item with the rule's text for the chosen users who can see the conversation."""
     from rules.network import notify as network_notify
@@ -602,7 +596,7 @@ HANDLERS: dict[str, Callable[[Rule, RuleRun, Facts, int, dict], Any]] = {
     "unstar": _per_user(lambda c, u: do_set_starred(c, acting_user=u, starred=False)),
     "watch": _per_user(lambda c, u: do_set_watching(c, acting_user=u, watching=True)),
     "stop_watching": _per_user(lambda c, u: do_set_watching(c, acting_user=u, watching=False)),
-    "silence": _unsupported("Silencing notifications"),
+    "silence": _per_user(lambda c, u: do_set_silenced(c, acting_user=u, silenced=True)),
     "create_contacts": create_contacts,
     "share": share,
     "remove_users": remove_users,
