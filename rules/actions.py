@@ -67,7 +67,7 @@ from conversations.models import (
 from conversations.out_of_office import away_among
 from conversations.sending import clean_recipients, do_schedule_draft
 from conversations.task_actions import do_create_subtask
-from inboxes.models import Membership, Team, TeamMembership, TeamRole, User
+from inboxes.models import Account, AccountAccess, Membership, Team, TeamMembership, TeamRole, User
 from missive.ids import is_uuid
 from rules.actor import rule_actor
 from rules.conditions import Facts
@@ -121,9 +121,25 @@ def _each(conversation: Conversation, users: list[User], do: Callable[[User], No
 # --- Assignment -----------------------------------------------------------------------------------------
 
 
+def delegated(account: Account | None) -> set:
+    """Who has delegated access to the receiving account: the people and the members of the teams
+    it is shared with (a team inbox account: that team's), not its owner. A personal account has
+    nobody."""
+    if account is None or not account.is_shared:
+        return set()
+    shares = AccountAccess.objects.filter(account=account)
+    users = set(shares.filter(user__isnull=False).values_list("user_id", flat=True))
+    teams = set(shares.filter(team__isnull=False).values_list("team_id", flat=True))
+    if account.team_id:
+        teams.add(account.team_id)
+    users |= set(TeamMembership.objects.filter(team_id__in=teams).values_list("user_id", flat=True))
+    users.discard(account.owner_id)
+    return users
+
+
 def _filter(rule: Rule, facts: Facts, spec: Any) -> set:
-    """The users one filter allows. Online / offline (no presence tracking) and delegated users
-    (no delegation) are not supported: ActionRefused."""
+    """The users one filter allows (an unknown filter: ActionRefused). Online means the app is
+    open (live.online_users) and the person is not out of office; offline, every other member."""
     conversation, event = facts.conversation, facts.event
     name = spec.get("type") if isinstance(spec, dict) else str(spec)
     states = ConversationState.objects.filter(conversation=conversation)
@@ -143,8 +159,15 @@ def _filter(rule: Rule, facts: Facts, spec: Any) -> set:
     if name == "out_of_office":
         members = set(Membership.objects.filter(organization_id=rule.organization_id).values_list("user_id", flat=True))
         return set(away_among(rule.organization_id, members))
+    if name in ("online", "offline"):
+        members = set(Membership.objects.filter(organization_id=rule.organization_id).values_list("user_id", flat=True))
+        # Someone out of office does not count as online, app open or not (seed, Live Chat FAQ).
+        online = live.online_users(members) - set(away_among(rule.organization_id, members))
+        return online if name == "online" else members - online
     if name == "account_owner":
         return {event.account.owner_id} if event.account else set()
+    if name == "delegated":
+        return delegated(event.account)
     if name == "mentioned":
         return {str(i) for i in event.data.get("mentions") or []}
     if name == "task_assignees":

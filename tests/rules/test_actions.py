@@ -134,9 +134,10 @@ def test_assign_users_with_no_candidate_assigns_nobody(cast, message):
     assert assignees(message.conversation) == set()
 
 
-def test_assign_users_online_filter_is_not_available(cast, message):
-    run = act(message, [{"type": "assign_users", "users": [str(cast.owner.id)], "filters": ["online"]}])
+def test_assign_users_with_an_unknown_filter_fails(cast, message):
+    run = act(message, [{"type": "assign_users", "users": [str(cast.owner.id)], "filters": ["nearby"]}])
     assert run.log[0]["state"] == "failed"
+    assert assignees(message.conversation) == set()
 
 
 def test_assign_users_never_assigns_another_organizations_user(cast, message):
