@@ -84,11 +84,16 @@ def record_activity(
     wanted.discard(actor.id if actor else None)
     if not wanted:
         return 0
-    allowed = set(
-        ConversationState.objects.filter(conversation=conversation, user_id__in=wanted).values_list(
-            "user_id", flat=True
-        )
-    )
+    # A conversation someone silenced ("Silence notifications") still reaches them when they or
+    # their team are mentioned (not with @all): someone is asking them in person.
+    direct = kind == ActivityKind.MENTION and not (data or {}).get("everyone")
+    allowed = {
+        user_id
+        for user_id, silenced in ConversationState.objects.filter(
+            conversation=conversation, user_id__in=wanted
+        ).values_list("user_id", "silenced")
+        if direct or not silenced
+    }
     if not allowed:
         return 0
     data = dict(data or {})
@@ -175,6 +180,14 @@ def record_snooze_reminders(due: Iterable[tuple[UUID, UUID, UUID]], *, at: datet
         )
         for organization_id, conversation_id, user_id in due
     )
+
+
+@transaction.atomic
+def do_set_silenced(conversation: Conversation, *, acting_user: User, silenced: bool) -> None:
+    """Turn the person's notifications about this conversation off (or on again): record_activity
+    then leaves them out, but for mentions. Where it sits and whether it is unread do not change
+    (that is watching). Someone without access has nothing to silence."""
+    ConversationState.objects.filter(conversation=conversation, user=acting_user).update(silenced=silenced)
 
 
 # --- Reading -------------------------------------------------------------------------------------

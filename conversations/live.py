@@ -54,6 +54,9 @@ SEQ_SECONDS = 24 * 3600
 MAX_IDS = 50
 # A viewer who stops heartbeating (the browser sends one every 15 s) leaves after this.
 PRESENCE_SECONDS = 40
+# A user is online (has the app open) while one of their streams refreshes their mark, at every
+# heartbeat (conversations/live_views.py): a closed tab goes offline within this.
+ONLINE_SECONDS = 45
 
 # INCR the user's sequence and publish "<seq> <json>" in one step, so that ids reach a stream in
 # the order they were given.
@@ -254,3 +257,25 @@ def announce_typing(conversation_id: UUID, *, user_id: UUID, name: str) -> None:
     if others:
         body = {"kind": "typing", "conversation": str(conversation_id), "user": str(user_id), "name": name}
         publish_ephemeral(others, body)
+
+
+# --- Online ("has the app open") --------------------------------------------------------------------
+# `live:online:<user id>` exists while one of the user's live streams is open: each stream sets it
+# when it starts and at every heartbeat, and it expires ONLINE_SECONDS after the last one.
+
+
+def online_key(user_id: UUID | str) -> str:
+    return f"live:online:{user_id}"
+
+
+def mark_online(user_id: UUID | str) -> None:
+    client().set(online_key(user_id), "1", ex=ONLINE_SECONDS)
+
+
+def online_users(user_ids: Iterable[UUID]) -> set[UUID]:
+    """Those of the users who have the app open now (out of office or not: callers decide)."""
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return set()
+    marks = client().mget([online_key(user_id) for user_id in ids])
+    return {user_id for user_id, mark in zip(ids, marks, strict=True) if mark is not None}

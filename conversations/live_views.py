@@ -100,12 +100,15 @@ async def _async_events(user_id: UUID, since: str | None) -> AsyncIterator[str]:
     pubsub = connection.pubsub(ignore_subscribe_messages=True)
     try:
         await pubsub.subscribe(live.user_channel(user_id))
+        await connection.set(live.online_key(user_id), "1", ex=live.ONLINE_SECONDS)
         # Read after subscribing: a notice published in between is both counted and received.
         yield _opening(await connection.get(live.seq_key(user_id)), since)
         pacer = _Pacer()
         while pacer.running():
             if (frame := pacer.frame(await pubsub.get_message(timeout=HEARTBEAT_SECONDS))) is not None:
                 yield frame
+            if pacer.online_due():
+                await connection.set(live.online_key(user_id), "1", ex=live.ONLINE_SECONDS)
     finally:
         # Reached when the browser goes (Django cancels the response) or the stream times out.
         await pubsub.aclose()
@@ -118,10 +121,18 @@ class _Pacer:
 
     def __init__(self, *, seconds: float = STREAM_SECONDS, frame: Callable[[Any], str] = _frame) -> None:
         self.seconds, self.framing = seconds, frame
-        self.started = self.last_sent = time.monotonic()
+        self.started = self.last_sent = self.last_online = time.monotonic()
 
     def running(self) -> bool:
         return time.monotonic() - self.started < self.seconds
+
+    def online_due(self) -> bool:
+        """Whether the user's online mark needs refreshing (once a heartbeat, however busy the
+        stream), so that it outlives the stream by no more than live.ONLINE_SECONDS."""
+        if time.monotonic() - self.last_online < HEARTBEAT_SECONDS:
+            return False
+        self.last_online = time.monotonic()
+        return True
 
     def frame(self, message: dict[str, Any] | None) -> str | None:
         """What to send after waiting for a message: the notice, a heartbeat, or nothing."""
@@ -139,12 +150,15 @@ def _sync_events(user_id: UUID, since: str | None) -> Iterator[str]:
     pubsub = connection.pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(live.user_channel(user_id))
+        connection.set(live.online_key(user_id), "1", ex=live.ONLINE_SECONDS)
         yield _opening(connection.get(live.seq_key(user_id)), since)
         pacer = _Pacer()
         while pacer.running():
             # Writing to a browser that has gone fails, which closes this generator.
             if (frame := pacer.frame(pubsub.get_message(timeout=HEARTBEAT_SECONDS))) is not None:
                 yield frame
+            if pacer.online_due():
+                connection.set(live.online_key(user_id), "1", ex=live.ONLINE_SECONDS)
     finally:
         pubsub.close()
         connection.close()

@@ -384,6 +384,9 @@ class Comment(models.Model):
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
+    # The description of the rule that wrote it (its "Add note", an AI note): the timeline shows
+    # "Rule <description>", whoever the comment was posted as.
+    by_rule = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["conversation", "created_at"])]
@@ -562,6 +565,9 @@ class ConversationState(models.Model):
     snooze_discard_if_reply = models.BooleanField(default=False)
     # The snooze came due: the row shows orange ("ready for follow-up") until handled.
     snooze_due = models.BooleanField(default=False)
+    # "Silence notifications" (a rule action): no Activity feed item about this conversation
+    # reaches the user, except a mention of them by name (activity.record_activity).
+    silenced = models.BooleanField(default=False)
     # Where "restore from Trash" puts the conversation back.
     location_before_trash = models.CharField(max_length=10, choices=Location.choices, blank=True)
     last_activity_at = models.DateTimeField(default=timezone.now)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
-from django.db.models import Case, Count, Q, Value, When
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from conversations import live
@@ -42,6 +42,7 @@ from conversations.actions import (
     do_unassign_team,
     do_unsnooze,
 )
+from conversations.activity import do_set_silenced
 from conversations.canned import do_insert_response
 from conversations.comment_format import format_comment
 from conversations.counts import invalidate_counts_now_and_after_commit
@@ -66,8 +67,9 @@ from conversations.models import (
 from conversations.out_of_office import away_among
 from conversations.sending import clean_recipients, do_schedule_draft
 from conversations.task_actions import do_create_subtask
-from inboxes.models import Membership, Role, Team, TeamMembership, TeamRole, User
+from inboxes.models import Account, AccountAccess, Membership, Team, TeamMembership, TeamRole, User
 from missive.ids import is_uuid
+from rules.actor import rule_actor
 from rules.conditions import Facts
 from rules.contact_rules import create_contacts as add_people
 from rules.models import Rule, RuleRun
@@ -119,26 +121,8 @@ def with_access(conversation: Conversation, users: list[User]) -> list[User]:
 
 
 def stand_in(rule: Rule, facts: Facts) -> User:
-    """Whom an action that needs a person with access acts through: the personal rule's owner,
-    else the receiving account's owner, else someone who has the conversation through an account
-    or team (organization owners first)."""
-    conversation = facts.conversation
-    states = ConversationState.objects.filter(conversation=conversation).select_related("user")
-    account = facts.event.account
-    for user_id in (rule.owner_id, account.owner_id if account is not None else None):
-        mine = states.filter(user_id=user_id).first() if user_id else None
-        if mine is not None:
-            return mine.user
-    owners = Membership.objects.filter(organization_id=conversation.organization_id, role=Role.OWNER).values("user_id")
-    state = (
-        states.filter(access_source__in=[AccessSource.ACCOUNT, AccessSource.TEAM])
-        .order_by(Case(When(user_id__in=owners, then=Value(0)), default=Value(1)), "id")
-        .first()
-        or states.order_by("id").first()
-    )
-    if state is None:
-        raise ActionRefused("Nobody has access to this conversation.")
-    return state.user
+    """Whom an action that needs a person with access acts through (rules.actor)."""
+    return rule_actor(rule, facts.conversation, account=facts.event.account)
 
 
 def _each(conversation: Conversation, users: list[User], do: Callable[[User], None]) -> str:
@@ -151,9 +135,25 @@ def _each(conversation: Conversation, users: list[User], do: Callable[[User], No
 # --- Assignment -----------------------------------------------------------------------------------------
 
 
+def delegated(account: Account | None) -> set:
+    """Who has delegated access to the receiving account: the people and the members of the teams
+    it is shared with (a team inbox account: that team's), not its owner. A personal account has
+    nobody."""
+    if account is None or not account.is_shared:
+        return set()
+    shares = AccountAccess.objects.filter(account=account)
+    users = set(shares.filter(user__isnull=False).values_list("user_id", flat=True))
+    teams = set(shares.filter(team__isnull=False).values_list("team_id", flat=True))
+    if account.team_id:
+        teams.add(account.team_id)
+    users |= set(TeamMembership.objects.filter(team_id__in=teams).values_list("user_id", flat=True))
+    users.discard(account.owner_id)
+    return users
+
+
 def _filter(rule: Rule, facts: Facts, spec: Any) -> set:
-    """The users one filter allows. Online / offline (no presence tracking) and delegated users
-    (no delegation) are not supported: ActionRefused."""
+    """The users one filter allows (an unknown filter: ActionRefused). Online means the app is
+    open (live.online_users) and the person is not out of office; offline, every other member."""
     conversation, event = facts.conversation, facts.event
     name = spec.get("type") if isinstance(spec, dict) else str(spec)
     states = ConversationState.objects.filter(conversation=conversation)
@@ -173,8 +173,15 @@ def _filter(rule: Rule, facts: Facts, spec: Any) -> set:
     if name == "out_of_office":
         members = set(Membership.objects.filter(organization_id=rule.organization_id).values_list("user_id", flat=True))
         return set(away_among(rule.organization_id, members))
+    if name in ("online", "offline"):
+        members = set(Membership.objects.filter(organization_id=rule.organization_id).values_list("user_id", flat=True))
+        # Someone out of office does not count as online, app open or not (seed, Live Chat FAQ).
+        online = live.online_users(members) - set(away_among(rule.organization_id, members))
+        return online if name == "online" else members - online
     if name == "account_owner":
         return {event.account.owner_id} if event.account else set()
+    if name == "delegated":
+        return delegated(event.account)
     if name == "mentioned":
         return {str(i) for i in event.data.get("mentions") or []}
     if name == "task_assignees":
@@ -378,13 +385,16 @@ def merge_into(rule: Rule, run: RuleRun, facts: Facts, index: int, action: dict)
 
 
 def add_note(rule: Rule, run: RuleRun, facts: Facts, index: int, action: dict) -> None:
-    """A Markdown comment from the rule (no author): everyone with access sees it."""
+    """A Markdown comment from the rule (no author, shown as "Rule <description>"): everyone with
+    access sees it."""
     conversation = facts.conversation
     body = str(action.get("text") or "").strip()
     if not body:
         raise ActionRefused("The note is empty.")
     format_comment(body)  # checks it renders
-    Comment.objects.create(organization_id=conversation.organization_id, conversation=conversation, body=body)
+    Comment.objects.create(
+        organization_id=conversation.organization_id, conversation=conversation, body=body, by_rule=rule.description
+    )
     user_ids = list(ConversationState.objects.filter(conversation=conversation).values_list("user_id", flat=True))
     ConversationState.objects.filter(conversation=conversation).update(unread=True)
     invalidate_counts_now_and_after_commit(user_ids)
@@ -581,13 +591,6 @@ def move_to_new_conversation(rule: Rule, run: RuleRun, facts: Facts, index: int,
     return str(new.id)
 
 
-def _unsupported(what: str) -> Callable[..., None]:
-    def handler(*args: Any) -> None:
-        raise ActionRefused(f"{what} is not available yet.")
-
-    return handler
-
-
 def notify(rule: Rule, run: RuleRun, facts: Facts, index: int, action: dict) -> Any:
     """An Activity feed item with the rule's text for the chosen users who can see the conversation."""
     from rules.network import notify as network_notify
@@ -634,7 +637,7 @@ HANDLERS: dict[str, Callable[[Rule, RuleRun, Facts, int, dict], Any]] = {
     "unstar": _per_user(lambda c, u: do_set_starred(c, acting_user=u, starred=False)),
     "watch": _per_user(lambda c, u: do_set_watching(c, acting_user=u, watching=True)),
     "stop_watching": _per_user(lambda c, u: do_set_watching(c, acting_user=u, watching=False)),
-    "silence": _unsupported("Silencing notifications"),
+    "silence": _per_user(lambda c, u: do_set_silenced(c, acting_user=u, silenced=True)),
     "create_contacts": create_contacts,
     "share": share,
     "remove_users": remove_users,

@@ -8,8 +8,10 @@ same transaction as what the action wrote (a message and its outbox row, a deliv
 comment), so a retried task finds the entry done. Each action runs in its own savepoint: one that
 fails is recorded "failed" with its reason and the others still run.
 
-Rule actions act as the rule's person: the owner of a personal rule, else whoever created the
-rule, else an owner or admin of the organization with access to the conversation.
+Rule actions act through the rule's person (rules.actor.rule_actor: the owner of a personal rule,
+else whoever created the rule, else an owner or admin of the organization with access to the
+conversation, ...), and what they write is shown as the rule's doing: their timeline events are
+attributed to the rule as in the rule pass, and a note is posted with `by_rule`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from conversations.models import (
     ActivityKind,
     Attachment,
     CannedResponse,
+    Comment,
     Conversation,
+    ConversationEvent,
     ConversationState,
     Draft,
     DraftKind,
@@ -47,8 +51,10 @@ from conversations.models import (
 )
 from conversations.sending import do_send_draft
 from conversations.task_actions import do_create_subtask
-from inboxes.models import Membership, Role, User
+from inboxes.models import User
 from rules import ai, webhooks
+from rules.actor import rule_actor
+from rules.engine import attribute_events
 from rules.models import Rule, RuleRun
 
 logger = logging.getLogger(__name__)
@@ -72,21 +78,13 @@ class Context:
     now: datetime
 
 
-def rule_actor(rule: Rule, conversation: Conversation) -> User:
-    """Who the rule's actions act as (see the module docstring)."""
-    with_access = ConversationState.objects.filter(conversation=conversation)
-    for user_id in (rule.owner_id, rule.created_by_id):
-        if user_id and with_access.filter(user_id=user_id).exists():
-            return User.objects.get(id=user_id)
-    admins = Membership.objects.filter(
-        organization_id=rule.organization_id,
-        role__in=[Role.OWNER, Role.ADMIN],
-        user_id__in=with_access.values("user_id"),
-    ).order_by("role", "user__date_joined")
-    membership = admins.select_related("user").first()
-    if membership is None:
-        raise ActionFailed("Nobody who may act for the rule has access to this conversation.")
-    return membership.user
+def _last_event_id() -> int:
+    return ConversationEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def _actor(context: Context) -> User:
+    message = context.message
+    return rule_actor(context.rule, context.conversation, account=message.account if message is not None else None)
 
 
 def _message(context: Context) -> Message:
@@ -154,7 +152,7 @@ def run_send_response(context: Context) -> str:
         if last is not None and context.now - last < timedelta(seconds=every):
             return f"Not sent: a response already went out at {last:%Y-%m-%d %H:%M} UTC"
     response = _canned(context)
-    actor = rule_actor(context.rule, context.conversation)
+    actor = _actor(context)
     to, _cc, _bcc = reply_recipients(message, actor, reply_all=False)
     draft = _automatic_draft(
         context,
@@ -221,7 +219,7 @@ def _position(context: Context) -> int:
 def run_forward(context: Context) -> str:
     message = _message(context)
     address = str(context.params.get("address", "")).strip()
-    actor = rule_actor(context.rule, context.conversation)
+    actor = _actor(context)
     draft = _automatic_draft(
         context,
         actor,
@@ -278,7 +276,7 @@ def _unsubscribe_by_mail(context: Context, target: str) -> str:
     query = urllib.parse.parse_qs(parts.query)
     subject = query.get("subject", ["unsubscribe"])[0]
     body = query.get("body", ["unsubscribe"])[0]
-    actor = rule_actor(context.rule, context.conversation)
+    actor = _actor(context)
     draft = _automatic_draft(
         context,
         actor,
@@ -326,15 +324,16 @@ def _ask(context: Context) -> str:
 
 def run_ai_note(context: Context) -> str:
     text = _ask(context)
-    actor = rule_actor(context.rule, context.conversation)
-    do_post_comment(context.conversation, author=actor, body=f"{text}\n\n— {context.rule.description} (AI)")
+    actor = _actor(context)
+    comment = do_post_comment(context.conversation, author=actor, body=f"{text}\n\n— {context.rule.description} (AI)")
+    Comment.objects.filter(id=comment.id).update(by_rule=context.rule.description)
     return "Added an AI note"
 
 
 def run_ai_draft(context: Context) -> str:
     text = _ask(context)
     message = _message(context)
-    actor = rule_actor(context.rule, context.conversation)
+    actor = _actor(context)
     to, _cc, _bcc = reply_recipients(message, actor, reply_all=False)
     _automatic_draft(
         context,
@@ -364,7 +363,7 @@ def task_lines(text: str) -> list[str]:
 
 def run_ai_tasks(context: Context) -> str:
     titles = task_lines(_ask(context))
-    actor = rule_actor(context.rule, context.conversation)
+    actor = _actor(context)
     for title in titles:
         do_create_subtask(context.conversation, acting_user=actor, title=title)
     return f"Added {len(titles)} task(s)"
@@ -377,7 +376,7 @@ def run_ai_labels(context: Context) -> str:
         id__in=[label_id for label_id in map(_uuid, context.params.get("labels", [])) if label_id],
     )
     picked = {part.strip().strip(".").lower() for part in answer.replace("\n", ",").split(",")}
-    actor = rule_actor(context.rule, context.conversation)
+    actor = _actor(context)
     applied = []
     for label in allowed:
         if label.name.lower() in picked:
@@ -433,7 +432,10 @@ def _run_one(run: RuleRun, entry: dict[str, Any], now: datetime) -> tuple[str, s
     context = Context(run, run.rule, run.conversation, run.message, actions[index], index, now)
     try:
         with transaction.atomic():
+            since = _last_event_id()
             detail = handler(context)
+            # What the action wrote through the rule's person reads "Rule <description> …".
+            attribute_events({context.conversation.id}, since, run.rule)
     except (ActionFailed, ActionRefused) as problem:
         return "failed", str(problem)[:300]
     except Exception as problem:  # one broken action must not stop the others
