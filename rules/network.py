@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
 from conversations import templating
-from conversations.actions import ActionRefused, do_post_comment
+from conversations.actions import ActionRefused, do_post_comment, rule_acting
 from conversations.activity import record_activity
 from conversations.canned import ValuesNeeded, do_insert_response
 from conversations.drafts import _copy_attachments, choose_from, forwarded_block, prefixed_subject, reply_recipients
@@ -41,7 +41,6 @@ from conversations.models import (
     CannedResponse,
     Comment,
     Conversation,
-    ConversationEvent,
     ConversationState,
     Draft,
     DraftKind,
@@ -54,7 +53,6 @@ from conversations.task_actions import do_create_subtask
 from inboxes.models import User
 from rules import ai, webhooks
 from rules.actor import rule_actor
-from rules.engine import attribute_events
 from rules.models import Rule, RuleRun
 
 logger = logging.getLogger(__name__)
@@ -76,10 +74,6 @@ class Context:
     params: dict[str, Any]
     index: int
     now: datetime
-
-
-def _last_event_id() -> int:
-    return ConversationEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def _actor(context: Context) -> User:
@@ -431,11 +425,9 @@ def _run_one(run: RuleRun, entry: dict[str, Any], now: datetime) -> tuple[str, s
         return "failed", "The conversation no longer exists."
     context = Context(run, run.rule, run.conversation, run.message, actions[index], index, now)
     try:
-        with transaction.atomic():
-            since = _last_event_id()
+        # What the action writes through the rule's person reads "Rule <description> …".
+        with transaction.atomic(), rule_acting(run.rule.description):
             detail = handler(context)
-            # What the action wrote through the rule's person reads "Rule <description> …".
-            attribute_events({context.conversation.id}, since, run.rule)
     except (ActionFailed, ActionRefused) as problem:
         return "failed", str(problem)[:300]
     except Exception as problem:  # one broken action must not stop the others
