@@ -7,9 +7,7 @@ what each action does to whom, and tests/conversations/test_state_machine.py has
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -22,6 +20,7 @@ from django.utils import timezone
 
 from conversations import comment_files, live, quotes, search_index
 from conversations.activity import record_activity, record_mentions, record_snooze_reminders
+from conversations.attribution import acting_rule
 from conversations.comment_format import MENTION
 from conversations.counts import invalidate_counts_now_and_after_commit
 from conversations.models import (
@@ -99,24 +98,10 @@ def refresh_team_inbox(conversation: Conversation) -> None:
         conversation.save(update_fields=changed)
 
 
-# The description of the rule whose actions are running, if any (rules.engine sets it): the
-# timeline then says "Rule X labeled this conversation" even when the rule acts through a person.
-_acting_rule: ContextVar[str | None] = ContextVar("acting_rule", default=None)
-
-
-@contextmanager
-def rule_acting(description: str) -> Iterator[None]:
-    token = _acting_rule.set(description)
-    try:
-        yield
-    finally:
-        _acting_rule.reset(token)
-
-
 def _event(
     conversation: Conversation, kind: str, actor: User | None, *, private: bool = False, **data: str
 ) -> ConversationEvent:
-    rule = _acting_rule.get()
+    rule = acting_rule()
     return ConversationEvent.objects.create(
         organization_id=conversation.organization_id,
         conversation=conversation,

@@ -22,6 +22,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from conversations import counts, live
+from conversations.attribution import acting_rule
 from conversations.models import ActivityItem, ActivityKind, Comment, Conversation, ConversationState
 from inboxes.models import Membership, User
 
@@ -80,6 +81,9 @@ def record_activity(
     reactions to one comment make one item. Returns how many feeds got the item."""
     if kind not in ActivityKind.values:
         raise ValueError(f"Unknown activity kind: {kind}")
+    rule = acting_rule()
+    if rule is not None:  # a rule acts, maybe through a person: the feed names the rule, and nobody is left out
+        actor, data = None, {"rule": rule, **(data or {})}
     wanted = {recipient.id if isinstance(recipient, User) else recipient for recipient in recipients}
     wanted.discard(actor.id if actor else None)
     if not wanted:

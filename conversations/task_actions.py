@@ -38,6 +38,7 @@ from conversations.actions import (
     team_member_ids,
 )
 from conversations.activity import record_activity
+from conversations.attribution import acting_rule
 from conversations.comment_format import MENTION
 from conversations.models import (
     ROOM_KINDS,
@@ -90,7 +91,9 @@ def notify_task(users: Iterable[User], kind: str, task: Task, actor: User | None
     It records the change as an event of the task's conversation (the timeline), with whom it
     notified in `data["notify"]`, and puts an item in those people's Activity feed."""
     users = list(users)
-    recipients = sorted({user for user in users if actor is None or user.id != actor.id}, key=lambda u: str(u.id))
+    # A rule acting through a person is not that person's doing: they hear of it too.
+    author = None if acting_rule() is not None else actor
+    recipients = sorted({user for user in users if author is None or user.id != author.id}, key=lambda u: str(u.id))
     conversation = task.conversation if isinstance(task, Subtask) else task
     _event(
         conversation,

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations.actions import rule_acting
+from conversations.attribution import rule_acting
 from conversations.models import Conversation, ConversationEvent, ConversationState, Message
 from inboxes.models import Account, User
 from rules.catalog import ACTIONS, DELAY_FIELDS, SLA_FIELDS

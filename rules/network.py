@@ -30,8 +30,9 @@ from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
 from conversations import templating
-from conversations.actions import ActionRefused, do_post_comment, rule_acting
+from conversations.actions import ActionRefused, do_post_comment
 from conversations.activity import record_activity
+from conversations.attribution import rule_acting
 from conversations.canned import ValuesNeeded, do_insert_response
 from conversations.drafts import _copy_attachments, choose_from, forwarded_block, prefixed_subject, reply_recipients
 from conversations.labels import do_add_label

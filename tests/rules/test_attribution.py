@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from conversations.models import Comment, ConversationEvent, EventKind, Label
+from conversations.models import ActivityItem, ActivityKind, Comment, ConversationEvent, EventKind, Label
 from rules.actor import rule_actor
 from rules.engine import TriggerEvent, run_rules
-from rules.models import Trigger
+from rules.models import Rule, Trigger
 from rules.network import do_run_network_actions
 from tests.conftest import login
 from tests.factories import receive
@@ -114,3 +114,25 @@ def test_the_rules_person_is_the_personal_rules_owner_else_the_creator_else_the_
     # Someone without access to the conversation is never used.
     foreign = make_rule(cast.org, "Foreign", created_by=cast.guest)
     assert rule_actor(foreign, conversation) == cast.owner
+
+
+def test_the_activity_feed_names_the_rule_even_when_it_acts_through_a_person(cast, client):
+    """A rule's assignment and its task (made through the rule's person) reach the people's
+    Activity feed as the rule's doing; the person it acted through is not left out."""
+    make_rule(
+        cast.org,
+        "Billing triage",
+        actions=[
+            {"type": "assign_users", "users": [str(cast.teammate.id)], "strategy": "all"},
+            {"type": "add_task", "title": "Check the invoice", "assignees": [str(cast.owner.id)]},
+        ],
+    )
+    message = receive(cast.support_account, subject="Invoice")
+    assert rule_actor(Rule.objects.get(description="Billing triage"), message.conversation) == cast.owner
+
+    for user, kind in ((cast.teammate, ActivityKind.ASSIGNED), (cast.owner, ActivityKind.TASK_ASSIGNED)):
+        item = ActivityItem.objects.get(recipient=user, kind=kind)
+        assert (item.actor, item.data["rule"]) == (None, "Billing triage")
+    page = login(client, cast.teammate).post(reverse("activity_open"), headers={"HX-Request": "true"})
+    assert "Rule Billing triage" in page.content.decode()
+    assert "Someone" not in page.content.decode()
