@@ -329,3 +329,29 @@ def test_other_people_read_but_cannot_change_and_outsiders_get_404(cast, channel
         .status_code
         == 404
     )
+
+
+def test_the_101st_shared_custom_channel_is_refused_inline(cast):
+    """Connected Accounts FAQ: at most 100 custom shared accounts per organization; personal
+    channels and other kinds do not count."""
+    for n in range(100):
+        do_create_custom_channel(cast.org, owner=cast.owner, name=f"Bridge {n}", message_type="text", shared=True)
+    client = _client(cast.owner)
+    form = {"name": "One too many", "message_type": "text", "sharing": "team_inbox", "team": str(cast.support.id)}
+
+    response = client.post(reverse("settings_account_create_custom", args=[cast.org.id]), form, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert "at most 100 shared custom channels" in response.context["form"].errors["sharing"][0]
+    assert "at most 100 shared custom channels" in response.content.decode()
+    assert 'value="One too many"' in response.content.decode()  # what was typed is kept
+    assert not CustomChannelConfig.objects.filter(account__description="One too many").exists()
+    personal = client.post(
+        reverse("settings_account_create_custom", args=[cast.org.id]), {**form, "sharing": "personal"}
+    )
+    assert personal.status_code == 302
+    assert not CustomChannelConfig.objects.get(account__description="One too many").account.is_shared
+    other_org = do_create_custom_channel(
+        cast.other_org, owner=cast.outsider, name="Elsewhere", message_type="text", shared=True
+    )
+    assert other_org.is_shared  # another organization's count is its own
