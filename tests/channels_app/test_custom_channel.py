@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from channels_app.custom.accounts import ChannelIdentity, do_add_channel_alias, do_create_custom_channel
 from channels_app.models import CustomChannelConfig
-from channels_app.outbox import dispatch_due
+from channels_app.outbox import UNCERTAIN_REASON, dispatch_due
 from conversations.actions import ActionRefused
 from conversations.drafts import do_start_draft, do_update_draft
 from conversations.models import Conversation, DraftKind, Message, OutboxMessage, OutboxStatus
@@ -137,6 +137,31 @@ def test_a_400_fails_and_shows_in_the_conversation(cast, api_as, channel):
     client.force_login(cast.owner)
     page = client.get(reverse("outbox_status", args=[sent.id])).content.decode()
     assert "Failed:" in page and "HTTP 400: unknown recipient u-42" in page
+
+
+def test_a_stalled_webhook_fails_uncertain_and_is_never_resent(cast, api_as, channel, monkeypatch):
+    """The request reached the receiver, which never answered in time: it may have acted on it,
+    so the row fails with the reason saying so, and no later dispatch sends it again."""
+    monkeypatch.setattr("channels_app.custom.sender.TIMEOUT_SECONDS", 0.3)
+    conversation = _message_in(api_as, cast.owner, channel)
+    with channel_webhook(SECRET) as hook:
+        CustomChannelConfig.objects.filter(account=channel).update(webhook_url=hook.url)
+        hook.stall = 1.5
+        sent = _reply(conversation, cast.owner)
+        result = dispatch_due(append=False)
+        row = OutboxMessage.objects.get(message=sent)
+        assert (result.failed, result.retrying, row.status) == (1, 0, OutboxStatus.FAILED)
+        assert row.last_error == UNCERTAIN_REASON and "may have been sent" in row.last_error
+        hook.stall = 0
+        OutboxMessage.objects.filter(id=row.id).update(send_after=timezone.now())
+        again = dispatch_due(append=False)
+    assert (again.sent, again.failed, again.retrying) == (0, 0, 0)
+    assert len(hook.hooks) == 1 and hook.hooks[0].signature_ok
+    assert OutboxMessage.objects.get(message=sent).status == OutboxStatus.FAILED
+    client = Client()
+    client.force_login(cast.owner)
+    page = client.get(reverse("outbox_status", args=[sent.id])).content.decode()
+    assert "Failed:" in page and "may have been sent" in page
 
 
 def test_an_unreachable_webhook_is_retried(cast, api_as, channel):
