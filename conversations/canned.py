@@ -124,6 +124,9 @@ class ResponseFields:
     cc: list[dict[str, str]] = field(default_factory=list)
     bcc: list[dict[str, str]] = field(default_factory=list)
     labels: Sequence[Label] = ()
+    # An integration's id for the response (the API's external_id/external_source); None keeps it.
+    external_id: str | None = None
+    external_source: str | None = None
 
 
 _LIQUID_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
@@ -184,6 +187,10 @@ def _apply(response: CannedResponse, fields: ResponseFields, user: User) -> None
     response.subject = fields.subject.strip()
     response.body = clean_outgoing_html(fields.body)
     response.to, response.cc, response.bcc = fields.to, fields.cc, fields.bcc
+    if fields.external_id is not None:
+        response.external_id = fields.external_id
+    if fields.external_source is not None:
+        response.external_source = fields.external_source
 
 
 def _set_labels(response: CannedResponse, labels: Iterable[Label]) -> None:

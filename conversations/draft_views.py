@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from conversations import drafts, snooze
+from conversations import composer_rules, drafts, snooze
 from conversations.action_views import _after_action, _next_conversation_id, mailbox_for_path
 from conversations.actions import ActionRefused
 from conversations.mailboxes import personal_mailbox
@@ -124,15 +124,25 @@ def composer_context(request: AuthenticatedRequest, draft: Draft) -> dict:
     attachments = list(draft.attachments.all())
     # A text message has one recipient field and no subject (channels_app adds WhatsApp's templates).
     phone_kind = draft.account.kind if draft.account is not None and draft.account.kind in PHONE_KINDS else ""
+    rules = composer_rules.rules_for(draft)
+    choices = alias_choices(request, draft.organization_id)
+    if composer_rules.is_new_conversation(draft):
+        closed = composer_rules.accounts_without_new_conversations(draft.organization_id)
+        choices = [(alias, label) for alias, label in choices if alias.account_id not in closed]
+    rows = (
+        [("to", "To", draft.to)]
+        if phone_kind
+        else [("to", "To", draft.to), ("cc", "Cc", draft.cc), ("bcc", "Bcc", draft.bcc)]
+    )
     return {
         "draft": draft,
         "phone_kind": phone_kind,
         "conversation": draft.conversation,
-        "alias_choices": alias_choices(request, draft.organization_id),
+        "alias_choices": choices,
         **_signature_context(request, draft),
-        "recipient_rows": [("to", "To", draft.to)]
-        if phone_kind
-        else [("to", "To", draft.to), ("cc", "Cc", draft.cc), ("bcc", "Bcc", draft.bcc)],
+        "recipient_rows": [row for row in rows if row[0] in rules.fields],
+        "recipients_locked": rules.locked,
+        "recipient_placeholder": rules.placeholder,
         "files": [a for a in attachments if not a.is_inline],
         "sync_url": reverse("draft_sync", args=[draft.id]),
         "shows_subject": draft.kind in (DraftKind.NEW, DraftKind.FORWARD) and not phone_kind,

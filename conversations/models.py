@@ -1143,6 +1143,10 @@ class CannedResponse(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Set by an integration through the API (rest-api.md §4.25): a create that names a pair this
+    # organization (or, for a personal response, this person) already has returns that response.
+    external_id = models.CharField(max_length=255, blank=True)
+    external_source = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["title"]

@@ -450,7 +450,31 @@ def do_undo_send(message: Message, *, acting_user: User) -> Draft:
     outbox = OutboxMessage.objects.select_for_update().filter(message=message).first()
     if outbox is None or outbox.status != OutboxStatus.PENDING or outbox.send_after <= timezone.now():
         raise ActionRefused("Too late to undo: the email is on its way.")
+    _recall_copies(message)
     return _recall(message, outbox, acting_user)
+
+
+def _recall_copies(message: Message) -> None:
+    """A text sent to several numbers was split into one message per number (the copies share its
+    Message-ID, see channels_app/twilio/fanout.py): Undo takes them all back. A conversation
+    that only the copy made goes with it."""
+    if message.account is None or message.account.kind not in PHONE_KINDS or not message.rfc_message_id:
+        return
+    copies = Message.objects.filter(
+        organization_id=message.organization_id,
+        account=message.account,
+        rfc_message_id=message.rfc_message_id,
+        direction=Direction.OUTBOUND,
+        outbox__status=OutboxStatus.PENDING,
+    ).exclude(id=message.id)
+    for copy in copies.select_related("conversation"):
+        conversation = Conversation.objects.select_for_update().get(id=copy.conversation_id)
+        copy.delete()  # its outbox row and attachment rows with it; the files are the draft's
+        if not Message.objects.filter(conversation=conversation).exists():
+            conversation.delete()
+            continue
+        _refresh_summary_without_message(conversation)
+        _everyone_sees_it(conversation)
 
 
 @transaction.atomic

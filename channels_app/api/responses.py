@@ -4,31 +4,40 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import mimetypes
+import re
+import uuid
+from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from channels_app.api.batch import Text, items_for_ids, parse_ids, refused, unsupported
+from channels_app.api.batch import Text, items_for_ids, parse_ids, refused
 from channels_app.api.core import ApiError, api_user
 from channels_app.api.pagination import offset_page
 from channels_app.api.serializers import response_json
 from conversations import canned, templating
 from conversations.actions import ActionRefused
-from conversations.models import CannedResponse, CannedScope, Label
+from conversations.models import CannedResponse, CannedResponseAttachment, CannedScope, Label
 from inboxes.access import get_membership
 from inboxes.models import Membership, Team, User
 
 router = Router(tags=["responses"])
 
-UNSUPPORTED = ("external_id", "external_source", "attachments")
+MAX_ATTACHMENTS = 25
+# An inline image of the API's body: <img data-missive-attachment-id="…"> (rest-api.md §3.2).
+_INLINE_REFERENCE = re.compile(r'data-missive-attachment-id="([^"]+)"')
 
 
 class Recipient(Schema):
@@ -36,6 +45,14 @@ class Recipient(Schema):
 
     address: Text = Field(min_length=1, max_length=254)
     name: Text = Field(default="", max_length=200)
+
+
+class ResponseFileIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    base64_data: str
+    filename: Text = Field(min_length=1, max_length=255)
+    id: Text | None = Field(default=None, max_length=200)
 
 
 class ResponseIn(Schema):
@@ -52,9 +69,9 @@ class ResponseIn(Schema):
     to_fields: list[Recipient] | None = None
     cc_fields: list[Recipient] | None = None
     bcc_fields: list[Recipient] | None = None
-    external_id: Text | None = None
-    external_source: Text | None = None
-    attachments: list[dict[str, Any]] | None = None
+    external_id: Text | None = Field(default=None, max_length=255)
+    external_source: Text | None = Field(default=None, max_length=255)
+    attachments: list[ResponseFileIn] | None = Field(default=None, max_length=MAX_ATTACHMENTS)
 
 
 class ResponsesBody(Schema):
@@ -120,7 +137,10 @@ def _recipients(items: list[Recipient] | None, current: list[Any]) -> list[dict[
 def _fields(
     item: ResponseIn, membership: Membership, prefix: str, current: CannedResponse | None
 ) -> canned.ResponseFields:
-    unsupported(item, UNSUPPORTED, prefix)
+    external_id = item.external_id if item.external_id is not None else (current.external_id if current else "")
+    source = item.external_source if item.external_source is not None else (current.external_source if current else "")
+    if external_id and not source:
+        raise ApiError(f"'{prefix}.external_source' is required with 'external_id'", field=f"{prefix}.external_source")
     if current is None or any(v is not None for v in (item.organization, item.user, item.share_with_team)):
         if current is not None and item.organization is None and item.user is None:
             item = item.model_copy(update={"organization": current.organization_id})
@@ -148,7 +168,78 @@ def _fields(
         cc=_recipients(item.cc_fields, current.cc if current else []),
         bcc=_recipients(item.bcc_fields, current.bcc if current else []),
         labels=labels,
+        external_id=item.external_id,
+        external_source=item.external_source,
     )
+
+
+@dataclass
+class _File:
+    filename: str
+    content: bytes
+    content_type: str
+    reference: str
+    content_id: str = ""  # set when the body shows it inline
+
+
+def _files(item: ResponseIn, prefix: str) -> list[_File]:
+    files = []
+    for index, upload in enumerate(item.attachments or []):
+        try:
+            content = base64.b64decode(upload.base64_data, validate=True)
+        except (binascii.Error, ValueError):
+            field = f"{prefix}.attachments.{index}.base64_data"
+            raise ApiError(f"'{field}' is not valid base64", field=field) from None
+        name = upload.filename.replace("/", "_").replace("\\", "_")
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        files.append(_File(name, content, content_type, upload.id or ""))
+    return files
+
+
+def _inline_body(item: ResponseIn, files: list[_File], prefix: str) -> ResponseIn:
+    """The body's <img data-missive-attachment-id="temporary id"> as the cid: images responses
+    keep (what inserting one into a draft copies); the files it names become inline."""
+    if item.body is None:
+        return item
+    by_reference = {file.reference: (index, file) for index, file in enumerate(files) if file.reference}
+
+    def to_cid(match: re.Match[str]) -> str:
+        found = by_reference.get(match.group(1))
+        if found is None:
+            return match.group(0)
+        index, file = found
+        if not file.content_type.startswith("image/"):
+            field = f"{prefix}.attachments.{index}.id"
+            raise ApiError(f"'{field}' is shown inline in the body, but only images can be", field=field)
+        file.content_id = file.content_id or f"{uuid.uuid4().hex}@responses"
+        return f'src="cid:{file.content_id}"'
+
+    return item.model_copy(update={"body": _INLINE_REFERENCE.sub(to_cid, item.body)})
+
+
+def _attach(response: CannedResponse, membership: Membership, files: list[_File], *, replace: bool) -> None:
+    """The files as the response's attachments; `attachments` sent on an update replaces the set."""
+    if replace:
+        for old in list(response.attachments.all()):
+            canned.do_remove_response_attachment(old, membership)
+    for file in files:
+        upload = SimpleUploadedFile(file.filename, file.content, content_type=file.content_type)
+        attachment = canned.do_add_response_attachment(response, membership, upload, inline=bool(file.content_id))
+        if file.content_id:
+            CannedResponseAttachment.objects.filter(id=attachment.id).update(content_id=file.content_id)
+
+
+def _already_created(user: User, membership: Membership, item: ResponseIn) -> CannedResponse | None:
+    """A retried create: the response with this external pair, in the organization or, for a
+    personal one, the caller's own."""
+    if not item.external_id:
+        return None
+    return CannedResponse.objects.filter(
+        organization_id=membership.organization_id,
+        owner=user if item.user is not None else None,
+        external_id=item.external_id,
+        external_source=item.external_source or "",
+    ).first()
 
 
 def _visible(user: User) -> Any:
@@ -206,11 +297,19 @@ def create_responses(request: HttpRequest, payload: ResponsesBody) -> Status[dic
             if item.id is not None:
                 raise ApiError(f"'{prefix}.id' is set by the server", field=f"{prefix}.id")
             membership = _owner_membership(user, item, prefix)
+            files = _files(item, prefix)
+            item = _inline_body(item, files, prefix)
             fields = _fields(item, membership, prefix, None)
+            existing = _already_created(user, membership, item)
+            if existing is not None:
+                created.append(existing.id)
+                continue
             try:
-                created.append(canned.do_create_response(membership, fields).id)
+                response = canned.do_create_response(membership, fields)
+                _attach(response, membership, files, replace=False)
             except ActionRefused as exc:
                 raise refused(exc, prefix) from exc
+            created.append(response.id)
     return Status(201, {"responses": _responses(created)})
 
 
@@ -227,11 +326,15 @@ def update_responses(request: HttpRequest, response_ids: str, payload: Responses
                 raise ApiError(f"'{prefix}.organization' cannot change", field=f"{prefix}.organization")
             if item.user is not None and item.user != user.id:
                 raise ApiError(f"'{prefix}.user' must be your own id", field=f"{prefix}.user")
+            files = _files(item, prefix)
+            item = _inline_body(item, files, prefix)
             fields = _fields(item, membership, prefix, response)
             if not canned.can_edit_response(response, membership):
                 raise PermissionDenied("You cannot change this response.")
             try:
                 canned.do_update_response(response, membership, fields)
+                if item.attachments is not None:
+                    _attach(response, membership, files, replace=True)
             except ActionRefused as exc:
                 raise refused(exc, prefix) from exc
     return {"responses": _responses(ids)}

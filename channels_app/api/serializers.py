@@ -395,10 +395,14 @@ def label_json(label: Label) -> dict[str, Any]:
 
 def response_json(response: CannedResponse) -> dict[str, Any]:
     """§3.7's Response. Prefetch `labels` and `attachments`."""
+    body = response.body
+    for attachment in response.attachments.all():  # inline images as §3.2 shows them: no src
+        if attachment.is_inline and attachment.content_id:
+            body = body.replace(f'src="cid:{attachment.content_id}"', f'data-missive-attachment-id="{attachment.id}"')
     return {
         "id": str(response.id),
         "title": response.title,
-        "body": response.body,
+        "body": body,
         "subject": response.subject,
         "organization": str(response.organization_id) if response.scope != CannedScope.PERSONAL else None,
         "user": str(response.owner_id) if response.owner_id else None,
@@ -409,4 +413,6 @@ def response_json(response: CannedResponse) -> dict[str, Any]:
         "bcc_fields": [_address(person, False) for person in response.bcc or []],
         "shared_labels": [str(label.id) for label in response.labels.all()],
         "attachments": [attachment_json(attachment) for attachment in response.attachments.all()],
+        "external_id": response.external_id or None,
+        "external_source": response.external_source or None,
     }

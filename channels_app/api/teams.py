@@ -17,6 +17,13 @@ from channels_app.api.batch import Text, items_for_ids, parse_ids, refused, unsu
 from channels_app.api.core import ApiError, api_user
 from channels_app.api.pagination import offset_page
 from channels_app.api.serializers import team_json
+from channels_app.api.team_hours import (
+    BusinessHoursIn,
+    do_set_team_business_hours,
+    hours_by_team,
+    hours_json,
+    weekly_from_api,
+)
 from channels_app.api.users import member_organization_ids
 from inboxes.access import get_managed_membership
 from inboxes.actions import do_create_team, do_set_team_members, do_update_team
@@ -25,7 +32,8 @@ from inboxes.models import Team, TeamRole
 router = Router(tags=["teams"])
 
 HEX = r"^#[0-9a-fA-F]{6}$"
-UNSUPPORTED = ("business_hours", "inactivity_period", "team_sidebar_behavior")
+# inactivity_period: our teams have nothing that holds or uses it; refused rather than dropped.
+UNSUPPORTED = ("inactivity_period", "team_sidebar_behavior")
 
 
 class TeamIn(Schema):
@@ -43,7 +51,7 @@ class TeamIn(Schema):
     received_reply_behavior: Literal["show_in_assignee_inbox", "show_in_team_inbox"] | None = None
     team_inbox_enabled: bool | None = None
     chat_room_enabled: bool | None = None
-    business_hours: dict[str, Any] | None = None
+    business_hours: BusinessHoursIn | None = None
     inactivity_period: int | None = None
     team_sidebar_behavior: Literal["show_team_space", "show_team_inbox"] | None = None
 
@@ -52,8 +60,16 @@ class TeamsBody(Schema):
     teams: list[TeamIn] = Field(min_length=1)
 
 
-def _save(team: Team, item: TeamIn) -> None:
+def _teams_json(teams: list[Team]) -> list[dict[str, Any]]:
+    hours = hours_by_team(teams)
+    return [{**team_json(team), "business_hours": hours_json(hours.get(team.id))} for team in teams]
+
+
+def _save(team: Team, item: TeamIn, prefix: str) -> None:
     """Apply the given settings over the team's current ones."""
+    if item.business_hours is not None:
+        time_zone, weekly = weekly_from_api(item.business_hours, f"{prefix}.business_hours")
+        do_set_team_business_hours(team, time_zone=time_zone, weekly=weekly)
     mention = item.team_mention_behavior
     reply = item.user_reply_behavior
     received = item.received_reply_behavior
@@ -84,7 +100,7 @@ def _save(team: Team, item: TeamIn) -> None:
 def _teams(ids: list[UUID]) -> list[dict[str, Any]]:
     teams = Team.objects.filter(id__in=ids).prefetch_related("memberships")
     by_id = {team.id: team for team in teams}
-    return [team_json(by_id[team_id]) for team_id in ids]
+    return _teams_json([by_id[team_id] for team_id in ids])
 
 
 @router.get("/teams")
@@ -97,7 +113,7 @@ def list_teams(
         .prefetch_related("memberships")
         .order_by("name", "id")
     )
-    return {"teams": [team_json(team) for team in offset_page(teams, limit, offset)]}
+    return {"teams": _teams_json(list(offset_page(teams, limit, offset)))}
 
 
 @router.post("/teams", response={201: dict[str, Any]})
@@ -118,7 +134,7 @@ def create_teams(request: HttpRequest, payload: TeamsBody) -> Status[dict[str, A
             organization = get_managed_membership(user, item.organization).organization  # type: ignore[arg-type]
             team = do_create_team(organization, name=item.name or "")
             try:
-                _save(team, item)
+                _save(team, item, f"teams.{index}")
             except ValidationError as exc:
                 raise refused(exc, f"teams.{index}", default_field="active_members") from exc
             created.append(team.id)
@@ -141,7 +157,7 @@ def update_teams(request: HttpRequest, team_ids: str, payload: TeamsBody) -> dic
     with transaction.atomic():
         for team_id, item, index in pairs:
             try:
-                _save(teams[team_id], item)
+                _save(teams[team_id], item, f"teams.{index}")
             except ValidationError as exc:
                 raise refused(exc, f"teams.{index}", default_field="active_members") from exc
     return {"teams": _teams(ids)}

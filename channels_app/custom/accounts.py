@@ -25,6 +25,22 @@ SETTINGS_FIELDS = (
 )
 
 
+# The Connected Accounts FAQ: at most 100 custom shared accounts per organization. Only shared
+# custom channels count; personal ones and every other kind are unlimited.
+MAX_SHARED_CHANNELS = 100
+
+
+class ChannelLimitReached(Exception):
+    """The organization already has MAX_SHARED_CHANNELS shared custom channels."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"An organization can have at most {MAX_SHARED_CHANNELS} shared custom channels. "
+            "Delete one first, or create this one as a personal channel."
+        )
+        self.message = str(self)
+
+
 @dataclass(frozen=True)
 class ChannelIdentity:
     """A sender alias as the channel addresses people: {id, name, username}."""
@@ -46,7 +62,13 @@ def do_create_custom_channel(
     shared_with: Iterable[tuple[User, str]] = (),
 ) -> Account:
     """A new custom channel: personal, or shared with a team inbox or chosen people. Its address
-    is its own id (the channel has none of its own)."""
+    is its own id (the channel has none of its own). Raises ChannelLimitReached."""
+    if shared:
+        # The organization's row lock makes two creations at once count one after the other.
+        Organization.objects.select_for_update().filter(id=organization.id).first()
+        count = Account.objects.filter(organization=organization, kind=AccountKind.CUSTOM, is_shared=True).count()
+        if count >= MAX_SHARED_CHANNELS:
+            raise ChannelLimitReached()
     account_id = uuid.uuid4()
     account = Account.objects.create(
         id=account_id,

@@ -23,6 +23,7 @@ from channels_app.transports import SendProblem, Sent, register
 from conversations.models import Attachment, DeliveryStatus, Message
 from inboxes.models import Account, AccountKind, Alias
 
+# How long the receiver may take to answer; read at each send, so a test can shorten it.
 TIMEOUT_SECONDS = 15
 USER_AGENT = "Missive custom channel webhook"
 EXCERPT = 200

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from channels_app.custom.accounts import (
     ChannelIdentity,
+    ChannelLimitReached,
     do_add_channel_alias,
     do_create_custom_channel,
     do_update_custom_channel,
@@ -55,15 +56,19 @@ def create_custom_channel(request: AuthenticatedRequest, org_id: UUID) -> HttpRe
         return _render_add(request, membership, form)
     if form.is_shared and not membership.can_manage:
         raise PermissionDenied("Only owners and admins can connect shared accounts.")
-    account = do_create_custom_channel(
-        membership.organization,
-        owner=request.user,
-        name=form.cleaned_data["name"].strip(),
-        message_type=form.cleaned_data["message_type"],
-        team=form.delivery_team,
-        shared=form.is_shared,
-        shared_with=form.shared_with(),
-    )
+    try:
+        account = do_create_custom_channel(
+            membership.organization,
+            owner=request.user,
+            name=form.cleaned_data["name"].strip(),
+            message_type=form.cleaned_data["message_type"],
+            team=form.delivery_team,
+            shared=form.is_shared,
+            shared_with=form.shared_with(),
+        )
+    except ChannelLimitReached as refusal:
+        form.add_error("sharing", refusal.message)
+        return _render_add(request, membership, form)
     messages.success(request, f"Created the custom channel {account.description}.")
     return leave_page(request, reverse("settings_custom_channel", args=[org_id, account.id]))
 

@@ -16,9 +16,10 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from channels_app.models import WhatsAppTemplate, WhatsAppTemplateSend
+from channels_app.twilio.fanout import fan_out
 from channels_app.twilio.inbound import thread_key
 from conversations.actions import ActionRefused
-from conversations.models import Conversation, Direction, Draft, Message, OutboxMessage, ThreadKey
+from conversations.models import Conversation, Direction, Draft, Message, OutboxMessage
 from conversations.sending import PHONE_KINDS, do_send_draft
 from conversations.signals import message_sending
 from inboxes.models import AccountKind, User
@@ -99,18 +100,11 @@ def check_phone_message(sender: Any, *, message: Message, outbox: OutboxMessage,
     recipients = [*message.to, *message.cc, *message.bcc]
     if len(recipients) > MAX_RECIPIENTS:
         raise ActionRefused(f"A text message goes to at most {MAX_RECIPIENTS} numbers; this one has {len(recipients)}.")
-    # A text that starts a conversation: the contact's answer must thread into it.
-    ThreadKey.objects.bulk_create(
-        [
-            ThreadKey(
-                organization_id=message.organization_id,
-                conversation_id=message.conversation_id,
-                key=thread_key(account, account.address, person["address"]),
-            )
-            for person in recipients
-        ],
-        ignore_conflicts=True,
-    )
+    if account.kind == AccountKind.WHATSAPP and len(recipients) > 1:
+        raise ActionRefused("A WhatsApp message goes to one number. Send each contact their own.")
+    # One message per number, each in its pair's conversation, where the contact's answer threads.
+    keys = {person["address"]: thread_key(account, account.address, person["address"]) for person in recipients}
+    fan_out(message, outbox, keys=keys)
     is_template = WhatsAppTemplateSend.objects.filter(draft__sent_message=message).exists()
     if not is_template and not message.body_text.strip() and not message.attachments.exists():
         raise ActionRefused("Write a message before sending.")

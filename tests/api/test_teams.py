@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from inboxes.models import Team, TeamMembership, TeamRole
+from rules.hours import Hours
+from rules.models import BusinessHours
 
 
 def test_list_teams_of_the_callers_organizations(cast, api_as):
@@ -53,8 +58,15 @@ def test_creating_teams_is_refused_to_members_and_bad_values_name_the_field(cast
     assert unknown.status_code == 400 and unknown.json()["field"] == "teams.0.mood"
     missing = api.post("/v1/teams", {"teams": [{"organization": str(cast.org.id)}]})
     assert missing.status_code == 400 and missing.json()["field"] == "teams.0.name"
-    hours = api.post("/v1/teams", {"teams": [item | {"business_hours": {"tz": "UTC", "t": []}}]})
-    assert hours.status_code == 400 and hours.json()["field"] == "teams.0.business_hours"
+    hours = api.post("/v1/teams", {"teams": [item | {"business_hours": {"tz": "Mars/Olympus", "t": []}}]})
+    assert hours.status_code == 400 and hours.json()["field"] == "teams.0.business_hours.tz"
+    backwards = {"tz": "UTC", "t": [{"d": 1, "s": [61200, 32400]}]}
+    hours = api.post("/v1/teams", {"teams": [item | {"business_hours": backwards}]})
+    assert hours.status_code == 400 and hours.json()["field"] == "teams.0.business_hours.t.0.s"
+    hours = api.post("/v1/teams", {"teams": [item | {"business_hours": {"tz": "UTC", "t": [{"d": 7, "s": [0, 60]}]}}]})
+    assert hours.status_code == 400 and hours.json()["field"].startswith("teams.0.business_hours.t.0.d")
+    stale = api.post("/v1/teams", {"teams": [item | {"inactivity_period": 86400}]})
+    assert stale.status_code == 400 and stale.json()["field"] == "teams.0.inactivity_period"
     stranger = api.post("/v1/teams", {"teams": [item | {"active_members": [str(cast.outsider.id)]}]})
     assert stranger.status_code == 400 and stranger.json()["field"] == "teams.0.active_members"
     assert api.post("/v1/teams", {"teams": []}).status_code == 400
@@ -80,3 +92,43 @@ def test_an_admin_updates_teams_by_id(cast, api_as):
     assert outsider.status_code == 404
     cast.support.refresh_from_db()
     assert cast.support.name == "Helpdesk"
+
+
+WEEKDAYS_9_TO_5 = {"tz": "Europe/Paris", "t": [{"d": d, "s": [32400, 61200]} for d in range(1, 6)]}
+
+
+def test_business_hours_are_stored_for_the_rules_engine_and_returned(cast, api_as):
+    api = api_as(cast.owner)
+    body = {"teams": [{"name": "Sales", "organization": str(cast.org.id), "business_hours": WEEKDAYS_9_TO_5}]}
+    created = api.post("/v1/teams", body)
+    assert created.status_code == 201, created.content
+    [team] = created.json()["teams"]
+    assert team["business_hours"] == WEEKDAYS_9_TO_5
+    row = BusinessHours.objects.get(team_id=team["id"])
+    assert row.organization_id == cast.org.id and row.weekly["mon"] == [["09:00", "17:00"]] and row.weekly["sun"] == []
+    hours = Hours.from_value({"weekly": row.weekly, "time_zone": row.time_zone})
+    paris = ZoneInfo("Europe/Paris")
+    assert hours.is_open(datetime(2026, 3, 2, 10, 0, tzinfo=paris))  # a Monday
+    assert not hours.is_open(datetime(2026, 3, 1, 10, 0, tzinfo=paris))  # a Sunday
+
+    BusinessHours.objects.filter(id=row.id).update(holidays=["2026-12-25"])
+    sunday = {"tz": "UTC", "t": [{"d": 0, "s": [0, 86400]}]}
+    patched = api.patch(f"/v1/teams/{team['id']}", {"teams": [{"id": team["id"], "business_hours": sunday}]})
+    assert patched.status_code == 200 and patched.json()["teams"][0]["business_hours"] == sunday
+    row.refresh_from_db()
+    assert row.weekly["sun"] == [["00:00", "24:00"]] and row.weekly["mon"] == [] and row.holidays == ["2026-12-25"]
+    listed = {t["id"]: t for t in api.get("/v1/teams").json()["teams"]}
+    assert listed[team["id"]]["business_hours"] == sunday and listed[str(cast.support.id)]["business_hours"] is None
+
+    outsider = api_as(cast.outsider)
+    other = outsider.patch(
+        f"/v1/teams/{team['id']}", {"teams": [{"id": team["id"], "business_hours": WEEKDAYS_9_TO_5}]}
+    )
+    assert other.status_code == 404
+    member = api_as(cast.teammate)
+    refused = member.patch(
+        f"/v1/teams/{team['id']}", {"teams": [{"id": team["id"], "business_hours": WEEKDAYS_9_TO_5}]}
+    )
+    assert refused.status_code == 403
+    row.refresh_from_db()
+    assert row.time_zone == "UTC"

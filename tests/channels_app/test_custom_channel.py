@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from channels_app.custom.accounts import ChannelIdentity, do_add_channel_alias, do_create_custom_channel
 from channels_app.models import CustomChannelConfig
-from channels_app.outbox import dispatch_due
+from channels_app.outbox import UNCERTAIN_REASON, dispatch_due
 from conversations.actions import ActionRefused
 from conversations.drafts import do_start_draft, do_update_draft
 from conversations.models import Conversation, DraftKind, Message, OutboxMessage, OutboxStatus
@@ -137,6 +137,31 @@ def test_a_400_fails_and_shows_in_the_conversation(cast, api_as, channel):
     client.force_login(cast.owner)
     page = client.get(reverse("outbox_status", args=[sent.id])).content.decode()
     assert "Failed:" in page and "HTTP 400: unknown recipient u-42" in page
+
+
+def test_a_stalled_webhook_fails_uncertain_and_is_never_resent(cast, api_as, channel, monkeypatch):
+    """The request reached the receiver, which never answered in time: it may have acted on it,
+    so the row fails with the reason saying so, and no later dispatch sends it again."""
+    monkeypatch.setattr("channels_app.custom.sender.TIMEOUT_SECONDS", 0.3)
+    conversation = _message_in(api_as, cast.owner, channel)
+    with channel_webhook(SECRET) as hook:
+        CustomChannelConfig.objects.filter(account=channel).update(webhook_url=hook.url)
+        hook.stall = 1.5
+        sent = _reply(conversation, cast.owner)
+        result = dispatch_due(append=False)
+        row = OutboxMessage.objects.get(message=sent)
+        assert (result.failed, result.retrying, row.status) == (1, 0, OutboxStatus.FAILED)
+        assert row.last_error == UNCERTAIN_REASON and "may have been sent" in row.last_error
+        hook.stall = 0
+        OutboxMessage.objects.filter(id=row.id).update(send_after=timezone.now())
+        again = dispatch_due(append=False)
+    assert (again.sent, again.failed, again.retrying) == (0, 0, 0)
+    assert len(hook.hooks) == 1 and hook.hooks[0].signature_ok
+    assert OutboxMessage.objects.get(message=sent).status == OutboxStatus.FAILED
+    client = Client()
+    client.force_login(cast.owner)
+    page = client.get(reverse("outbox_status", args=[sent.id])).content.decode()
+    assert "Failed:" in page and "may have been sent" in page
 
 
 def test_an_unreachable_webhook_is_retried(cast, api_as, channel):
@@ -329,3 +354,29 @@ def test_other_people_read_but_cannot_change_and_outsiders_get_404(cast, channel
         .status_code
         == 404
     )
+
+
+def test_the_101st_shared_custom_channel_is_refused_inline(cast):
+    """Connected Accounts FAQ: at most 100 custom shared accounts per organization; personal
+    channels and other kinds do not count."""
+    for n in range(100):
+        do_create_custom_channel(cast.org, owner=cast.owner, name=f"Bridge {n}", message_type="text", shared=True)
+    client = _client(cast.owner)
+    form = {"name": "One too many", "message_type": "text", "sharing": "team_inbox", "team": str(cast.support.id)}
+
+    response = client.post(reverse("settings_account_create_custom", args=[cast.org.id]), form, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert "at most 100 shared custom channels" in response.context["form"].errors["sharing"][0]
+    assert "at most 100 shared custom channels" in response.content.decode()
+    assert 'value="One too many"' in response.content.decode()  # what was typed is kept
+    assert not CustomChannelConfig.objects.filter(account__description="One too many").exists()
+    personal = client.post(
+        reverse("settings_account_create_custom", args=[cast.org.id]), {**form, "sharing": "personal"}
+    )
+    assert personal.status_code == 302
+    assert not CustomChannelConfig.objects.get(account__description="One too many").account.is_shared
+    other_org = do_create_custom_channel(
+        cast.other_org, owner=cast.outsider, name="Elsewhere", message_type="text", shared=True
+    )
+    assert other_org.is_shared  # another organization's count is its own

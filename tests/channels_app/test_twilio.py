@@ -36,7 +36,7 @@ from conversations.models import (
     OutboxStatus,
     ThreadKey,
 )
-from conversations.sending import do_send_draft
+from conversations.sending import do_send_draft, do_undo_send
 from inboxes.aliases import choose_alias, ensure_default_alias
 from inboxes.models import Account, AccountKind, Alias
 from tests.conftest import login
@@ -474,16 +474,99 @@ def test_more_than_100_numbers_are_refused_and_nothing_is_queued(cast, client, t
     assert Draft.objects.get(id=draft.id).status == DraftStatus.EDITING
 
 
-def test_several_numbers_get_one_message_each(cast, client, twilio, sms_account):
-    text_in(twilio, client, sms_account)
-    conversation = Message.objects.get(account=sms_account).conversation
-    draft = reply(conversation, cast.owner)
-    draft.to = [CONTACT, "+1555000111"]
-    draft.save(update_fields=["to"])
-    send_now(draft, cast.owner)
+OTHER = "+1555000111"
+THIRD = "+1555000222"
 
-    assert dispatch_due().sent == 1
-    assert [form["To"] for form in twilio.sent()] == [[CONTACT], ["+1555000111"]]
+
+def test_several_numbers_get_one_message_each_in_the_conversation_of_their_pair(cast, client, twilio, sms_account):
+    """The seed: a separate message goes to each recipient, and each pair of numbers is its own
+    conversation. The contact of this conversation keeps the message; the other number's copy goes
+    to its own pair's conversation (an existing one here), with its own Twilio id and status."""
+    text_in(twilio, client, sms_account, "From the other number", contact=OTHER)
+    other_conversation = Message.objects.get(account=sms_account).conversation
+    text_in(twilio, client, sms_account)
+    conversation = Message.objects.get(account=sms_account, from_address=CONTACT).conversation
+    draft = reply(conversation, cast.owner, "We open at 9.")
+    draft.to = [{"name": "", "address": OTHER}, {"name": "", "address": CONTACT}]
+    draft.save(update_fields=["to"])
+    message = send_now(draft, cast.owner)
+
+    assert dispatch_due().sent == 2
+    assert sorted(form["To"][0] for form in twilio.sent()) == [OTHER, CONTACT]
+    message.refresh_from_db()
+    copy = Message.objects.get(conversation=other_conversation, direction=Direction.OUTBOUND)
+    assert message.conversation_id == conversation.id and message.to == [{"name": "", "address": CONTACT}]
+    assert copy.to == [{"name": "", "address": OTHER}] and copy.body_text == message.body_text
+    assert copy.external_id and message.external_id and copy.external_id != message.external_id
+    assert other_conversation.thread_keys.filter(key=pair_key(NUMBER, OTHER)).exists()
+    assert not conversation.thread_keys.filter(key=pair_key(NUMBER, OTHER)).exists()
+
+    post_status(twilio, client, copy, "undelivered", error_code="30003")
+    post_status(twilio, client, message, "delivered")
+    copy.refresh_from_db()
+    message.refresh_from_db()
+    assert copy.delivery_status == DeliveryStatus.UNDELIVERED and "30003" in copy.delivery_error
+    assert message.delivery_status == DeliveryStatus.DELIVERED and message.delivery_error == ""
+
+    text_in(twilio, client, sms_account, "Thanks!", contact=OTHER)
+    answer = Message.objects.get(account=sms_account, body_text="Thanks!")
+    assert answer.conversation_id == other_conversation.id
+
+
+def new_text(cast, sms_account, numbers, body="Your table is ready.") -> Draft:
+    draft = do_start_new_email(cast.org, acting_user=cast.owner)
+    Draft.objects.filter(id=draft.id).update(
+        alias=Alias.objects.get(account=sms_account),
+        account=sms_account,
+        to=[{"name": "", "address": n} for n in numbers],
+        body_html=f"<p>{body}</p>",
+    )
+    return Draft.objects.get(id=draft.id)
+
+
+def test_a_new_text_to_several_numbers_starts_one_conversation_per_number(cast, client, twilio, sms_account):
+    message = send_now(new_text(cast, sms_account, [CONTACT, OTHER, THIRD]), cast.owner)
+
+    messages = Message.objects.filter(account=sms_account, direction=Direction.OUTBOUND)
+    assert messages.count() == 3 and len({m.conversation_id for m in messages}) == 3
+    assert {m.to[0]["address"] for m in messages} == {CONTACT, OTHER, THIRD}
+    assert message.to == [{"name": "", "address": CONTACT}]
+    for copy in messages.exclude(id=message.id):
+        # The sender sees each conversation as they see the draft's; nobody else does.
+        assert list(copy.conversation.states.values_list("user_id", flat=True)) == [cast.owner.id]
+        assert copy.conversation.participants == copy.to and copy.conversation.message_count == 1
+    assert dispatch_due().sent == 3
+    assert [len(form["To"]) for form in twilio.sent()] == [1, 1, 1]
+    assert OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == 3
+
+    text_in(twilio, client, sms_account, "See you", contact=THIRD)
+    answer = Message.objects.get(account=sms_account, direction=Direction.INBOUND)
+    assert answer.conversation.messages.filter(direction=Direction.OUTBOUND, to__0__address=THIRD).exists()
+
+
+def test_undo_takes_back_the_text_to_every_number(cast, twilio, sms_account):
+    message = do_send_draft(new_text(cast, sms_account, [CONTACT, OTHER]), acting_user=cast.owner, delay_seconds=30)
+    assert Conversation.objects.filter(organization=cast.org).count() == 2
+
+    draft = do_undo_send(message, acting_user=cast.owner)
+
+    assert draft.status == DraftStatus.EDITING
+    assert [person["address"] for person in draft.to] == [CONTACT, OTHER]
+    assert not Message.objects.filter(account=sms_account).exists() and not OutboxMessage.objects.exists()
+    assert Conversation.objects.filter(organization=cast.org).count() == 1  # the draft's own
+    assert dispatch_due().sent == 0 and twilio.sent() == []
+
+
+def test_a_whatsapp_message_to_several_numbers_is_refused(cast, client, twilio, whatsapp_account):
+    text_in(twilio, client, whatsapp_account)
+    conversation = Message.objects.get(account=whatsapp_account).conversation
+    draft = reply(conversation, cast.owner)
+    draft.to = [CONTACT, OTHER]
+    draft.save(update_fields=["to"])
+
+    with pytest.raises(ActionRefused, match="one number"):
+        send_now(draft, cast.owner)
+    assert not OutboxMessage.objects.exists()
 
 
 # --- WhatsApp ---------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """A custom channel's webhook receiver on loopback: records each POST with its raw body, checks
 the signature as an integration would (HMAC-SHA256 of the raw body with the channel's secret,
-compared in constant time), and answers with scripted (status, body) pairs, 200 once they run out."""
+compared in constant time), and answers with scripted (status, body) pairs, 200 once they run out;
+`stall` seconds of silence before each answer make the sender's wait run out."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ class ChannelWebhook:
     url: str = ""
     hooks: list[Hook] = field(default_factory=list)
     answers: list[tuple[int, str]] = field(default_factory=list)
+    stall: float = 0.0
 
     def verify(self, headers: dict[str, str], body: bytes) -> bool:
         expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
@@ -48,6 +51,7 @@ def channel_webhook(secret: str) -> Iterator[ChannelWebhook]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k.lower(): v for k, v in self.headers.items()}
             receiver.hooks.append(Hook(headers, body, receiver.verify(headers, body)))
+            time.sleep(receiver.stall)
             status, text = receiver.answers.pop(0) if receiver.answers else (200, "ok")
             payload = text.encode()
             self.send_response(status)
