@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0029_api_posts_and_draft_templates'),
+        ('conversations', '0030_comment_by_rule_and_silenced_state'),
     ]
 
     operations = [
