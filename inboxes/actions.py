@@ -67,13 +67,15 @@ def do_update_team(
     mention_adds_observers: bool,
     assign_on_reply: bool,
     reply_to_assigned_goes_to_team_inbox: bool,
+    inactivity_period: int | None,
 ) -> None:
-    """Change a team's basics and its mention and assignment options."""
+    """Change a team's basics, its mention and assignment options and its inactivity period."""
     team.name, team.emoji, team.color = name, emoji, color
     team.has_inbox, team.has_chat_room = has_inbox, has_chat_room
     team.mention_adds_observers = mention_adds_observers
     team.assign_on_reply = assign_on_reply
     team.reply_to_assigned_goes_to_team_inbox = reply_to_assigned_goes_to_team_inbox
+    team.inactivity_period = inactivity_period
     team.save()
     team_updated.send(Team, team=team)
 

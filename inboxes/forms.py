@@ -108,6 +108,21 @@ class TeamSettingsForm(TeamForm):
         false="Move the conversation to the assignee's Inbox",
         true="Move the conversation back to the team inbox",
     )
+    inactivity_period = forms.TypedChoiceField(
+        label="Inactivity period",
+        choices=[
+            ("", "Never split conversations"),
+            (86400, "1 day"),
+            (259200, "3 days"),
+            (604800, "7 days"),
+            (1209600, "14 days"),
+            (2592000, "30 days"),
+        ],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="After this long without activity, a reused old thread counts as a new conversation in analytics.",
+    )
 
     def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {name: getattr(team, name) for name in self.base_fields})

@@ -248,6 +248,9 @@ class Team(models.Model):
     mention_adds_observers = models.BooleanField(default=False)
     assign_on_reply = models.BooleanField(default=True)
     reply_to_assigned_goes_to_team_inbox = models.BooleanField(default=False)
+    # Analytics: after this many seconds without activity, a reused old thread counts as a new
+    # conversation (None: never split).
+    inactivity_period = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

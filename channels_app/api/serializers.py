@@ -369,6 +369,7 @@ def team_json(team: Team) -> dict[str, Any]:
         else "show_in_assignee_inbox",
         "team_inbox_enabled": team.has_inbox,
         "chat_room_enabled": team.has_chat_room,
+        "inactivity_period": team.inactivity_period,
     }
 
 

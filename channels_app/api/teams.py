@@ -32,8 +32,10 @@ from inboxes.models import Team, TeamRole
 router = Router(tags=["teams"])
 
 HEX = r"^#[0-9a-fA-F]{6}$"
-# inactivity_period: our teams have nothing that holds or uses it; refused rather than dropped.
-UNSUPPORTED = ("inactivity_period", "team_sidebar_behavior")
+# team_sidebar_behavior is each person's own choice here, not the team's: refused rather than dropped.
+UNSUPPORTED = ("team_sidebar_behavior",)
+# Up to a year, in seconds.
+MAX_INACTIVITY_PERIOD = 366 * 86400
 
 
 class TeamIn(Schema):
@@ -52,7 +54,7 @@ class TeamIn(Schema):
     team_inbox_enabled: bool | None = None
     chat_room_enabled: bool | None = None
     business_hours: BusinessHoursIn | None = None
-    inactivity_period: int | None = None
+    inactivity_period: int | None = Field(default=None, ge=3600, le=MAX_INACTIVITY_PERIOD)
     team_sidebar_behavior: Literal["show_team_space", "show_team_inbox"] | None = None
 
 
@@ -85,6 +87,7 @@ def _save(team: Team, item: TeamIn, prefix: str) -> None:
         reply_to_assigned_goes_to_team_inbox=team.reply_to_assigned_goes_to_team_inbox
         if received is None
         else received == "show_in_team_inbox",
+        inactivity_period=team.inactivity_period if item.inactivity_period is None else item.inactivity_period,
     )
     if item.active_members is not None or item.observers is not None:
         current = list(team.memberships.values_list("user_id", "role"))

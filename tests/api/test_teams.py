@@ -65,8 +65,10 @@ def test_creating_teams_is_refused_to_members_and_bad_values_name_the_field(cast
     assert hours.status_code == 400 and hours.json()["field"] == "teams.0.business_hours.t.0.s"
     hours = api.post("/v1/teams", {"teams": [item | {"business_hours": {"tz": "UTC", "t": [{"d": 7, "s": [0, 60]}]}}]})
     assert hours.status_code == 400 and hours.json()["field"].startswith("teams.0.business_hours.t.0.d")
-    stale = api.post("/v1/teams", {"teams": [item | {"inactivity_period": 86400}]})
+    stale = api.post("/v1/teams", {"teams": [item | {"inactivity_period": 60}]})  # an hour at the least
     assert stale.status_code == 400 and stale.json()["field"] == "teams.0.inactivity_period"
+    sidebar = api.post("/v1/teams", {"teams": [item | {"team_sidebar_behavior": "show_team_inbox"}]})
+    assert sidebar.status_code == 400 and sidebar.json()["field"] == "teams.0.team_sidebar_behavior"
     stranger = api.post("/v1/teams", {"teams": [item | {"active_members": [str(cast.outsider.id)]}]})
     assert stranger.status_code == 400 and stranger.json()["field"] == "teams.0.active_members"
     assert api.post("/v1/teams", {"teams": []}).status_code == 400
@@ -77,11 +79,16 @@ def test_creating_teams_is_refused_to_members_and_bad_values_name_the_field(cast
 
 def test_an_admin_updates_teams_by_id(cast, api_as):
     api = api_as(cast.owner)
-    body = {"teams": [{"id": str(cast.support.id), "name": "Helpdesk", "team_inbox_enabled": False}]}
+    body = {
+        "teams": [
+            {"id": str(cast.support.id), "name": "Helpdesk", "team_inbox_enabled": False, "inactivity_period": 259200}
+        ]
+    }
     response = api.patch(f"/v1/teams/{cast.support.id}", body)
     assert response.status_code == 200
     [team] = response.json()["teams"]
     assert team["name"] == "Helpdesk" and team["team_inbox_enabled"] is False
+    assert team["inactivity_period"] == 259200
     assert set(team["active_members"]) == {str(cast.owner.id), str(cast.teammate.id)}
     mismatch = api.patch(f"/v1/teams/{cast.support.id}", {"teams": [{"id": str(cast.outsider_team.id)}]})
     assert mismatch.status_code == 400 and mismatch.json()["field"] == "teams.0.id"
@@ -91,7 +98,10 @@ def test_an_admin_updates_teams_by_id(cast, api_as):
     )
     assert outsider.status_code == 404
     cast.support.refresh_from_db()
-    assert cast.support.name == "Helpdesk"
+    assert (cast.support.name, cast.support.inactivity_period) == ("Helpdesk", 259200)
+    # Not given: kept.
+    kept = api.patch(f"/v1/teams/{cast.support.id}", {"teams": [{"id": str(cast.support.id), "emoji": "🛟"}]})
+    assert kept.json()["teams"][0]["inactivity_period"] == 259200
 
 
 WEEKDAYS_9_TO_5 = {"tz": "Europe/Paris", "t": [{"d": d, "s": [32400, 61200]} for d in range(1, 6)]}

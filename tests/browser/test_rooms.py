@@ -27,6 +27,7 @@ def _rooms(cast):
         mention_adds_observers=False,
         assign_on_reply=True,
         reply_to_assigned_goes_to_team_inbox=False,
+        inactivity_period=None,
     )
     return general
 

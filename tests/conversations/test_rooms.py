@@ -92,6 +92,7 @@ def _set_chat_room(team, on, **changes):
         "mention_adds_observers": team.mention_adds_observers,
         "assign_on_reply": team.assign_on_reply,
         "reply_to_assigned_goes_to_team_inbox": team.reply_to_assigned_goes_to_team_inbox,
+        "inactivity_period": team.inactivity_period,
     }
     do_update_team(team, **{**values, **changes})
     return Conversation.objects.filter(kind=ConversationKind.TEAM_ROOM, room__team=team).first()

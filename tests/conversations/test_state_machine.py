@@ -304,6 +304,7 @@ def test_row_04_new_message_with_team_option_returns_assigned_conversation_to_te
         mention_adds_observers=False,
         assign_on_reply=True,
         reply_to_assigned_goes_to_team_inbox=True,
+        inactivity_period=None,
     )
     conversation = receive(cast.support_account, rfc_message_id="<r4c@x.test>").conversation
     do_assign_conversation(conversation, [cast.teammate], acting_user=cast.owner)

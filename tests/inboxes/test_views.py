@@ -343,11 +343,12 @@ def test_edit_team_options(owner_client: Client, cast: Cast) -> None:
         "mention_adds_observers": "True",
         "assign_on_reply": "False",
         "reply_to_assigned_goes_to_team_inbox": "True",
+        "inactivity_period": "604800",
     }
     response = owner_client.post(url("settings_team_update", cast.org.id, cast.support.id), data)
     assert response.status_code == 302
     team = Team.objects.get(id=cast.support.id)
-    assert team.name == "Customer Support"
+    assert (team.name, team.inactivity_period) == ("Customer Support", 604800)
     assert team.has_chat_room and team.mention_adds_observers and team.reply_to_assigned_goes_to_team_inbox
     assert team.assign_on_reply is False
 
@@ -360,6 +361,20 @@ def test_team_page_shows_current_options_checked(owner_client: Client, cast: Cas
     assert checked_value(body, "reply_to_assigned_goes_to_team_inbox") == "False"
     assert not re.search(r'<input[^>]*name="has_chat_room"[^>]*checked', body)
     assert re.search(r'<input[^>]*name="has_inbox"[^>]*checked', body)
+    assert re.search(r'<option value=""[^>]*selected>Never split conversations', body)
+
+
+def test_a_team_inactivity_period_is_one_of_the_offered_ones(owner_client: Client, cast: Cast) -> None:
+    data = {"name": "Support", "color": "#2563eb", "inactivity_period": "12345"}
+    data |= {
+        "mention_adds_observers": "False",
+        "assign_on_reply": "True",
+        "reply_to_assigned_goes_to_team_inbox": "False",
+    }
+    response = owner_client.post(url("settings_team_update", cast.org.id, cast.support.id), data)
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert Team.objects.get(id=cast.support.id).inactivity_period is None
 
 
 def test_set_team_members_picks_active_members_and_observers(owner_client: Client, cast: Cast) -> None:
