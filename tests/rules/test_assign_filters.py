@@ -7,10 +7,10 @@ import pytest
 from conversations import live
 from conversations.models import Assignment
 from inboxes.models import AccountAccess, Membership, NewMessages
-from rules.engine import TriggerEvent, run_rules
-from rules.models import RuleRun, Trigger
+from rules.engine import run_rules
+from rules.models import RuleRun
 from tests.factories import AccountFactory, receive
-from tests.rules.helpers import make_rule
+from tests.rules.helpers import incoming_event, make_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -24,15 +24,7 @@ def assign(message, users, filters, *, owner=None) -> RuleRun:
         actions=[{"type": "assign_users", "users": [str(u.id) for u in users], "strategy": "all", "filters": filters}],
         owner=owner,
     )
-    message.conversation.refresh_from_db()
-    event = TriggerEvent(
-        kind=Trigger.INCOMING,
-        conversation=message.conversation,
-        message=message,
-        account=message.account,
-        trigger_key=f"filters:{message.id}",
-    )
-    [run] = run_rules(event).runs
+    [run] = run_rules(incoming_event(message, f"filters:{message.id}")).runs
     rule.delete()
     assert run.log[0]["state"] == "done", run.log
     return run

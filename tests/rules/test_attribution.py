@@ -8,15 +8,15 @@ from django.urls import reverse
 
 from conversations.models import ActivityItem, ActivityKind, Comment, ConversationEvent, EventKind, Label
 from rules.actor import rule_actor
-from rules.engine import TriggerEvent, run_rules
-from rules.models import Rule, Trigger
+from rules.engine import run_rules
+from rules.models import Rule
 from rules.network import do_run_network_actions
 from tests.conftest import login
 from tests.factories import receive
 from tests.fakes.fake_llm import fake_llm
 from tests.fakes.rule_runs import make_rule as make_network_rule
 from tests.fakes.rule_runs import pending_run
-from tests.rules.helpers import make_rule
+from tests.rules.helpers import incoming_event, make_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -30,15 +30,7 @@ def llm(settings):
 
 
 def run_pass(message) -> None:
-    message.conversation.refresh_from_db()
-    event = TriggerEvent(
-        kind=Trigger.INCOMING,
-        conversation=message.conversation,
-        message=message,
-        account=message.account,
-        trigger_key=f"msg:{message.id}",
-    )
-    assert run_rules(event).runs
+    assert run_rules(incoming_event(message, f"msg:{message.id}")).runs
 
 
 def timeline(client, user, conversation) -> str:

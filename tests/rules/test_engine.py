@@ -5,23 +5,12 @@ from __future__ import annotations
 import pytest
 
 from conversations.models import Assignment, ConversationEvent, ConversationLabel, EventKind, Message, Status
-from rules.engine import TriggerEvent, record_event, run_rules
+from rules.engine import record_event, run_rules
 from rules.models import RuleRun, RunStatus, Trigger
 from tests.factories import AccountFactory, LabelFactory, receive
-from tests.rules.helpers import make_rule, subject_is
+from tests.rules.helpers import incoming_event, make_rule, subject_is
 
 pytestmark = pytest.mark.django_db
-
-
-def incoming_event(message, key: str = "k1") -> TriggerEvent:
-    message.conversation.refresh_from_db()
-    return TriggerEvent(
-        kind=Trigger.INCOMING,
-        conversation=message.conversation,
-        message=message,
-        account=message.account,
-        trigger_key=key,
-    )
 
 
 @pytest.fixture

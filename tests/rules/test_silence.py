@@ -9,24 +9,15 @@ import pytest
 from conversations.actions import do_assign_conversation, do_post_comment
 from conversations.activity import do_set_silenced
 from conversations.models import ActivityItem, ActivityKind, Location
-from rules.engine import TriggerEvent, run_rules
-from rules.models import Trigger
+from rules.engine import run_rules
 from tests.factories import receive, state_of
-from tests.rules.helpers import make_rule
+from tests.rules.helpers import incoming_event, make_rule
 
 pytestmark = pytest.mark.django_db
 
 
 def run_pass(message, key: str = "k") -> None:
-    message.conversation.refresh_from_db()
-    event = TriggerEvent(
-        kind=Trigger.INCOMING,
-        conversation=message.conversation,
-        message=message,
-        account=message.account,
-        trigger_key=key,
-    )
-    [run] = run_rules(event).runs
+    [run] = run_rules(incoming_event(message, key)).runs
     assert [entry["state"] for entry in run.log] == ["done"], run.log
 
 
