@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.core.exceptions import PermissionDenied
 
 from channels_app.imap.accounts import ImapAccountDetails
 from channels_app.models import FolderRole, ImapConfig, ImapFolder, Security
@@ -99,6 +100,11 @@ class SharingForm(forms.Form):
         if sharing == Sharing.INBOX and not self.shared_with():
             self.add_error(None, self.people_error)
         return cleaned
+
+    def check_may_share(self) -> None:
+        """A shared account (team inbox or colleagues' inboxes) is for owners and admins to connect."""
+        if self.is_shared and not self.acting.can_manage:
+            raise PermissionDenied("Only owners and admins can connect shared accounts.")
 
     @property
     def is_shared(self) -> bool:

@@ -116,8 +116,7 @@ def connect_imap_account(request: AuthenticatedRequest, org_id: UUID) -> HttpRes
     form = ImapAccountForm(request.POST, acting=membership)
     if not form.is_valid():
         return _render_add(request, membership, form)
-    if form.is_shared and not membership.can_manage:
-        raise PermissionDenied("Only owners and admins can connect shared accounts.")
+    form.check_may_share()
     try:
         account, created = do_add_imap_account(
             membership.organization,

@@ -10,7 +10,6 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -54,8 +53,7 @@ def create_custom_channel(request: AuthenticatedRequest, org_id: UUID) -> HttpRe
     form = CustomChannelForm(request.POST, acting=membership)
     if not form.is_valid():
         return _render_add(request, membership, form)
-    if form.is_shared and not membership.can_manage:
-        raise PermissionDenied("Only owners and admins can connect shared accounts.")
+    form.check_may_share()
     try:
         account = do_create_custom_channel(
             membership.organization,

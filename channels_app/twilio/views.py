@@ -13,7 +13,6 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -80,8 +79,7 @@ def connect_twilio_account(request: AuthenticatedRequest, org_id: UUID, slug: st
     form = TwilioAccountForm(request.POST, acting=membership, kind=_kind(slug))
     if not form.is_valid():
         return _render_add(request, membership, form, slug)
-    if form.is_shared and not membership.can_manage:
-        raise PermissionDenied("Only owners and admins can connect shared accounts.")
+    form.check_may_share()
     try:
         account, created = do_connect_twilio_account(
             membership.organization,
