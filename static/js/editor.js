@@ -150,6 +150,9 @@
       const { Y, applyAwarenessUpdate } = this.kit;
       if (notice.kind === "ready") { this.load(); return; }
       if (notice.client === this.client) return;  // our own, relayed back
+      // Applying a remote change puts back the selection the editor last read; read the one the
+      // browser has now (a click or End not yet reported) so the caret does not jump back.
+      if (this.editor) this.editor.view.domObserver.flush();
       if (notice.kind === "update") {
         Y.applyUpdate(this.doc, fromBase64(notice.update), REMOTE);
         this.showWriting(notice.name);

@@ -63,6 +63,9 @@ def test_two_people_type_at_the_same_time_and_both_edits_survive(browser, live_s
         olivia.keyboard.press("End")
         tom.locator(".cowrite-content p").nth(1).click()
         tom.keyboard.press("End")
+        # Each sees where the other will type before they start.
+        expect(olivia.locator(".cowrite-content p").nth(1).locator(".collaboration-carets__caret")).to_have_count(1)
+        expect(tom.locator(".cowrite-content p").nth(0).locator(".collaboration-carets__caret")).to_have_count(1)
         # Keystrokes interleaved, none waiting for the other's to arrive.
         for ours, theirs in zip(" the part ships Monday.", " Best, Tom", strict=False):
             olivia.keyboard.type(ours)
