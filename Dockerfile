@@ -32,4 +32,4 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin missi
 USER missive
 
 EXPOSE 8000
-CMD ["uvicorn", "missive.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "missive.web", "missive.asgi:application", "--host", "0.0.0.0", "--port", "8000"]

@@ -128,7 +128,7 @@ def prepare(streams: int) -> tuple[Conversation, User, list[str]]:
 def web_process(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """The web process of `make run` (missive/services.py), on a free loopback port."""
     port = str(services.free_port())
-    command = [sys.executable, "-m", "uvicorn", "missive.asgi:application", "--host", "127.0.0.1", "--port", port]
+    command = [sys.executable, "-m", "missive.web", "missive.asgi:application", "--host", "127.0.0.1", "--port", port]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen([*command, "--no-access-log"], env=env, cwd=BASE_DIR, stdout=log, stderr=log)  # noqa: S603
 

@@ -144,7 +144,7 @@ def run() -> int:
             "web": [
                 sys.executable,
                 "-m",
-                "uvicorn",
+                "missive.web",
                 "missive.asgi:application",
                 "--host",
                 "127.0.0.1",
