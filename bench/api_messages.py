@@ -7,7 +7,9 @@ BENCH_API_WORKERS uvicorn workers (default 2, one per core). One person's token
 then sends BENCH_API_REQUESTS messages (default 2000) with aiohttp, BENCH_API_CONCURRENCY at a
 time (default 16): each with its own external id, threaded into BENCH_API_CONVERSATIONS chats
 (default 200) by references. Printed: requests/s, p50/p95/max latency, PASS/FAIL against the
-targets (≥ 200 requests/s, p95 < 50 ms). The exit code is 1 if any request failed.
+targets (≥ 200 requests/s, p95 < 50 ms). Then, for scale, the same number of the lightest
+authenticated request (GET /v1/organizations): what the web stack alone allows on this machine.
+The exit code is 1 if any request failed.
 """
 
 # ruff: noqa: E402 - Django is set up before the project's modules are imported.
@@ -66,6 +68,8 @@ class Figures:
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # The same stack's lightest authenticated GET, at the same concurrency.
+    floor: Figures | None = None
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -100,8 +104,37 @@ def prepare() -> tuple[str, str]:
     return str(account.id), token
 
 
-async def _drive(url: str, token: str, account: str, figures: Figures, run: str) -> None:
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+# One request of a run: method, path, JSON body (None for a GET) and the status that means success.
+Request = tuple[str, str, dict | None, int]
+
+
+def message_request(account: str, run: str, conversations: int) -> Callable[[int], Request]:
+    """The n-th POST /v1/messages: its own external id, threaded into chat n % conversations."""
+
+    def request(n: int) -> Request:
+        chat = n % conversations
+        body = {
+            "messages": {
+                "account": account,
+                "body": f"Message {n} in chat {chat}",
+                "from_field": {"id": f"user-{chat}", "username": f"@user{chat}", "name": f"User {chat}"},
+                "external_id": f"{run}-{n}",
+                "references": [f"{run}-chat-{chat}"],
+            }
+        }
+        return "POST", "/v1/messages", body, 201
+
+    return request
+
+
+def floor_request(n: int) -> Request:
+    """The lightest authenticated endpoint (the token and one small query): what the stack itself
+    costs per request, middleware, authentication and JSON included."""
+    return "GET", "/v1/organizations", None, 200
+
+
+async def _drive(url: str, token: str, figures: Figures, request_for: Callable[[int], Request]) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(figures.requests):
         queue.put_nowait(n)
@@ -109,21 +142,12 @@ async def _drive(url: str, token: str, account: str, figures: Figures, run: str)
     async def worker(session: aiohttp.ClientSession) -> None:
         while not queue.empty():
             n = queue.get_nowait()
-            chat = n % figures.conversations
-            body = {
-                "messages": {
-                    "account": account,
-                    "body": f"Message {n} in chat {chat}",
-                    "from_field": {"id": f"user-{chat}", "username": f"@user{chat}", "name": f"User {chat}"},
-                    "external_id": f"{run}-{n}",
-                    "references": [f"{run}-chat-{chat}"],
-                }
-            }
+            method, path, body, expected = request_for(n)
             start = time.monotonic()
             try:
-                async with session.post(f"{url}/v1/messages", json=body, headers=headers) as response:
+                async with session.request(method, f"{url}{path}", json=body, headers=headers) as response:
                     text = await response.text()
-                    if response.status != 201:
+                    if response.status != expected:
                         figures.failures.append(f"request {n}: HTTP {response.status} {text[:200]}")
                         continue
             except aiohttp.ClientError as error:
@@ -146,15 +170,19 @@ def run_benchmark(
     web_env: dict[str, str],
     say: Callable[[str], None] = print,
 ) -> Figures:
+    """POST /v1/messages `requests` times; then, in `floor`, the same number of the lightest GET."""
     figures = Figures(requests, concurrency, conversations)
     account, token = prepare()
     with web_process({**web_env, **RATE_LIMITS, "WEB_CONCURRENCY": WORKERS}) as (_, url):
         run = secrets.token_hex(4)
         say("Warming up...")
         warm = Figures(min(50, requests), concurrency, conversations)
-        asyncio.run(_drive(url, token, account, warm, f"warm-{run}"))
+        asyncio.run(_drive(url, token, warm, message_request(account, f"warm-{run}", conversations)))
         say(f"Sending {requests} messages, {concurrency} at a time...")
-        asyncio.run(_drive(url, token, account, figures, run))
+        asyncio.run(_drive(url, token, figures, message_request(account, run, conversations)))
+        say(f"Sending {requests} GET /v1/organizations, {concurrency} at a time...")
+        figures.floor = Figures(requests, concurrency, 0)
+        asyncio.run(_drive(url, token, figures.floor, floor_request))
     return figures
 
 
@@ -168,6 +196,17 @@ def report(figures: Figures) -> list[str]:
         f"  {'Latency p95 (target < 50 ms)':<38} {figures.percentile(95) * 1000:8.1f} ms  "
         f"{verdict[figures.percentile(95) < TARGET_P95_SECONDS]}",
         f"  {'Latency max':<38} {figures.percentile(100) * 1000:8.1f} ms",
+        *_floor_lines(figures.floor),
+    ]
+
+
+def _floor_lines(floor: Figures | None) -> list[str]:
+    if floor is None or not floor.latencies:
+        return []
+    return [
+        f"Same stack, GET /v1/organizations (token + one query): {len(floor.failures)} failed",
+        f"  {'Requests/s':<38} {floor.rate:8.1f}",
+        f"  {'Latency p95':<38} {floor.percentile(95) * 1000:8.1f} ms",
     ]
 
 
@@ -177,9 +216,10 @@ def main() -> int:
     figures = run_benchmark(requests=REQUESTS, concurrency=CONCURRENCY, conversations=CONVERSATIONS, web_env=web_env)
     print()
     print("\n".join(report(figures)))
-    for failure in figures.failures[:5]:
+    failures = figures.failures + (figures.floor.failures if figures.floor else [])
+    for failure in failures[:5]:
         print(f"  {failure}")
-    return 1 if figures.failures else 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -32,3 +32,6 @@ def test_the_benchmark_posts_every_message_and_reports_the_figures(settings):
     lines = report(figures)
     assert lines[0] == "POST /v1/messages: 30 requests, 4 concurrent, 5 conversations, 0 failed"
     assert "Requests/s (target >= 200)" in lines[1] and "Latency p95 (target < 50 ms)" in lines[3]
+    # For scale: the same number of the lightest authenticated GET, all answered.
+    assert figures.floor is not None and figures.floor.failures == [] and len(figures.floor.latencies) == 30
+    assert lines[5] == "Same stack, GET /v1/organizations (token + one query): 0 failed"
