@@ -129,12 +129,13 @@ _POSITIVE = {
 }
 
 
-def text_matches(op: str, values: list[str], wanted: Any) -> bool:
+def text_matches(op: str, values: list[str], wanted: Any, *, folded: bool = False) -> bool:
     """Case-insensitive. A positive operator matches when ANY value matches; a negative one when
-    NO value matches its positive counterpart (an empty field: only negatives match)."""
+    NO value matches its positive counterpart (an empty field: only negatives match). `folded`:
+    the values are already _fold()ed (kept so by the caller across rules)."""
     want = _fold(wanted)
     test = _TEXT_TESTS[_POSITIVE.get(op, op)]
-    hit = any(test(_fold(value), want) for value in values)
+    hit = any(test(value if folded else _fold(value), want) for value in values)
     return not hit if op in NEGATIVE_TEXT_OPERATORS else hit
 
 
@@ -246,8 +247,10 @@ def address_field(name: str) -> Callable[[Facts, dict], bool]:
         op = item["op"]
         if op in _TEXT_TESTS or op in _POSITIVE:
             # An address matches on its address or its display name.
-            values = [part for pair in pairs for part in pair if part]
-            return text_matches(op, values, item.get("value"))
+            values = facts.cached(
+                f"addresses:{name}", lambda: [_fold(part) for pair in pairs for part in pair if part], message=True
+            )
+            return text_matches(op, values, item.get("value"), folded=True)
         return _contact(op, facts, [address for address, _ in pairs], item.get("value"))
 
     return evaluate
@@ -325,8 +328,11 @@ def _content_values(facts: Facts, name: str) -> list[str]:
 
 def content_field(name: str) -> Callable[[Facts, dict], bool]:
     def evaluate(facts: Facts, item: dict) -> bool:
-        values = facts.cached(f"content:{name}", lambda: _content_values(facts, name), message=True)
-        return text_matches(item["op"], values, item.get("value"))
+        # Folded once per message: a subject or body is compared by many rules.
+        values = facts.cached(
+            f"content:{name}", lambda: [_fold(value) for value in _content_values(facts, name)], message=True
+        )
+        return text_matches(item["op"], values, item.get("value"), folded=True)
 
     return evaluate
 
@@ -579,21 +585,40 @@ def is_checkpoint(item: dict) -> bool:
     return item.get("field") in _CHECKPOINT_FIELDS
 
 
-def item_matches(facts: Facts, item: dict) -> bool:
+Predicate = Callable[[Facts], bool]
+
+
+def compile_item(item: dict) -> Predicate:
     if "items" in item:
-        return group_matches(facts, item)
-    return FIELDS[item["field"]](facts, item)
+        return compile_group(item)
+    evaluate = FIELDS.get(item.get("field") or "")
+    if evaluate is None:  # refused when reached, as an item evaluated in turn would be
+        return lambda facts: FIELDS[item["field"]](facts, item)
+    return lambda facts: evaluate(facts, item)
+
+
+def compile_group(group: dict, items: list[dict] | None = None) -> Predicate:
+    """all / any (at least one) / none of the items, nested groups included; checkpoints are
+    skipped; a group with nothing to check matches. Built once per rule (the engine keeps it with
+    the rule), it runs each message with no dispatch or filtering left to do."""
+    children = tuple(
+        compile_item(item) for item in (group.get("items") or [] if items is None else items) if not is_checkpoint(item)
+    )
+    if not children:
+        return lambda facts: True
+    mode = group.get("mode") or "all"
+    if len(children) == 1 and mode != "none":
+        return children[0]  # all or any of one item: that item
+    if mode == "any":
+        return lambda facts: any(child(facts) for child in children)
+    if mode == "none":
+        return lambda facts: not any(child(facts) for child in children)
+    return lambda facts: all(child(facts) for child in children)
+
+
+def item_matches(facts: Facts, item: dict) -> bool:
+    return compile_item(item)(facts)
 
 
 def group_matches(facts: Facts, group: dict, items: list[dict] | None = None) -> bool:
-    """all / any (at least one) / none of the items, nested groups included; checkpoints are
-    skipped; a group with nothing to check matches."""
-    items = [item for item in (group.get("items") or [] if items is None else items) if not is_checkpoint(item)]
-    if not items:
-        return True
-    mode = group.get("mode") or "all"
-    if mode == "any":
-        return any(item_matches(facts, item) for item in items)
-    if mode == "none":
-        return not any(item_matches(facts, item) for item in items)
-    return all(item_matches(facts, item) for item in items)
+    return compile_group(group, items)(facts)

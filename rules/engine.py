@@ -26,7 +26,7 @@ from conversations.attribution import rule_acting
 from conversations.models import Conversation, ConversationEvent, ConversationState, Message
 from inboxes.models import Account, User
 from rules.catalog import ACTIONS, DELAY_FIELDS, SLA_FIELDS
-from rules.conditions import Facts, UnsupportedCondition, group_matches
+from rules.conditions import Facts, Predicate, UnsupportedCondition, compile_group
 from rules.hours import due_at
 from rules.models import Rule, RuleRun, RuleTimer, RunStatus, TimerKind, Trigger
 
@@ -120,10 +120,35 @@ def enabled_rules(organization_id: Any, kind: str) -> list[Rule]:
     return rules
 
 
-def _in_scope(rule: Rule, conversation: Conversation, event: TriggerEvent) -> bool:
+# Each scope's share of a candidate list (keyed by the list's id, which the value's first item
+# keeps alive): the next message of the same scope filters nothing.
+_scoped: dict[tuple[int, Any, str, Any], tuple[list[Rule], list[Rule]]] = {}
+_NOBODY = object()  # a private conversation reached through no account: no personal rule applies
+
+
+def _scoped_candidates(candidates: list[Rule], event: TriggerEvent) -> list[Rule]:
+    """Organization rules on shared and team conversations; on a private one, the personal rules
+    of the receiving account's owner."""
+    conversation = event.conversation
     if conversation.is_shared or conversation.team_id:
-        return rule.owner_id is None
-    return rule.owner_id is not None and event.account is not None and rule.owner_id == event.account.owner_id
+        owner: Any = None
+    else:
+        owner = event.account.owner_id if event.account is not None else _NOBODY
+    key = (id(candidates), conversation.organization_id, event.channel, owner)
+    known = _scoped.get(key)
+    if known is not None and known[0] is candidates:
+        return known[1]
+    if len(_scoped) > 256:  # lists of rule versions gone by
+        _scoped.clear()
+    chosen = [
+        rule
+        for rule in candidates
+        if rule.channel == event.channel
+        and rule.organization_id == conversation.organization_id
+        and rule.owner_id == owner
+    ]
+    _scoped[key] = (candidates, chosen)
+    return chosen
 
 
 def rules_for(event: TriggerEvent, candidates: list[Rule] | None = None) -> list[Rule]:
@@ -131,13 +156,7 @@ def rules_for(event: TriggerEvent, candidates: list[Rule] | None = None) -> list
     each message of a batch."""
     conversation = event.conversation
     if candidates is not None and event.kind != Trigger.USER_ACTION:
-        return [
-            rule
-            for rule in candidates
-            if rule.channel == event.channel
-            and rule.organization_id == conversation.organization_id
-            and _in_scope(rule, conversation, event)
-        ]
+        return _scoped_candidates(candidates, event)
     rules = Rule.objects.filter(
         scope_q(conversation, event),
         organization_id=conversation.organization_id,
@@ -182,12 +201,18 @@ def run_rules(event: TriggerEvent, candidates: list[Rule] | None = None) -> Pass
     return result
 
 
-def _split(conditions: dict) -> tuple[list[dict], int | None, list[dict]]:
-    """The root items, the position of a Delay checkpoint (None without), the SLA checkpoints."""
-    items = list(conditions.get("items") or [])
-    delay = next((i for i, item in enumerate(items) if item.get("field") in DELAY_FIELDS), None)
-    slas = [item for item in items if item.get("field") in SLA_FIELDS]
-    return items, delay, slas
+def _compiled(rule: Rule) -> tuple[list[dict], int | None, list[dict], Predicate]:
+    """The root items, the position of a Delay checkpoint (None without), the SLA checkpoints, and
+    the conditions to check now (those before the Delay). Built once per rule object: the engine
+    keeps an organization's rules between messages."""
+    if "_compiled" not in rule.__dict__:
+        conditions = rule.conditions or {}
+        items = list(conditions.get("items") or [])
+        delay = next((i for i, item in enumerate(items) if item.get("field") in DELAY_FIELDS), None)
+        slas = [item for item in items if item.get("field") in SLA_FIELDS]
+        matches = compile_group(conditions, items[:delay] if delay is not None else items)
+        rule.__dict__["_compiled"] = (items, delay, slas, matches)
+    return rule.__dict__["_compiled"]
 
 
 _CLAIM = """
@@ -248,14 +273,9 @@ def run_rule(rule: Rule, facts: Facts) -> tuple[RuleRun | None, bool]:
     """Evaluate and apply one rule. Returns its run (None when it did not match or had already
     run) and whether later rules must not run. Only matching rules leave a run row: a pass over
     hundreds of rules writes only for those that act."""
-    conditions = rule.conditions or {}
-    # Split once per rule object: the engine keeps an organization's rules between messages.
-    if "_split" not in rule.__dict__:
-        rule.__dict__["_split"] = _split(conditions)
-    items, delay, slas = rule.__dict__["_split"]
-    before = items[:delay] if delay is not None else items
     try:
-        if not group_matches(facts, conditions, before):
+        items, delay, slas, matches = _compiled(rule)
+        if not matches(facts):
             return None, False
     except UnsupportedCondition as problem:
         return _claim(rule, facts, RunStatus.FAILED, error=str(problem)[:500]), False

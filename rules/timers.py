@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from conversations.models import Assignment, Conversation, Direction, Message, Status
 from rules.conditions import Facts, group_matches
-from rules.engine import TriggerEvent, _arm_timers, _split, run_actions
+from rules.engine import TriggerEvent, _arm_timers, _compiled, run_actions
 from rules.models import RuleRun, RuleTimer, RunStatus, TimerKind, TimerState
 
 
@@ -73,7 +73,7 @@ def fire(timer: RuleTimer, now: datetime) -> str:
         return "cancelled"
     facts = Facts(event, rule=rule, now=now)
     if timer.kind == TimerKind.DELAY:
-        items, _, _ = _split(rule.conditions or {})
+        items, _, _, _ = _compiled(rule)
         rest = items[timer.resume_at :]
         later = next((i for i, item in enumerate(rest) if item.get("field") == "delay"), None)
         checked = rest if later is None else rest[:later]

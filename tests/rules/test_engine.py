@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conversations.models import Assignment, ConversationEvent, ConversationLabel, EventKind, Message, Status
-from rules.engine import record_event, run_rules
+from rules.engine import enabled_rules, record_event, run_rules
 from rules.models import RuleRun, RunStatus, Trigger
 from tests.factories import AccountFactory, LabelFactory, receive
 from tests.rules.helpers import incoming_event, make_rule, subject_is
@@ -102,6 +102,27 @@ def test_scope_organization_rules_on_shared_personal_rules_on_private(cast):
     run_rules(incoming_event(private))
     assert list(shared.conversation.comments.values_list("body", flat=True)) == ["org"]
     assert list(private.conversation.comments.values_list("body", flat=True)) == ["mine"]
+
+
+def test_one_candidate_list_gives_each_scope_its_own_rules_message_after_message(cast):
+    accounts = [cast.support_account, cast.personal_account] * 2
+    messages = [receive(account, subject=f"Subject {n}") for n, account in enumerate(accounts)]
+    lone = receive(cast.personal_account, subject="lone")
+    make_rule(cast.org, "org", actions=[{"type": "add_note", "text": "org"}])
+    make_rule(cast.org, "mine", owner=cast.owner, actions=[{"type": "add_note", "text": "mine"}])
+    make_rule(cast.org, "teammate's", owner=cast.teammate, actions=[{"type": "add_note", "text": "theirs"}])
+    make_rule(cast.org, "sms", channel="sms", actions=[{"type": "add_note", "text": "sms"}])
+    candidates = enabled_rules(cast.org.id, Trigger.INCOMING)
+    # Alternating scopes through the same list: each message gets its scope's rules, not the last one's.
+    for n, message in enumerate(messages):
+        run_rules(incoming_event(message, f"k{n}"), candidates)
+    for message in messages:
+        expected = ["org"] if message.account == cast.support_account else ["mine"]
+        assert list(message.conversation.comments.values_list("body", flat=True)) == expected
+    # A private conversation reached through no account: no one's personal rules.
+    event = incoming_event(lone, "k-lone")
+    event.account = None
+    assert run_rules(event, candidates).runs == []
 
 
 def test_a_refused_action_is_logged_and_the_next_one_runs(cast, message):
