@@ -289,8 +289,9 @@ def _after_action(
     header_only: bool = False,
 ) -> HttpResponse:
     """Answer with the least that changed: the open conversation's pane, and the acted-on rows
-    updated or removed in place. The next conversation and the sidebar counts are fetched by the
-    page right after (HX-Trigger), so the action itself answers fast."""
+    updated in place (out of band) or removed (the `rows-removed` event). The next conversation
+    and the sidebar counts are fetched by the page right after (HX-Trigger), so the action itself
+    answers fast."""
     acted = [s.conversation_id for s in states]
     rows = list(_list_rows(request, mailbox, [*acted, *([open_id] if open_id else [])]))
     listed = {row.conversation_id for row in rows}
@@ -300,10 +301,10 @@ def _after_action(
     url = mailbox.conversation_url(open_id) if open_id else (next_url or mailbox.url)
     if not request.htmx:
         return redirect(url)
+    removed = [str(conversation_id) for conversation_id in acted if conversation_id not in listed]
     context = {
         "mailbox": mailbox,
         "rows": [row for row in rows if row.conversation_id in acted],
-        "removed": [conversation_id for conversation_id in acted if conversation_id not in listed],
         "opening_next": bool(next_url),
     }
     if open_id and header_only:
@@ -315,6 +316,9 @@ def _after_action(
         response = render(request, "conversations/_action_result.html", context)
         response = retarget(reswap(response, "innerHTML"), "#conversation-pane")
     events: dict[str, Any] = {"counts-changed": True}
+    if removed:
+        # Taken out by the page if still there: a live refresh of the list may have been first.
+        events["rows-removed"] = removed
     if next_url:
         events["open-conversation"] = {"url": next_url}
     else:

@@ -458,8 +458,16 @@
     document.title = (badge ? `(${badge}) ` : "") + document.title.replace(/^\(\d+\+?\) /, "");
   }
 
+  // Rows an action took out of this list. A live refresh of the list may already have removed
+  // them, so an absent row is fine (an out-of-band delete would report an error).
+  function removeRows(ids) {
+    ids.forEach((id) => document.getElementById(`row-${id}`)?.remove());
+    refreshSelection();
+  }
+
   document.body.addEventListener("missive", (event) => {
     const detail = event.detail || {};
+    if (detail["rows-removed"]) removeRows(detail["rows-removed"]);
     if (detail["counts-changed"]) refreshSidebar();
     if (detail["open-conversation"]) openConversation(detail["open-conversation"].url);
   });

@@ -40,9 +40,13 @@ def test_archiving_from_inbox_opens_the_next_conversation(owner_client, cast):
     assert response.status_code == 200
     assert location(newer, cast.owner) == Location.ARCHIVED
     events = json.loads(response.headers["HX-Trigger"])["missive"]
-    assert events == {"counts-changed": True, "open-conversation": {"url": f"/m/inbox/{older.id}/"}}
+    assert events == {
+        "counts-changed": True,
+        "rows-removed": [str(newer.id)],
+        "open-conversation": {"url": f"/m/inbox/{older.id}/"},
+    }
     page = response.content.decode()
-    assert "<html" not in page and f'<li id="row-{newer.id}" hx-swap-oob="delete">' in page
+    assert "<html" not in page and f'id="row-{newer.id}"' not in page
     assert response.headers["HX-Retarget"] == "#conversation-pane"
 
 

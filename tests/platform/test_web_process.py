@@ -3,6 +3,7 @@ with several workers, where uvicorn binds the listening socket itself."""
 
 import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from uvicorn.config import Config
 
@@ -31,7 +32,9 @@ def _accepted_nodelay(listener: socket.socket) -> int:
             writer.close()
             server.close()
 
-    return asyncio.run(connect())
+    # On a thread of its own: the suite's browser tests may leave an event loop running here.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, connect()).result(timeout=10)
 
 
 def test_the_workers_socket_says_tcp_so_accepted_connections_get_nodelay():
