@@ -914,6 +914,7 @@ def do_post_comment(
         author=author,
         body=body,
         created_at=now,
+        by_rule=acting_rule() or "",  # posted through a person by a rule: shown as the rule's
     )
     comment_files.store(comment, files)
     if quote is not None:

@@ -122,25 +122,24 @@ def composer_context(request: AuthenticatedRequest, draft: Draft) -> dict:
     """What the composer shows: its fields, From choices, files, signature preview, send menu."""
     user = request.user
     attachments = list(draft.attachments.all())
-    # A text message has one recipient field and no subject (channels_app adds WhatsApp's templates).
+    # A text message has no subject (channels_app gives it one recipient row, and WhatsApp templates).
     phone_kind = draft.account.kind if draft.account is not None and draft.account.kind in PHONE_KINDS else ""
     rules = composer_rules.rules_for(draft)
     choices = alias_choices(request, draft.organization_id)
     if composer_rules.is_new_conversation(draft):
         closed = composer_rules.accounts_without_new_conversations(draft.organization_id)
         choices = [(alias, label) for alias, label in choices if alias.account_id not in closed]
-    rows = (
-        [("to", "To", draft.to)]
-        if phone_kind
-        else [("to", "To", draft.to), ("cc", "Cc", draft.cc), ("bcc", "Bcc", draft.bcc)]
-    )
     return {
         "draft": draft,
         "phone_kind": phone_kind,
         "conversation": draft.conversation,
         "alias_choices": choices,
         **_signature_context(request, draft),
-        "recipient_rows": [row for row in rows if row[0] in rules.fields],
+        "recipient_rows": [
+            (field, label, getattr(draft, field))
+            for field, label in composer_rules.RECIPIENT_ROWS
+            if field in rules.fields
+        ],
         "recipients_locked": rules.locked,
         "recipient_placeholder": rules.placeholder,
         "files": [a for a in attachments if not a.is_inline],

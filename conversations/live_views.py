@@ -150,7 +150,7 @@ def _sync_events(user_id: UUID, since: str | None) -> Iterator[str]:
     pubsub = connection.pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(live.user_channel(user_id))
-        connection.set(live.online_key(user_id), "1", ex=live.ONLINE_SECONDS)
+        live.mark_online(user_id)
         yield _opening(connection.get(live.seq_key(user_id)), since)
         pacer = _Pacer()
         while pacer.running():
@@ -158,7 +158,7 @@ def _sync_events(user_id: UUID, since: str | None) -> Iterator[str]:
             if (frame := pacer.frame(pubsub.get_message(timeout=HEARTBEAT_SECONDS))) is not None:
                 yield frame
             if pacer.online_due():
-                connection.set(live.online_key(user_id), "1", ex=live.ONLINE_SECONDS)
+                live.mark_online(user_id)
     finally:
         pubsub.close()
         connection.close()

@@ -46,6 +46,7 @@ from conversations.activity import do_set_silenced
 from conversations.canned import do_insert_response
 from conversations.comment_format import format_comment
 from conversations.counts import invalidate_counts_now_and_after_commit
+from conversations.delivery import recipients_for_new_conversation
 from conversations.drafts import do_start_draft
 from conversations.labels import do_add_label, do_remove_label
 from conversations.merge import do_merge_conversations, do_move_message_out
@@ -67,7 +68,7 @@ from conversations.models import (
 from conversations.out_of_office import away_among
 from conversations.sending import clean_recipients, do_schedule_draft
 from conversations.task_actions import do_create_subtask
-from inboxes.models import Account, AccountAccess, Membership, Team, TeamMembership, TeamRole, User
+from inboxes.models import Account, Membership, Team, TeamMembership, TeamRole, User
 from missive.ids import is_uuid
 from rules.actor import rule_actor
 from rules.conditions import Facts
@@ -136,19 +137,12 @@ def _each(conversation: Conversation, users: list[User], do: Callable[[User], No
 
 
 def delegated(account: Account | None) -> set:
-    """Who has delegated access to the receiving account: the people and the members of the teams
-    it is shared with (a team inbox account: that team's), not its owner. A personal account has
-    nobody."""
+    """Who has delegated access to the receiving account: whom delivery gives its conversations
+    (the people and teams it is shared with, a team inbox's members), but its owner. A personal
+    account has nobody."""
     if account is None or not account.is_shared:
         return set()
-    shares = AccountAccess.objects.filter(account=account)
-    users = set(shares.filter(user__isnull=False).values_list("user_id", flat=True))
-    teams = set(shares.filter(team__isnull=False).values_list("team_id", flat=True))
-    if account.team_id:
-        teams.add(account.team_id)
-    users |= set(TeamMembership.objects.filter(team_id__in=teams).values_list("user_id", flat=True))
-    users.discard(account.owner_id)
-    return users
+    return set(recipients_for_new_conversation(account)) - {account.owner_id}
 
 
 def _filter(rule: Rule, facts: Facts, spec: Any) -> set:

@@ -40,7 +40,6 @@ from conversations.models import (
     ActivityKind,
     Attachment,
     CannedResponse,
-    Comment,
     Conversation,
     ConversationState,
     Draft,
@@ -320,8 +319,7 @@ def _ask(context: Context) -> str:
 def run_ai_note(context: Context) -> str:
     text = _ask(context)
     actor = _actor(context)
-    comment = do_post_comment(context.conversation, author=actor, body=f"{text}\n\n— {context.rule.description} (AI)")
-    Comment.objects.filter(id=comment.id).update(by_rule=context.rule.description)
+    do_post_comment(context.conversation, author=actor, body=f"{text}\n\n— {context.rule.description} (AI)")
     return "Added an AI note"
 
 

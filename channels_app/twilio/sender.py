@@ -17,6 +17,7 @@ from channels_app.transports import SendProblem, Sent, register
 from channels_app.twilio.accounts import status_url
 from channels_app.twilio.client import TwilioClient, TwilioError
 from channels_app.twilio.inbound import WHATSAPP_PREFIX
+from conversations import composer_rules
 from conversations.models import Attachment, DeliveryStatus, Message
 from inboxes.models import Account, AccountKind
 
@@ -75,3 +76,11 @@ def send_twilio(account: Account, message: Message, attachments: list[Attachment
             raise SendProblem(f"{error}{done}", permanent=bool(sids)) from error
         sids.append(answer["sid"])
     return Sent(external_id=sids[0] if sids else "", status=DeliveryStatus.QUEUED)
+
+
+def _one_number(draft: object) -> composer_rules.ComposerRules:
+    """A text goes to numbers, one message each: a To row only."""
+    return composer_rules.ComposerRules(fields=("to",))
+
+
+composer_rules.RULES[AccountKind.TWILIO_SMS] = composer_rules.RULES[AccountKind.WHATSAPP] = _one_number
