@@ -64,14 +64,17 @@ def do_update_team(
     color: str,
     has_inbox: bool,
     has_chat_room: bool,
+    show_team_space: bool,
     mention_adds_observers: bool,
     assign_on_reply: bool,
     reply_to_assigned_goes_to_team_inbox: bool,
     inactivity_period: int | None,
 ) -> None:
-    """Change a team's basics, its mention and assignment options and its inactivity period."""
+    """Change a team's basics, its sidebar display, its mention and assignment options and its
+    inactivity period."""
     team.name, team.emoji, team.color = name, emoji, color
     team.has_inbox, team.has_chat_room = has_inbox, has_chat_room
+    team.show_team_space = show_team_space
     team.mention_adds_observers = mention_adds_observers
     team.assign_on_reply = assign_on_reply
     team.reply_to_assigned_goes_to_team_inbox = reply_to_assigned_goes_to_team_inbox

@@ -93,6 +93,11 @@ class TeamForm(forms.Form):
 
 class TeamSettingsForm(TeamForm):
     has_chat_room = forms.BooleanField(label="Dedicated chat room", required=False)
+    show_team_space = _bool_choice(
+        "In its members' sidebars",
+        true="Show the team space: the team inbox, tasks and chat room",
+        false="Show only the team inbox",
+    )
     mention_adds_observers = _bool_choice(
         "When someone mentions the team",
         false="Add only active members to the conversation",

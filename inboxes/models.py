@@ -245,6 +245,9 @@ class Team(models.Model):
     color = models.CharField(max_length=7, default="#2563eb")
     has_inbox = models.BooleanField(default=True, help_text="A dedicated team inbox.")
     has_chat_room = models.BooleanField(default=False)
+    # How the team appears in its members' sidebars: its whole team space (inbox, tasks, room), or
+    # only its team inbox.
+    show_team_space = models.BooleanField(default=True)
     mention_adds_observers = models.BooleanField(default=False)
     assign_on_reply = models.BooleanField(default=True)
     reply_to_assigned_goes_to_team_inbox = models.BooleanField(default=False)

@@ -4,7 +4,7 @@ our actions' refusals turned into the spec's error naming the item's field."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -61,10 +61,3 @@ def refused(exc: ValidationError, prefix: str, *, default_field: str = "") -> Ap
         message = " ".join(exc.messages)
     name = f"{prefix}.{field}" if field else prefix
     return ApiError(message, field=name)
-
-
-def unsupported(item: Any, names: Sequence[str], prefix: str) -> None:
-    """Settings the spec has and we do not: refused rather than dropped, so nothing is lost."""
-    for name in names:
-        if getattr(item, name, None) is not None:
-            raise ApiError(f"'{prefix}.{name}' is not supported by this server", field=f"{prefix}.{name}")

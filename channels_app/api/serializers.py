@@ -369,6 +369,7 @@ def team_json(team: Team) -> dict[str, Any]:
         else "show_in_assignee_inbox",
         "team_inbox_enabled": team.has_inbox,
         "chat_room_enabled": team.has_chat_room,
+        "team_sidebar_behavior": "show_team_space" if team.show_team_space else "show_team_inbox",
         "inactivity_period": team.inactivity_period,
     }
 

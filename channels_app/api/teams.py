@@ -1,6 +1,5 @@
 """GET, POST and PATCH /v1/teams (rest-api.md §4.33–4.35). Creating and changing teams is for
-owners and admins; the spec's settings map onto our Team's fields, and the ones we do not have
-are refused (400) rather than silently dropped."""
+owners and admins; the spec's settings map onto our Team's fields."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from channels_app.api.batch import Text, items_for_ids, parse_ids, refused, unsupported
+from channels_app.api.batch import Text, items_for_ids, parse_ids, refused
 from channels_app.api.core import ApiError, api_user
 from channels_app.api.pagination import offset_page
 from channels_app.api.serializers import team_json
@@ -32,8 +31,6 @@ from inboxes.models import Team, TeamRole
 router = Router(tags=["teams"])
 
 HEX = r"^#[0-9a-fA-F]{6}$"
-# team_sidebar_behavior is each person's own choice here, not the team's: refused rather than dropped.
-UNSUPPORTED = ("team_sidebar_behavior",)
 # Up to a year, in seconds.
 MAX_INACTIVITY_PERIOD = 366 * 86400
 
@@ -75,6 +72,7 @@ def _save(team: Team, item: TeamIn, prefix: str) -> None:
     mention = item.team_mention_behavior
     reply = item.user_reply_behavior
     received = item.received_reply_behavior
+    sidebar = item.team_sidebar_behavior
     do_update_team(
         team,
         name=item.name if item.name is not None else team.name,
@@ -82,6 +80,7 @@ def _save(team: Team, item: TeamIn, prefix: str) -> None:
         color=item.color or team.color,
         has_inbox=item.team_inbox_enabled if item.team_inbox_enabled is not None else team.has_inbox,
         has_chat_room=item.chat_room_enabled if item.chat_room_enabled is not None else team.has_chat_room,
+        show_team_space=team.show_team_space if sidebar is None else sidebar == "show_team_space",
         mention_adds_observers=team.mention_adds_observers if mention is None else mention == "all_members",
         assign_on_reply=team.assign_on_reply if reply is None else reply == "assign_user",
         reply_to_assigned_goes_to_team_inbox=team.reply_to_assigned_goes_to_team_inbox
@@ -124,7 +123,6 @@ def create_teams(request: HttpRequest, payload: TeamsBody) -> Status[dict[str, A
     user = api_user(request)
     for index, item in enumerate(payload.teams):
         prefix = f"teams.{index}"
-        unsupported(item, UNSUPPORTED, prefix)
         for name in ("name", "organization"):
             if getattr(item, name) is None:
                 raise ApiError(f"'{prefix}.{name}' is required", field=f"{prefix}.{name}")
@@ -153,7 +151,6 @@ def update_teams(request: HttpRequest, team_ids: str, payload: TeamsBody) -> dic
         raise Http404("No such team.")
     pairs = items_for_ids(ids, payload.teams, envelope="teams")
     for team_id, item, index in pairs:
-        unsupported(item, UNSUPPORTED, f"teams.{index}")
         if item.organization is not None and item.organization != teams[team_id].organization_id:
             raise ApiError(f"'teams.{index}.organization' cannot change", field=f"teams.{index}.organization")
         get_managed_membership(user, teams[team_id].organization_id)

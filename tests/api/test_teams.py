@@ -32,6 +32,7 @@ def test_an_admin_creates_teams_with_their_settings(cast, api_as):
                 "user_reply_behavior": "leave_in_team_inbox",
                 "team_mention_behavior": "all_members",
                 "chat_room_enabled": True,
+                "team_sidebar_behavior": "show_team_inbox",
             }
         ]
     }
@@ -41,8 +42,10 @@ def test_an_admin_creates_teams_with_their_settings(cast, api_as):
     assert team["name"] == "Sales" and team["color"] == "#ff0000"
     assert team["user_reply_behavior"] == "leave_in_team_inbox"
     assert team["team_mention_behavior"] == "all_members" and team["chat_room_enabled"] is True
+    assert team["team_sidebar_behavior"] == "show_team_inbox"
     row = Team.objects.get(id=team["id"])
     assert not row.assign_on_reply and row.mention_adds_observers and row.has_chat_room
+    assert not row.show_team_space
     roles = dict(TeamMembership.objects.filter(team=row).values_list("user_id", "role"))
     assert roles == {cast.teammate.id: TeamRole.ACTIVE, cast.observer.id: TeamRole.OBSERVER}
 
@@ -67,7 +70,7 @@ def test_creating_teams_is_refused_to_members_and_bad_values_name_the_field(cast
     assert hours.status_code == 400 and hours.json()["field"].startswith("teams.0.business_hours.t.0.d")
     stale = api.post("/v1/teams", {"teams": [item | {"inactivity_period": 60}]})  # an hour at the least
     assert stale.status_code == 400 and stale.json()["field"] == "teams.0.inactivity_period"
-    sidebar = api.post("/v1/teams", {"teams": [item | {"team_sidebar_behavior": "show_team_inbox"}]})
+    sidebar = api.post("/v1/teams", {"teams": [item | {"team_sidebar_behavior": "show_tasks"}]})
     assert sidebar.status_code == 400 and sidebar.json()["field"] == "teams.0.team_sidebar_behavior"
     stranger = api.post("/v1/teams", {"teams": [item | {"active_members": [str(cast.outsider.id)]}]})
     assert stranger.status_code == 400 and stranger.json()["field"] == "teams.0.active_members"

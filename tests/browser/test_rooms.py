@@ -24,6 +24,7 @@ def _rooms(cast):
         color=team.color,
         has_inbox=True,
         has_chat_room=True,
+        show_team_space=True,
         mention_adds_observers=False,
         assign_on_reply=True,
         reply_to_assigned_goes_to_team_inbox=False,

@@ -301,6 +301,7 @@ def test_row_04_new_message_with_team_option_returns_assigned_conversation_to_te
         color=support.color,
         has_inbox=True,
         has_chat_room=False,
+        show_team_space=True,
         mention_adds_observers=False,
         assign_on_reply=True,
         reply_to_assigned_goes_to_team_inbox=True,

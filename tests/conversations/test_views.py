@@ -13,6 +13,7 @@ from conversations import search_index
 from conversations.actions import do_assign_conversation
 from conversations.incoming import IncomingAttachment
 from conversations.models import ConversationLabel, ConversationState
+from inboxes.models import Team
 from tests.conftest import login
 from tests.factories import LabelFactory, receive
 
@@ -79,6 +80,24 @@ def test_sidebar_counts_unread_in_inbox_and_team_inboxes(owner_client, cast):
     assert response.context["sidebar_counts"]["team-inboxes"] == 1
     support = response.context["sidebar_organizations"][0].teams[0]
     assert support.team == cast.support and support.unread == 1
+
+
+def test_a_team_shown_as_its_inbox_only_leaves_its_tasks_and_room_out_of_the_sidebar(owner_client, cast):
+    receive(cast.support_account, subject="three")
+    tasks_url = reverse("team_tasks", args=[cast.support.id])
+    team_link = f'data-team="{cast.support.id}"'
+
+    space = owner_client.get(reverse("mailbox", args=["all"])).content.decode()
+    assert '<details class="nav-team"' in space and tasks_url in space and team_link in space
+
+    Team.objects.filter(id=cast.support.id).update(show_team_space=False)
+    cache.clear()
+    inbox_only = owner_client.get(reverse("mailbox", args=["all"])).content.decode()
+    assert '<details class="nav-team"' not in inbox_only and tasks_url not in inbox_only
+    link = re.search(rf'<a class="nav-item[^"]*" href="([^"]+)"[^>]*{team_link}>(.*?)</a>', inbox_only)
+    assert link is not None, "the team is one link, to its inbox"
+    assert link.group(1) == reverse("team_mailbox", args=[cast.support.id, "inbox"])
+    assert cast.support.name in link.group(2) and '<span class="nav-count">1</span>' in link.group(2)
 
 
 def test_sidebar_counts_are_cached_between_page_views(owner_client, cast):

@@ -41,6 +41,7 @@ def test_update_team_saves_every_option(cast: Cast) -> None:
         color="#000000",
         has_inbox=False,
         has_chat_room=True,
+        show_team_space=False,
         mention_adds_observers=True,
         assign_on_reply=False,
         reply_to_assigned_goes_to_team_inbox=True,
@@ -49,6 +50,7 @@ def test_update_team_saves_every_option(cast: Cast) -> None:
     team = Team.objects.get(id=cast.support.id)
     assert team.inactivity_period == 259200
     assert (team.name, team.emoji, team.has_inbox, team.has_chat_room) == ("Help", "🛟", False, True)
+    assert team.show_team_space is False
     assert (team.mention_adds_observers, team.assign_on_reply, team.reply_to_assigned_goes_to_team_inbox) == (
         True,
         False,

@@ -340,6 +340,7 @@ def test_edit_team_options(owner_client: Client, cast: Cast) -> None:
         "color": "#dc2626",
         "has_inbox": "on",
         "has_chat_room": "on",
+        "show_team_space": "False",
         "mention_adds_observers": "True",
         "assign_on_reply": "False",
         "reply_to_assigned_goes_to_team_inbox": "True",
@@ -350,7 +351,7 @@ def test_edit_team_options(owner_client: Client, cast: Cast) -> None:
     team = Team.objects.get(id=cast.support.id)
     assert (team.name, team.inactivity_period) == ("Customer Support", 604800)
     assert team.has_chat_room and team.mention_adds_observers and team.reply_to_assigned_goes_to_team_inbox
-    assert team.assign_on_reply is False
+    assert team.assign_on_reply is False and team.show_team_space is False
 
 
 def test_team_page_shows_current_options_checked(owner_client: Client, cast: Cast) -> None:
@@ -359,6 +360,7 @@ def test_team_page_shows_current_options_checked(owner_client: Client, cast: Cas
     assert checked_value(body, "assign_on_reply") == "False"
     assert checked_value(body, "mention_adds_observers") == "True"
     assert checked_value(body, "reply_to_assigned_goes_to_team_inbox") == "False"
+    assert checked_value(body, "show_team_space") == "True"
     assert not re.search(r'<input[^>]*name="has_chat_room"[^>]*checked', body)
     assert re.search(r'<input[^>]*name="has_inbox"[^>]*checked', body)
     assert re.search(r'<option value=""[^>]*selected>Never split conversations', body)
@@ -367,6 +369,7 @@ def test_team_page_shows_current_options_checked(owner_client: Client, cast: Cas
 def test_a_team_inactivity_period_is_one_of_the_offered_ones(owner_client: Client, cast: Cast) -> None:
     data = {"name": "Support", "color": "#2563eb", "inactivity_period": "12345"}
     data |= {
+        "show_team_space": "True",
         "mention_adds_observers": "False",
         "assign_on_reply": "True",
         "reply_to_assigned_goes_to_team_inbox": "False",
