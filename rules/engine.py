@@ -224,11 +224,9 @@ _CLAIM = """
 """
 
 
-def _claim(rule: Rule, facts: Facts, status: str, error: str = "") -> RuleRun | None:
-    """The run row, created once: None when this rule already ran on this trigger. One statement
-    that cannot fail on the unique key (no savepoint): this runs for every matching rule."""
+def _run_row(rule: Rule, facts: Facts, status: str, error: str = "") -> RuleRun:
     event = facts.event
-    run = RuleRun(
+    return RuleRun(
         organization_id=rule.organization_id,
         rule=rule,
         trigger_key=event.trigger_key,
@@ -238,6 +236,12 @@ def _claim(rule: Rule, facts: Facts, status: str, error: str = "") -> RuleRun | 
         error=error,
         log=[],
     )
+
+
+def _claim(rule: Rule, facts: Facts, status: str, error: str = "") -> RuleRun | None:
+    """The run row, created once: None when this rule already ran on this trigger. One statement
+    that cannot fail on the unique key (no savepoint): this runs for every matching rule."""
+    run = _run_row(rule, facts, status, error)
     with connection.cursor() as cursor:
         cursor.execute(
             _CLAIM.format(table=RuleRun._meta.db_table),
@@ -288,9 +292,15 @@ def run_rule(rule: Rule, facts: Facts) -> tuple[RuleRun | None, bool]:
             return None, False
         _arm_timers(rule, run, facts, items, delay, slas)
         return run, False
-    run = _claim(rule, facts, RunStatus.MATCHED)
-    if run is None:
-        return None, _already_stopped(rule, facts.event.trigger_key)
+    if facts.event.fresh:
+        # No run can exist for a message this transaction created: the row is written once, with
+        # its log, after the actions (run_actions), instead of claimed first and updated after.
+        run = _run_row(rule, facts, RunStatus.MATCHED)
+    else:
+        claimed = _claim(rule, facts, RunStatus.MATCHED)
+        if claimed is None:
+            return None, _already_stopped(rule, facts.event.trigger_key)
+        run = claimed
     stop = run_actions(rule, run, facts)
     return run, stop
 
@@ -354,7 +364,10 @@ def run_actions(rule: Rule, run: RuleRun, facts: Facts) -> bool:
     if facts.conversation.id != run.conversation_id:
         run.conversation = facts.conversation
     run.status = RunStatus.MATCHED
-    run.save(update_fields=["log", "status", "conversation"])
+    if run._state.adding:
+        run.save(force_insert=True)
+    else:
+        run.save(update_fields=["log", "status", "conversation"])
     if network:
         run_id = str(run.id)
 
