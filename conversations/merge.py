@@ -62,7 +62,8 @@ _PRESENCE: list[str] = [
     Location.SNOOZED,
     Location.INBOX,
 ]
-_PLACEMENT_FIELDS = [
+# Where a person keeps their copy of a conversation (a merge or a copy elsewhere carries these over).
+PLACEMENT_FIELDS = [
     "location",
     "location_before_trash",
     "snoozed_until",
@@ -236,7 +237,7 @@ def _merge_states(source: Conversation, target: Conversation) -> None:
             moving.append(state.id)
             continue
         if _PRESENCE.index(state.location) > _PRESENCE.index(mine.location):
-            for name in _PLACEMENT_FIELDS:
+            for name in PLACEMENT_FIELDS:
                 setattr(mine, name, getattr(state, name))
         for name in _FLAGS:
             setattr(mine, name, getattr(mine, name) or getattr(state, name))
@@ -244,7 +245,7 @@ def _merge_states(source: Conversation, target: Conversation) -> None:
         merged.append(mine)
         dropped.append(state.id)
     ConversationState.objects.filter(id__in=dropped).delete()
-    ConversationState.objects.bulk_update(merged, [*_PLACEMENT_FIELDS, *_FLAGS, "last_read_at"])
+    ConversationState.objects.bulk_update(merged, [*PLACEMENT_FIELDS, *_FLAGS, "last_read_at"])
     # The database trigger recomputes the moved rows' copies of the conversation's status.
     ConversationState.objects.filter(id__in=moving).update(conversation=target)
 
@@ -354,7 +355,7 @@ def do_move_message_out(message: Message, *, acting_user: User, shared: bool = T
             unread=state.unread and state.user_id != acting_user.id,
             watching=state.watching or state.user_id == acting_user.id,
             last_activity_at=now,
-            **{name: getattr(state, name) for name in _PLACEMENT_FIELDS},
+            **{name: getattr(state, name) for name in PLACEMENT_FIELDS},
         )
         for state in copies
     )

@@ -544,6 +544,21 @@ def test_a_new_text_to_several_numbers_starts_one_conversation_per_number(cast, 
     assert answer.conversation.messages.filter(direction=Direction.OUTBOUND, to__0__address=THIRD).exists()
 
 
+def test_each_number_gets_the_pictures_of_a_text_sent_to_several(cast, client, twilio, sms_account):
+    draft = new_text(cast, sms_account, [CONTACT, OTHER, THIRD])
+    attachment = DraftAttachment(
+        organization_id=cast.org.id, draft=draft, filename="map.png", content_type="image/png", size=3
+    )
+    attachment.file.save("map.png", ContentFile(b"png"), save=True)
+    send_now(draft, cast.owner)
+
+    files = Attachment.objects.filter(message__account=sms_account)
+    assert files.count() == 3 and len({a.message_id for a in files}) == 3
+    assert len({a.file.name for a in files}) == 1, "one stored file, a row per message"
+    assert dispatch_due().sent == 3
+    assert [len(form["MediaUrl"]) for form in twilio.sent()] == [1, 1, 1]
+
+
 def test_undo_takes_back_the_text_to_every_number(cast, twilio, sms_account):
     message = do_send_draft(new_text(cast, sms_account, [CONTACT, OTHER]), acting_user=cast.owner, delay_seconds=30)
     assert Conversation.objects.filter(organization=cast.org).count() == 2
