@@ -246,9 +246,15 @@ def _delete_files(model: type[CannedResponseAttachment], names: list[str]) -> No
 
 
 @transaction.atomic
+def response_content_id() -> str:
+    """The Content-ID of an inline image of a response, as its body's src="cid:…" names it."""
+    return f"{uuid.uuid4().hex}@responses"
+
+
 def do_add_response_attachment(
-    response: CannedResponse, membership: Membership, upload: UploadedFile, *, inline: bool
+    response: CannedResponse, membership: Membership, upload: UploadedFile, *, inline: bool, content_id: str = ""
 ) -> CannedResponseAttachment:
+    """A file of the response; an inline one (an image) gets `content_id`, or a new one."""
     if not can_edit_response(response, membership):
         raise ActionRefused("You cannot edit this response.")
     if (upload.size or 0) > MAX_ATTACHMENT_BYTES:
@@ -263,7 +269,7 @@ def do_add_response_attachment(
         content_type=content_type[:127],
         size=upload.size or 0,
         is_inline=inline,
-        content_id=f"{uuid.uuid4().hex}@responses" if inline else "",
+        content_id=(content_id or response_content_id()) if inline else "",
     )
     attachment.file.save(attachment.filename, upload, save=False)
     attachment.save()

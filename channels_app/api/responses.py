@@ -8,7 +8,6 @@ import base64
 import binascii
 import mimetypes
 import re
-import uuid
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
@@ -29,7 +28,7 @@ from channels_app.api.pagination import offset_page
 from channels_app.api.serializers import response_json
 from conversations import canned, templating
 from conversations.actions import ActionRefused
-from conversations.models import CannedResponse, CannedResponseAttachment, CannedScope, Label
+from conversations.models import CannedResponse, CannedScope, Label
 from inboxes.access import get_membership
 from inboxes.models import Membership, Team, User
 
@@ -211,7 +210,7 @@ def _inline_body(item: ResponseIn, files: list[_File], prefix: str) -> ResponseI
         if not file.content_type.startswith("image/"):
             field = f"{prefix}.attachments.{index}.id"
             raise ApiError(f"'{field}' is shown inline in the body, but only images can be", field=field)
-        file.content_id = file.content_id or f"{uuid.uuid4().hex}@responses"
+        file.content_id = file.content_id or canned.response_content_id()
         return f'src="cid:{file.content_id}"'
 
     return item.model_copy(update={"body": _INLINE_REFERENCE.sub(to_cid, item.body)})
@@ -224,9 +223,9 @@ def _attach(response: CannedResponse, membership: Membership, files: list[_File]
             canned.do_remove_response_attachment(old, membership)
     for file in files:
         upload = SimpleUploadedFile(file.filename, file.content, content_type=file.content_type)
-        attachment = canned.do_add_response_attachment(response, membership, upload, inline=bool(file.content_id))
-        if file.content_id:
-            CannedResponseAttachment.objects.filter(id=attachment.id).update(content_id=file.content_id)
+        canned.do_add_response_attachment(
+            response, membership, upload, inline=bool(file.content_id), content_id=file.content_id
+        )
 
 
 def _already_created(user: User, membership: Membership, item: ResponseIn) -> CannedResponse | None:
