@@ -467,7 +467,7 @@ def _recall_copies(message: Message) -> None:
         direction=Direction.OUTBOUND,
         outbox__status=OutboxStatus.PENDING,
     ).exclude(id=message.id)
-    for copy in copies.select_related("conversation"):
+    for copy in copies:
         conversation = Conversation.objects.select_for_update().get(id=copy.conversation_id)
         copy.delete()  # its outbox row and attachment rows with it; the files are the draft's
         if not Message.objects.filter(conversation=conversation).exists():
