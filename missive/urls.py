@@ -9,7 +9,10 @@ from channels_app.api.core import api
 # which commands such as check and migrate must not depend on.
 favicon = lazy(static, str)("img/favicon.svg")
 
+# The API first: Django tries the patterns in order, and each app's "" include that does not match
+# costs a walk through its patterns (with the list of those tried) on every API request.
 urlpatterns = [
+    path("v1/", api.urls),
     path("favicon.ico", RedirectView.as_view(url=favicon, permanent=True)),
     path("accounts/", include("allauth.urls")),
     path("", include("inboxes.urls")),
@@ -21,5 +24,4 @@ urlpatterns = [
     path("", include("channels_app.urls")),
     path("", include("rules.urls")),
     path("", include("contacts.urls")),
-    path("v1/", api.urls),
 ]
