@@ -63,6 +63,15 @@ class ConversationOptions(Schema):
     reopen: bool = False
 
 
+# The fields apply_options acts on; `conversation` and `references` only say where a message goes.
+_ACTION_FIELDS = frozenset(ConversationOptions.model_fields) - {"conversation", "references"}
+
+
+def asks_for_actions(options: ConversationOptions) -> bool:
+    """Whether the body gave any field apply_options acts on."""
+    return bool(options.model_fields_set & _ACTION_FIELDS)
+
+
 @contextmanager
 def refused_as_400(field: str) -> Iterator[None]:
     """An action's refusal (ActionRefused) as the API's 400 naming `field`."""

@@ -16,7 +16,6 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
@@ -24,10 +23,11 @@ from ninja import Field, Schema, Status
 from pydantic import ConfigDict
 
 from channels_app.api import messages
-from channels_app.api.conversation_ops import ConversationOptions, apply_options, check_options
+from channels_app.api.conversation_ops import ConversationOptions, apply_options, asks_for_actions, check_options
 from channels_app.api.core import ApiError, api_user
+from channels_app.custom.together import deliver_together
 from channels_app.models import CustomMessageType
-from conversations.delivery import Delivery, do_receive_messages
+from conversations.delivery import Delivery
 from conversations.incoming import IncomingAttachment, IncomingMessage
 from conversations.models import ConversationState, ThreadKey
 from conversations.text import html_to_text
@@ -217,14 +217,17 @@ def create_message(request: HttpRequest, payload: MessagesBody) -> Status:
     data = payload.messages
     account = _check(data, user)
     keys = [reference.strip()[:500] for reference in data.references if reference.strip()]
-    with transaction.atomic():
-        if data.conversation is not None:
-            keys.insert(0, _conversation_key(user, account, data.conversation))
-        delivery = Delivery(incoming_message(account, data, thread_keys=keys))
-        do_receive_messages(account, [delivery])
-        message = delivery.message
-        assert message is not None
-        if delivery.created:  # a retry changes nothing a second time
-            apply_options(message.conversation, data, user=user, prefix="messages")
+    if data.conversation is not None:
+        keys.insert(0, _conversation_key(user, account, data.conversation))
+
+    def options(delivery: Delivery) -> None:
+        # A retry changes nothing a second time.
+        if delivery.created and asks_for_actions(data):
+            assert delivery.message is not None
+            apply_options(delivery.message.conversation, data, user=user, prefix="messages")
+
+    delivery = deliver_together(account, Delivery(incoming_message(account, data, thread_keys=keys)), then=options)
+    message = delivery.message
+    assert message is not None
     body = {"messages": {"id": message.id, "conversation": message.conversation_id}}
     return Status(201 if delivery.created else 200, body)
