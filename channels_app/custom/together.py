@@ -28,6 +28,7 @@ from django.db import transaction
 
 from conversations.delivery import Delivery, do_receive_messages
 from inboxes.models import Account
+from missive.middleware import live_tab
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +85,12 @@ def _lead(account: Account, queue: _Queue) -> None:
     """Deliver everything waiting (this request's message among it), then pass the lead on."""
     with queue.lock:
         group, queue.waiting = queue.waiting, []
+    # The group's live notices are no browser tab's doing: not the leading request's X-Live-Tab.
+    no_tab = live_tab.set("")
     try:
         _deliver(account, group)
     finally:
+        live_tab.reset(no_tab)
         with queue.lock:
             if queue.waiting:
                 queue.waiting[0].leads = True

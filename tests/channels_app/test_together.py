@@ -15,6 +15,7 @@ from channels_app.custom.accounts import do_create_custom_channel
 from conversations.delivery import Delivery
 from conversations.incoming import IncomingMessage
 from conversations.models import Message
+from missive.middleware import live_tab
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -176,3 +177,14 @@ def test_a_lone_message_is_delivered_by_its_own_request_at_once(channel):
     assert delivered.created and delivered.message.external_id == "alone"
     assert len(seen) == 1
     assert together._queue_for(channel).delivering is False
+
+
+def test_a_groups_live_notices_are_not_the_leading_requests_browser_tab(channel):
+    """Its X-Live-Tab would keep that tab from refreshing for other requests' messages."""
+    tabs: list[str] = []
+    token = live_tab.set("tab-of-the-first-request")
+    try:
+        together.deliver_together(channel, _delivery("tabbed"), then=lambda d: tabs.append(live_tab.get()))
+    finally:
+        live_tab.reset(token)
+    assert tabs == [""]
