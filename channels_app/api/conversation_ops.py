@@ -67,11 +67,6 @@ class ConversationOptions(Schema):
 _ACTION_FIELDS = frozenset(ConversationOptions.model_fields) - {"conversation", "references"}
 
 
-def asks_for_actions(options: ConversationOptions) -> bool:
-    """Whether the body gave any field apply_options acts on."""
-    return bool(options.model_fields_set & _ACTION_FIELDS)
-
-
 @contextmanager
 def refused_as_400(field: str) -> Iterator[None]:
     """An action's refusal (ActionRefused) as the API's 400 naming `field`."""
@@ -239,6 +234,8 @@ def apply_options(conversation: Conversation, options: ConversationOptions, *, u
     """Apply the body's actions to the conversation, each through its action. `organization`
     given must be the conversation's. `close` wins over `reopen`; with neither the open/closed
     state is left alone (rest-api.md §4.28 [INF])."""
+    if not options.model_fields_set & _ACTION_FIELDS:
+        return  # nothing asked: not even the refresh at the end
     if options.organization is not None and options.organization != conversation.organization_id:
         raise ApiError("Not found.", status=404, field=f"{prefix}.organization")
     if options.conversation_subject is not None:

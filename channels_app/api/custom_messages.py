@@ -23,7 +23,7 @@ from ninja import Field, Schema, Status
 from pydantic import ConfigDict
 
 from channels_app.api import messages
-from channels_app.api.conversation_ops import ConversationOptions, apply_options, asks_for_actions, check_options
+from channels_app.api.conversation_ops import ConversationOptions, apply_options, check_options
 from channels_app.api.core import ApiError, api_user
 from channels_app.custom.together import deliver_together
 from channels_app.models import CustomMessageType
@@ -221,8 +221,7 @@ def create_message(request: HttpRequest, payload: MessagesBody) -> Status:
         keys.insert(0, _conversation_key(user, account, data.conversation))
 
     def options(delivery: Delivery) -> None:
-        # A retry changes nothing a second time.
-        if delivery.created and asks_for_actions(data):
+        if delivery.created:  # a retry changes nothing a second time
             assert delivery.message is not None
             apply_options(delivery.message.conversation, data, user=user, prefix="messages")
 

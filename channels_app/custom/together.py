@@ -98,7 +98,6 @@ def _lead(account: Account, queue: _Queue) -> None:
             else:
                 queue.delivering = False
         for ticket in group:
-            ticket.leads = False
             ticket.woken.set()
 
 
