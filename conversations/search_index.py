@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from uuid import UUID
 
+from django.core.cache import cache
 from django.db import connection, transaction
 
 from conversations.models import SEARCH_CONFIG, SearchBacklog, SearchDocument
@@ -144,10 +145,29 @@ def queue(organization_id: UUID, conversation_ids: Iterable[UUID]) -> None:
     transaction.on_commit(_kick)
 
 
+# Up while a kicked indexing task is queued and has not started. A kick that finds it up sends
+# nothing: that task takes the mark down before it reads the backlog, so it will see the rows
+# committed before the kick. Under a stream of deliveries, most kicks cost one SET instead of a
+# task each. A task lost with the broker holds kicks back this long at most (beat sweeps anyway).
+KICK_MARK = "search:kick-queued"
+KICK_MARK_SECONDS = 60
+
+
 def _kick() -> None:
     from conversations.tasks import index_search_backlog
 
-    index_search_backlog.delay()
+    if not cache.add(KICK_MARK, 1, KICK_MARK_SECONDS):
+        return
+    try:
+        index_search_backlog.delay()
+    except Exception:
+        cache.delete(KICK_MARK)  # not queued: the next change kicks again
+        raise
+
+
+def take_kick_mark() -> None:
+    """The indexing task starts: changes committed from now on kick a task of their own."""
+    cache.delete(KICK_MARK)
 
 
 def index_backlog(batch: int = BATCH, max_batches: int | None = None) -> int:

@@ -21,6 +21,7 @@ def wake_due_snoozes() -> int:
 def index_search_backlog() -> int:
     """After each change that search reads, and from beat every minute (which catches a kick
     lost with a broker restart). Several running at once share the backlog."""
+    search_index.take_kick_mark()
     return search_index.index_backlog()
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+import redis
 from django.urls import reverse
 from django.utils import timezone
 
@@ -648,3 +649,31 @@ def test_typed_names_compare_with_stored_ones_as_unaccent_writes_them(client_, c
     )
     assert found(client_, "from:søren") == ["Hej"]
     assert found(client_, "from:soren") == ["Hej"]
+
+
+def _queued_indexing(broker) -> list[bytes]:
+    """The indexing tasks waiting in the broker's default queue (Celery's Redis transport)."""
+    return [raw for raw in broker.lrange("celery", 0, -1) if b"conversations.tasks.index_search_backlog" in raw]
+
+
+def test_changes_while_an_indexing_task_waits_send_no_other():
+    from django.conf import settings
+    from django.core.cache import cache
+
+    from conversations.tasks import index_search_backlog
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    cache.delete(search_index.KICK_MARK)
+    waiting = _queued_indexing(broker)
+    try:
+        for _ in range(3):  # three committed changes, no worker has started yet
+            search_index._kick()
+        assert len(_queued_indexing(broker)) == len(waiting) + 1
+
+        index_search_backlog()  # the worker starts it: the next change needs a task of its own
+        search_index._kick()
+        assert len(_queued_indexing(broker)) == len(waiting) + 2
+    finally:
+        for raw in set(_queued_indexing(broker)) - set(waiting):
+            broker.lrem("celery", 1, raw)
+        cache.delete(search_index.KICK_MARK)
