@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 from django.test import Client
 
@@ -32,6 +33,33 @@ def test_a_revoked_token_stops_working(cast, api_as):
     row = ApiToken.objects.get(user=cast.owner)
     assert revoke_token(cast.owner, row.id)
     assert api.get("/v1/users").status_code == 401
+
+
+def test_a_deactivated_persons_token_stops_working(cast, api_as):
+    api = api_as(cast.teammate)
+    assert api.get("/v1/users").status_code == 200
+    cast.teammate.is_active = False
+    cast.teammate.save(update_fields=["is_active"])
+    assert api.get("/v1/users").status_code == 401
+
+
+def test_last_use_is_noted_at_most_once_a_minute(cast, api_as):
+    api = api_as(cast.owner)
+    row = ApiToken.objects.get(user=cast.owner)
+    assert row.last_used_at is None
+
+    assert api.get("/v1/users").status_code == 200
+    row.refresh_from_db()
+    first_use = row.last_used_at
+    assert first_use is not None
+    assert api.get("/v1/users").status_code == 200
+    row.refresh_from_db()
+    assert row.last_used_at == first_use, "not written again within the minute"
+
+    ApiToken.objects.filter(id=row.id).update(last_used_at=first_use - timedelta(minutes=2))
+    assert api.get("/v1/users").status_code == 200
+    row.refresh_from_db()
+    assert row.last_used_at > first_use
 
 
 def test_users_lists_the_callers_organizations_with_me_marked(cast, api_as):
