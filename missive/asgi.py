@@ -26,9 +26,9 @@ API_THREADS = 32
 class Handler(ASGIHandler):
     """Django's ASGI handler, answering /v1/ requests in one trip to a worker thread.
 
-    Django's async mode gives each request a thread of its own (started for it) and moves between
-    it and the event loop five times: the request_started signal, the synchronous middleware, URL
-    resolution back on the loop, the view, and closing the response. An API request, synchronous
+    Django's async mode starts a thread for each request and goes there from the event loop four
+    times: for the request_started signal, the synchronous middleware, the view (the URL resolved
+    back on the loop in between), and closing the response. An API request, synchronous
     from end to end, does all of that in one call on a pooled thread: signals, middleware and view,
     built in Django's synchronous mode as under WSGI. The event loop only reads the body and writes
     the answer. Other paths (the live streams are async views) keep Django's own way.
