@@ -245,12 +245,12 @@ def _delete_files(model: type[CannedResponseAttachment], names: list[str]) -> No
         storage.delete(name)
 
 
-@transaction.atomic
 def response_content_id() -> str:
     """The Content-ID of an inline image of a response, as its body's src="cid:…" names it."""
     return f"{uuid.uuid4().hex}@responses"
 
 
+@transaction.atomic
 def do_add_response_attachment(
     response: CannedResponse, membership: Membership, upload: UploadedFile, *, inline: bool, content_id: str = ""
 ) -> CannedResponseAttachment:
