@@ -115,11 +115,12 @@ def _fold(value: Any) -> str:
     return str(value or "").strip().casefold()
 
 
+# The positive tests as str's own methods, called (have, want): no Python frame per comparison.
 _TEXT_TESTS: dict[str, Callable[[str, str], bool]] = {
-    "is": lambda have, want: have == want,
-    "contains": lambda have, want: want in have,
-    "starts_with": lambda have, want: have.startswith(want),
-    "ends_with": lambda have, want: have.endswith(want),
+    "is": str.__eq__,
+    "contains": str.__contains__,
+    "starts_with": str.startswith,
+    "ends_with": str.endswith,
 }
 _POSITIVE = {
     "is_not": "is",
@@ -129,14 +130,31 @@ _POSITIVE = {
 }
 
 
-def text_matches(op: str, values: list[str], wanted: Any, *, folded: bool = False) -> bool:
-    """Case-insensitive. A positive operator matches when ANY value matches; a negative one when
-    NO value matches its positive counterpart (an empty field: only negatives match). `folded`:
-    the values are already _fold()ed (kept so by the caller across rules)."""
+def is_text_operator(op: str) -> bool:
+    return op in _TEXT_TESTS or op in _POSITIVE
+
+
+def text_test(op: str, wanted: Any) -> Callable[[list[str]], bool]:
+    """The test of one text condition against already _fold()ed values, with its value folded
+    and its operator resolved once. Case-insensitive. A positive operator matches when ANY value
+    matches; a negative one when NO value matches its positive counterpart (an empty field: only
+    negatives match)."""
     want = _fold(wanted)
     test = _TEXT_TESTS[_POSITIVE.get(op, op)]
-    hit = any(test(value if folded else _fold(value), want) for value in values)
-    return not hit if op in NEGATIVE_TEXT_OPERATORS else hit
+    negative = op in NEGATIVE_TEXT_OPERATORS
+
+    def matches(values: list[str]) -> bool:
+        for value in values:
+            if test(value, want):
+                return not negative
+        return negative
+
+    return matches
+
+
+def text_matches(op: str, values: list[str], wanted: Any) -> bool:
+    """text_test for values not folded yet (read once, for one condition)."""
+    return text_test(op, wanted)([_fold(value) for value in values])
 
 
 def value_matches(op: str, values: set[str], wanted: Any) -> bool:
@@ -241,17 +259,29 @@ def _contact(op: str, facts: Facts, addresses: list[str], value: Any = None) -> 
     raise UnsupportedCondition(f"The operator {op} cannot be evaluated.")
 
 
+def folded_addresses(name: str) -> Callable[[Facts], list[str]]:
+    """The message's addresses in one field, and their display names, folded once per message:
+    an address matches on its address or its name."""
+    key = f"addresses:{name}"
+
+    def values(facts: Facts) -> list[str]:
+        store = facts.message_cache
+        if key not in store:
+            store[key] = [_fold(part) for pair in _message_addresses(facts, name) for part in pair if part]
+        return store[key]
+
+    return values
+
+
 def address_field(name: str) -> Callable[[Facts, dict], bool]:
+    values = folded_addresses(name)
+
     def evaluate(facts: Facts, item: dict) -> bool:
-        pairs = _message_addresses(facts, name)
         op = item["op"]
-        if op in _TEXT_TESTS or op in _POSITIVE:
-            # An address matches on its address or its display name.
-            values = facts.cached(
-                f"addresses:{name}", lambda: [_fold(part) for pair in pairs for part in pair if part], message=True
-            )
-            return text_matches(op, values, item.get("value"), folded=True)
-        return _contact(op, facts, [address for address, _ in pairs], item.get("value"))
+        if is_text_operator(op):
+            return text_test(op, item.get("value"))(values(facts))
+        addresses = [address for address, _ in _message_addresses(facts, name)]
+        return _contact(op, facts, addresses, item.get("value"))
 
     return evaluate
 
@@ -267,7 +297,7 @@ def phone_field(name: str) -> Callable[[Facts, dict], bool]:
             numbers = [address for address, _ in _addresses(message.to)]
         numbers = [e164(number) for number in numbers if number]
         op = item["op"]
-        if op in _TEXT_TESTS or op in _POSITIVE:
+        if is_text_operator(op):
             return text_matches(op, numbers, e164(str(item.get("value") or "")))
         return _contact(op, facts, numbers, item.get("value"))
 
@@ -326,13 +356,25 @@ def _content_values(facts: Facts, name: str) -> list[str]:
     raise KeyError(name)
 
 
+def folded_content(name: str) -> Callable[[Facts], list[str]]:
+    """A content field's values, folded once per message: a subject or body is compared by many
+    rules."""
+    key = f"content:{name}"
+
+    def values(facts: Facts) -> list[str]:
+        store = facts.message_cache
+        if key not in store:
+            store[key] = [_fold(value) for value in _content_values(facts, name)]
+        return store[key]
+
+    return values
+
+
 def content_field(name: str) -> Callable[[Facts, dict], bool]:
+    values = folded_content(name)
+
     def evaluate(facts: Facts, item: dict) -> bool:
-        # Folded once per message: a subject or body is compared by many rules.
-        values = facts.cached(
-            f"content:{name}", lambda: [_fold(value) for value in _content_values(facts, name)], message=True
-        )
-        return text_matches(item["op"], values, item.get("value"), folded=True)
+        return text_test(item["op"], item.get("value"))(values(facts))
 
     return evaluate
 
@@ -531,14 +573,19 @@ def _comment_text(facts: Facts, item: dict) -> bool:
     return text_matches(item["op"], [text] if text else [], item.get("value"))
 
 
+_ADDRESS_FIELDS = ("from", "to", "cc", "bcc", "reply_to", "any_recipient")
+_CONTENT_FIELDS = ("subject", "body", "body_without_quote", "content", "attachment_name", "headers")
+# The fields whose text conditions compare folded values (compile_item builds their test once).
+FOLDED_TEXT: dict[str, Callable[[Facts], list[str]]] = {
+    **{name: folded_addresses(name) for name in _ADDRESS_FIELDS},
+    **{name: folded_content(name) for name in _CONTENT_FIELDS},
+}
+
 FIELDS: dict[str, Callable[[Facts, dict], bool]] = {
-    **{name: address_field(name) for name in ("from", "to", "cc", "bcc", "reply_to", "any_recipient")},
+    **{name: address_field(name) for name in _ADDRESS_FIELDS},
     "from_phone": phone_field("from_phone"),
     "to_phone": phone_field("to_phone"),
-    **{
-        name: content_field(name)
-        for name in ("subject", "body", "body_without_quote", "content", "attachment_name", "headers")
-    },
+    **{name: content_field(name) for name in _CONTENT_FIELDS},
     **{name: message_bool(name) for name in ("automated", "read_trackers", "spam")},
     **{
         name: value_field(name)
@@ -591,6 +638,11 @@ Predicate = Callable[[Facts], bool]
 def compile_item(item: dict) -> Predicate:
     if "items" in item:
         return compile_group(item)
+    values = FOLDED_TEXT.get(item.get("field") or "")
+    if values is not None and is_text_operator(item.get("op") or ""):
+        # The commonest conditions (subject, sender, body): value folded, operator resolved here.
+        matches = text_test(item["op"], item.get("value"))
+        return lambda facts: matches(values(facts))
     evaluate = FIELDS.get(item.get("field") or "")
     if evaluate is None:  # refused when reached, as an item evaluated in turn would be
         return lambda facts: FIELDS[item["field"]](facts, item)

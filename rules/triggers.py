@@ -61,12 +61,14 @@ def incoming(account: Account, messages: list[tuple[Message, bool]], placement: 
     if not candidates:
         return []
     inbound = [(message, created) for message, created in messages if message.direction == Direction.INBOUND]
-    conversations = Conversation.objects.in_bulk({message.conversation_id for message, _ in inbound})
+    # Delivery hands its messages over with their conversations: read only those missing.
+    missing = {message.conversation_id for message, _ in inbound if not Message.conversation.is_cached(message)}
+    conversations = Conversation.objects.in_bulk(missing) if missing else {}
     results = []
     for message, created in inbound:
         event = TriggerEvent(
             kind=Trigger.INCOMING,
-            conversation=conversations[message.conversation_id],
+            conversation=conversations.get(message.conversation_id) or message.conversation,
             message=message,
             account=account,
             channel=channel_of(account),
