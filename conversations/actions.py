@@ -112,11 +112,20 @@ def _event(
     )
 
 
+_NO_ACCESS = "You do not have access to this conversation."
+
+
 def _state_of(conversation: Conversation, user: User) -> ConversationState:
     state = ConversationState.objects.select_for_update().filter(conversation=conversation, user=user).first()
     if state is None:
-        raise ActionRefused("You do not have access to this conversation.")
+        raise ActionRefused(_NO_ACCESS)
     return state
+
+
+def _set_own(conversation: Conversation, user: User, **values: bool) -> None:
+    """A flag of the person's own copy, in one statement (that locks the row as _state_of does)."""
+    if not ConversationState.objects.filter(conversation=conversation, user=user).update(**values):
+        raise ActionRefused(_NO_ACCESS)
 
 
 def _bump_activity(conversation: Conversation) -> None:
@@ -746,9 +755,7 @@ def do_mark_conversation_read(state: ConversationState) -> None:
 
 @transaction.atomic
 def do_set_unread(conversation: Conversation, *, acting_user: User, unread: bool) -> None:
-    state = _state_of(conversation, acting_user)
-    state.unread = unread
-    state.save(update_fields=["unread"])
+    _set_own(conversation, acting_user, unread=unread)
     _tell_provider(conversation, acting_user.id, "unread" if unread else "read")
     _event(conversation, EventKind.MARKED_UNREAD if unread else EventKind.MARKED_READ, acting_user, private=True)
     invalidate_counts_now_and_after_commit([acting_user.id])
@@ -756,9 +763,7 @@ def do_set_unread(conversation: Conversation, *, acting_user: User, unread: bool
 
 @transaction.atomic
 def do_set_starred(conversation: Conversation, *, acting_user: User, starred: bool) -> None:
-    state = _state_of(conversation, acting_user)
-    state.starred = starred
-    state.save(update_fields=["starred"])
+    _set_own(conversation, acting_user, starred=starred)
     _tell_provider(conversation, acting_user.id, "star" if starred else "unstar")
     _event(conversation, EventKind.STARRED if starred else EventKind.UNSTARRED, acting_user, private=True)
 
@@ -776,9 +781,7 @@ def do_set_watching(conversation: Conversation, *, acting_user: User, watching: 
 
 @transaction.atomic
 def do_set_pinned(conversation: Conversation, *, acting_user: User, pinned: bool) -> None:
-    state = _state_of(conversation, acting_user)
-    state.pinned = pinned
-    state.save(update_fields=["pinned"])
+    _set_own(conversation, acting_user, pinned=pinned)
     _event(conversation, EventKind.PINNED if pinned else EventKind.UNPINNED, acting_user, private=True)
     invalidate_counts_now_and_after_commit([acting_user.id])
 
