@@ -11,6 +11,7 @@ engine then attributes their timeline events to the rule.
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -201,16 +203,29 @@ def candidates(rule: Rule, facts: Facts, action: dict) -> list[User]:
     return users
 
 
+# The action's cursor advanced and its former value returned, in one statement: the row lock it
+# takes orders two deliveries assigning with the same rule at once.
+_ADVANCE_CURSOR = """
+    UPDATE {table} SET turn_cursors = jsonb_set(
+        COALESCE(turn_cursors, '{{}}'::jsonb),
+        ARRAY[%(key)s],
+        to_jsonb(COALESCE((turn_cursors ->> %(key)s)::int, 0) + 1)
+    )
+    WHERE id = %(rule)s
+    RETURNING turn_cursors
+"""
+
+
 def _next_in_turn(rule: Rule, index: int, users: list[User]) -> User:
     """Round-robin: the rule's cursor for this action, locked and advanced."""
-    locked = Rule.objects.select_for_update().only("turn_cursors").get(id=rule.id)
-    cursors = dict(locked.turn_cursors or {})
-    position = int(cursors.get(str(index), 0))
-    chosen = users[position % len(users)]
-    cursors[str(index)] = position + 1
-    Rule.objects.filter(id=rule.id).update(turn_cursors=cursors)
+    with connection.cursor() as cursor:
+        cursor.execute(_ADVANCE_CURSOR.format(table=Rule._meta.db_table), {"key": str(index), "rule": rule.id})
+        row = cursor.fetchone()
+    if row is None:
+        raise ActionRefused("The rule no longer exists.")
+    cursors = row[0] if isinstance(row[0], dict) else json.loads(row[0])
     rule.turn_cursors = cursors
-    return chosen
+    return users[(int(cursors[str(index)]) - 1) % len(users)]
 
 
 def _least_busy(rule: Rule, index: int, users: list[User]) -> User:

@@ -198,6 +198,8 @@ def run_rules(event: TriggerEvent, candidates: list[Rule] | None = None) -> Pass
         if stop:
             result.stopped = True
             break
+    # A fresh trigger's runs are new rows (run_rule): written together, in one statement.
+    RuleRun.objects.bulk_create([run for run in result.runs if run._state.adding])
     return result
 
 
@@ -294,7 +296,7 @@ def run_rule(rule: Rule, facts: Facts) -> tuple[RuleRun | None, bool]:
         return run, False
     if facts.event.fresh:
         # No run can exist for a message this transaction created: the row is written once, with
-        # its log, after the actions (run_actions), instead of claimed first and updated after.
+        # its log, after the pass (run_rules), instead of claimed first and updated after.
         run = _run_row(rule, facts, RunStatus.MATCHED)
     else:
         claimed = _claim(rule, facts, RunStatus.MATCHED)
@@ -364,9 +366,7 @@ def run_actions(rule: Rule, run: RuleRun, facts: Facts) -> bool:
     if facts.conversation.id != run.conversation_id:
         run.conversation = facts.conversation
     run.status = RunStatus.MATCHED
-    if run._state.adding:
-        run.save(force_insert=True)
-    else:
+    if not run._state.adding:  # a new row is written at the end of the pass (run_rules)
         run.save(update_fields=["log", "status", "conversation"])
     if network:
         run_id = str(run.id)
