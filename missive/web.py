@@ -25,8 +25,6 @@ from uvicorn.server import Server
 
 _TCP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 _uvicorn_bind_socket = Config.bind_socket
-
-
 _uvicorn_startup = Server.startup
 
 

@@ -203,7 +203,7 @@ def candidates(rule: Rule, facts: Facts, action: dict) -> list[User]:
     return users
 
 
-# The action's cursor advanced and its former value returned, in one statement: the row lock it
+# The action's cursor advanced, and the rule's cursors returned, in one statement: the row lock it
 # takes orders two deliveries assigning with the same rule at once.
 _ADVANCE_CURSOR = """
     UPDATE {table} SET turn_cursors = jsonb_set(
