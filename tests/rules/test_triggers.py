@@ -21,10 +21,13 @@ from conversations.models import (
     Draft,
     DraftKind,
     Location,
+    Message,
     OutboxMessage,
     OutboxStatus,
+    Status,
 )
 from conversations.sending import do_send_draft
+from rules import triggers
 from rules.models import RuleRun, Trigger
 from tests.factories import AccountFactory, LabelFactory, TeamFactory, receive, state_of
 from tests.rules.helpers import make_rule, subject_is
@@ -217,3 +220,16 @@ def test_delivery_without_rules_costs_no_rule_query_once_known(cast, django_asse
         assert enabled_rules(cast.org.id, Trigger.INCOMING) == []
     rule = make_rule(cast.org, "new")  # saving a rule forgets the cached absence
     assert enabled_rules(cast.org.id, Trigger.INCOMING) == [rule]
+
+
+def test_incoming_rules_read_a_conversation_the_message_does_not_carry(cast):
+    """Delivery hands its messages over with their conversations; a message read back from the
+    database (its conversation not loaded) still gets the rules, on its own conversation."""
+    message = receive(cast.support_account, subject="Invoice 12")
+    make_rule(cast.org, "close invoices", conditions=subject_is("invoice 12"), actions=[{"type": "close"}])
+    loaded = Message.objects.get(id=message.id)
+    assert not Message.conversation.is_cached(loaded)
+    [result] = triggers.incoming(cast.support_account, [(loaded, False)], None)
+    assert [run.conversation_id for run in result.runs] == [message.conversation_id]
+    message.conversation.refresh_from_db()
+    assert message.conversation.status == Status.CLOSED
