@@ -393,6 +393,7 @@
   // conversation opened from search results carries the search, to outline what matched.
   // A search still being typed (its request waits for a pause) when the Filters menu is applied
   // is dropped: the filters' request carried the typed words, and the late one would undo it.
+  // One already sent is aborted by the filters' (both forms sync on #conversation-list: replace).
   let filtersAppliedAt = -1;
   document.addEventListener("htmx:configRequest", (event) => {
     const elt = event.detail.elt;
