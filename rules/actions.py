@@ -223,7 +223,7 @@ def _next_in_turn(rule: Rule, index: int, users: list[User]) -> User:
         row = cursor.fetchone()
     if row is None:
         raise ActionRefused("The rule no longer exists.")
-    cursors = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+    cursors = json.loads(row[0])  # Django's connection reads jsonb as text
     rule.turn_cursors = cursors
     return users[(int(cursors[str(index)]) - 1) % len(users)]
 

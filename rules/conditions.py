@@ -259,18 +259,24 @@ def _contact(op: str, facts: Facts, addresses: list[str], value: Any = None) -> 
     raise UnsupportedCondition(f"The operator {op} cannot be evaluated.")
 
 
-def folded_addresses(name: str) -> Callable[[Facts], list[str]]:
-    """The message's addresses in one field, and their display names, folded once per message:
-    an address matches on its address or its name."""
-    key = f"addresses:{name}"
+def _folded_once(key: str, read: Callable[[Facts], list[str]]) -> Callable[[Facts], list[str]]:
+    """A field's values, folded once per message: a subject or sender is compared by many rules."""
 
     def values(facts: Facts) -> list[str]:
         store = facts.message_cache
         if key not in store:
-            store[key] = [_fold(part) for pair in _message_addresses(facts, name) for part in pair if part]
+            store[key] = [_fold(value) for value in read(facts)]
         return store[key]
 
     return values
+
+
+def folded_addresses(name: str) -> Callable[[Facts], list[str]]:
+    """The message's addresses in one field and their display names: an address matches on
+    either."""
+    return _folded_once(
+        f"addresses:{name}", lambda facts: [part for pair in _message_addresses(facts, name) for part in pair if part]
+    )
 
 
 def address_field(name: str) -> Callable[[Facts, dict], bool]:
@@ -357,17 +363,7 @@ def _content_values(facts: Facts, name: str) -> list[str]:
 
 
 def folded_content(name: str) -> Callable[[Facts], list[str]]:
-    """A content field's values, folded once per message: a subject or body is compared by many
-    rules."""
-    key = f"content:{name}"
-
-    def values(facts: Facts) -> list[str]:
-        store = facts.message_cache
-        if key not in store:
-            store[key] = [_fold(value) for value in _content_values(facts, name)]
-        return store[key]
-
-    return values
+    return _folded_once(f"content:{name}", lambda facts: _content_values(facts, name))
 
 
 def content_field(name: str) -> Callable[[Facts, dict], bool]:
